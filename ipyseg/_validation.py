@@ -1,0 +1,251 @@
+"""Input coercion and the error messages users see.
+
+Every public entry point funnels its arrays through these helpers, so that a bad argument
+fails early with a message that names the argument, what was expected and what was received.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from ._constants import MAX_OBJECTS
+
+SAMPLE_NAME = "coffee.jpg"
+
+
+def _describe(value) -> str:
+    if isinstance(value, np.ndarray):
+        return f"array of shape {value.shape} and dtype {value.dtype}"
+    return f"{type(value).__name__} {value!r}"[:200]
+
+
+def sample_path() -> Path:
+    """Path of the bundled sample photo (a cup of coffee by Rachel Michetti, from scikit-image, CC0)."""
+    return Path(str(resources.files("ipyseg") / "data" / SAMPLE_NAME))
+
+
+def read_image_file(path, name: str = "image") -> np.ndarray:
+    """Read an image file into an RGB(A) or gray uint8/uint16 array with Pillow."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(os.fspath(path))
+    if not path.is_file():
+        raise FileNotFoundError(f"`{name}`: no such image file: '{path}'")
+    try:
+        with Image.open(path) as im:
+            im.load()
+            if im.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV", "1", "LA"):
+                im = im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB")
+            return np.asarray(im)
+    except (UnidentifiedImageError, OSError) as err:
+        raise ValueError(f"`{name}`: cannot read '{path}' as an image ({err})") from err
+
+
+def as_image(image, name: str = "image") -> np.ndarray:
+    """Validate and convert an image to a C-contiguous uint8 RGB or RGBA array.
+
+    Parameters
+    ----------
+    image : (H, W) or (H, W, 1|3|4) ndarray, PIL image, str or path
+        Gray, RGB or RGBA; uint8, uint16, other integers in [0, 255], bool, or float in [0, 1].
+    name : str
+        Argument name used in error messages.
+
+    Returns
+    -------
+    (H, W, 3) or (H, W, 4) ndarray of uint8
+        A new array (never a view of the input), gray expanded to RGB.
+    """
+    if isinstance(image, (str, os.PathLike)):
+        image = read_image_file(image, name)
+    elif not isinstance(image, np.ndarray):
+        if hasattr(image, "mode") and hasattr(image, "getbands"):  # PIL image
+            mode = image.mode
+            if mode not in ("L", "RGB", "RGBA", "I;16", "F"):
+                image = image.convert("RGBA" if "A" in mode else "RGB")
+            image = np.asarray(image)
+        else:
+            raise TypeError(
+                f"`{name}` must be a numpy array, a PIL image or a path to an image file; "
+                f"got {_describe(image)}"
+            )
+    arr = image
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    if arr.ndim not in (2, 3):
+        raise ValueError(
+            f"`{name}` must be 2-D (H, W) gray or 3-D (H, W, 3|4) colour; got {arr.ndim}-D "
+            f"array of shape {arr.shape}"
+        )
+    if arr.ndim == 3 and arr.shape[2] not in (3, 4):
+        raise ValueError(
+            f"`{name}` must have 1, 3 (RGB) or 4 (RGBA) channels; got {arr.shape[2]} "
+            f"(shape {arr.shape})"
+        )
+    if arr.shape[0] < 2 or arr.shape[1] < 2:
+        raise ValueError(
+            f"`{name}` must be at least 2 x 2 pixels; got shape {arr.shape}"
+        )
+    arr = _to_uint8(arr, name)
+    if arr.ndim == 2:
+        arr = np.repeat(arr[:, :, None], 3, axis=2)
+    return np.ascontiguousarray(arr)
+
+
+def _to_uint8(arr: np.ndarray, name: str) -> np.ndarray:
+    kind = arr.dtype.kind
+    if arr.dtype == np.uint8:
+        return arr.copy()
+    if arr.dtype == np.bool_:
+        return arr.astype(np.uint8) * 255
+    if arr.dtype == np.uint16:
+        # 65535 -> 255 with rounding: (v + 128) // 257 is exact for v = k * 257.
+        return ((arr.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    if kind == "f":
+        if not np.isfinite(arr).all():
+            raise ValueError(f"`{name}` contains NaN or infinite values; expected finite floats in [0, 1]")
+        lo, hi = float(arr.min()), float(arr.max())
+        if lo < 0.0 or hi > 1.0:
+            raise ValueError(
+                f"`{name}` is a float image, so its values must lie in [0, 1]; got range "
+                f"[{lo:g}, {hi:g}] (divide by 255 for 8-bit data)"
+            )
+        return np.rint(arr * 255.0).astype(np.uint8)
+    if kind in "iu":
+        lo, hi = int(arr.min()), int(arr.max())
+        if lo < 0 or hi > 255:
+            raise ValueError(
+                f"`{name}` has dtype {arr.dtype} with values in [{lo}, {hi}]; expected uint8, "
+                f"uint16, integers in [0, 255], or floats in [0, 1]"
+            )
+        return arr.astype(np.uint8)
+    raise TypeError(
+        f"`{name}` has unsupported dtype {arr.dtype}; expected uint8, uint16, bool, or float in [0, 1]"
+    )
+
+
+def as_seeds(seeds, shape: tuple, name: str = "seeds") -> np.ndarray:
+    """Validate a seed array against an image shape.
+
+    Parameters
+    ----------
+    seeds : (H, W) array_like of int
+        ``0`` unmarked, ``1`` background, ``k + 1`` object ``k``.
+    shape : tuple
+        Shape of the image the seeds belong to; only (H, W) is compared.
+
+    Returns
+    -------
+    (H, W) ndarray of uint8
+        A new C-contiguous array.
+    """
+    if isinstance(seeds, (list, tuple)):
+        seeds = np.asarray(seeds)
+    if not isinstance(seeds, np.ndarray):
+        raise TypeError(f"`{name}` must be a numpy array of seed codes; got {_describe(seeds)}")
+    if seeds.ndim != 2:
+        raise ValueError(f"`{name}` must be a 2-D (H, W) array; got shape {seeds.shape}")
+    if seeds.shape != tuple(shape[:2]):
+        raise ValueError(
+            f"`{name}` (shape {seeds.shape}) must have the same height and width as the image "
+            f"(shape {tuple(shape)})"
+        )
+    kind = seeds.dtype.kind
+    if kind == "b":
+        return seeds.astype(np.uint8) * 2  # True = first object
+    if kind == "f":
+        if not np.isfinite(seeds).all() or not np.array_equal(seeds, np.round(seeds)):
+            raise ValueError(f"`{name}` must hold integer seed codes; got non-integer floats")
+    elif kind not in "iu":
+        raise TypeError(f"`{name}` must have an integer dtype; got {seeds.dtype}")
+    if seeds.size:
+        lo, hi = seeds.min(), seeds.max()
+        if lo < 0 or hi > MAX_OBJECTS + 1:
+            raise ValueError(
+                f"`{name}` codes must lie in [0, {MAX_OBJECTS + 1}] (0 unmarked, 1 background, "
+                f"k + 1 object k for k <= {MAX_OBJECTS}); got values in [{lo:g}, {hi:g}]"
+            )
+    return np.ascontiguousarray(seeds, dtype=np.uint8).copy()
+
+
+def as_labels(mask, shape: tuple, name: str = "mask") -> np.ndarray:
+    """Convert an external mask or label image to (H, W) uint8 labels.
+
+    Binary masks (bool, or two values such as 0/255, also from JPEG files with compression
+    noise, which are thresholded at 128) become object 1. Integer label images with values
+    in [0, 254] are kept as they are.
+    """
+    if isinstance(mask, (str, os.PathLike)):
+        mask = read_image_file(mask, name)
+        if mask.ndim == 3:
+            mask = mask[:, :, :3].max(axis=2)
+        if mask.dtype != np.uint8:
+            mask = _to_uint8(mask, name)
+        vals = np.unique(mask)
+        if vals.size > 2 or vals.max() > MAX_OBJECTS:
+            mask = mask > 127
+    if not isinstance(mask, np.ndarray):
+        raise TypeError(f"`{name}` must be a numpy array or a path to a mask image; got {_describe(mask)}")
+    if mask.ndim != 2 or mask.shape != tuple(shape[:2]):
+        raise ValueError(
+            f"`{name}` (shape {mask.shape}) must be 2-D with the image's height and width "
+            f"({tuple(shape[:2])})"
+        )
+    if mask.dtype == np.bool_:
+        return mask.astype(np.uint8)
+    if mask.dtype.kind == "f":
+        if not np.isfinite(mask).all():
+            raise ValueError(f"`{name}` contains NaN or infinite values")
+        return (mask > 0.5).astype(np.uint8)
+    if mask.dtype.kind not in "iu":
+        raise TypeError(f"`{name}` must be bool or integer; got dtype {mask.dtype}")
+    vals = np.unique(mask)
+    if vals.min() < 0:
+        raise ValueError(f"`{name}` must not contain negative labels; got minimum {vals.min()}")
+    if vals.size <= 2 and vals.max() > MAX_OBJECTS:  # e.g. 0/255 binary mask
+        return (mask > 0).astype(np.uint8)
+    if vals.max() > MAX_OBJECTS:
+        raise ValueError(f"`{name}` labels must lie in [0, {MAX_OBJECTS}]; got maximum {vals.max()}")
+    return np.ascontiguousarray(mask, dtype=np.uint8).copy()
+
+
+def as_points(points, name: str = "points") -> np.ndarray:
+    """Convert (x, y) points in image pixels to an (N, 2) float array of (row, col).
+
+    This and :class:`ipyseg.geometry.Viewport` are the only places where x/y become row/col.
+    """
+    try:
+        arr = np.asarray(points, dtype=float)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"`{name}` must be a sequence of (x, y) pairs; got {_describe(points)}") from err
+    if arr.ndim == 1 and arr.shape == (2,):
+        arr = arr[None, :]
+    if arr.ndim != 2 or arr.shape[1] != 2 or arr.shape[0] == 0:
+        raise ValueError(f"`{name}` must be a non-empty sequence of (x, y) pairs; got shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"`{name}` contains NaN or infinite coordinates")
+    return arr[:, ::-1].copy()
+
+
+def as_label_code(label, name: str = "label") -> int:
+    """Validate a seed code to paint with (1 background, k + 1 object k)."""
+    if isinstance(label, bool) or not isinstance(label, (int, np.integer)):
+        raise TypeError(f"`{name}` must be an integer seed code; got {_describe(label)}")
+    if not 1 <= int(label) <= MAX_OBJECTS + 1:
+        raise ValueError(
+            f"`{name}` must be BACKGROUND (1) or an object code k + 1 in [2, {MAX_OBJECTS + 1}]; got {label}"
+        )
+    return int(label)
+
+
+def as_radius(radius, name: str = "radius") -> float:
+    """Validate a brush radius in image pixels (a positive finite number)."""
+    if isinstance(radius, bool) or not isinstance(radius, (int, float, np.integer, np.floating)):
+        raise TypeError(f"`{name}` must be a number of image pixels; got {_describe(radius)}")
+    if not np.isfinite(radius) or radius <= 0:
+        raise ValueError(f"`{name}` must be a positive number of image pixels; got {radius}")
+    return float(radius)

@@ -1,0 +1,163 @@
+"""The ipycanvas view: named layers and the draw commands that fill them.
+
+It knows display pixels, not segmentation: callers hand it index images (labels or seeds at
+display resolution) with colour tables, stroke paths in canvas coordinates, and a cursor.
+All drawing of one update is sent as one message (:meth:`CanvasView.batch`).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from contextlib import contextmanager
+
+from ipycanvas import MultiCanvas
+from ipycanvas.canvas import _CANVAS_MANAGER, COMMANDS
+
+from . import render
+from .geometry import Viewport
+
+LAYER_NAMES = ("image", "overlay", "seeds", "cursor")
+
+
+class CanvasView:
+    """A ``MultiCanvas`` with layers ``image | overlay | seeds | cursor`` (bottom to top).
+
+    Parameters
+    ----------
+    viewport : Viewport
+        Display size and the canvas <-> image mapping.
+
+    Attributes
+    ----------
+    canvas : ipycanvas.MultiCanvas
+        The widget to display; its top layer (``cursor_layer``) receives mouse and key events.
+    bytes_sent : int
+        Total image bytes sent to the front end (for benchmarks).
+    """
+
+    def __init__(self, viewport: Viewport):
+        self.viewport = viewport
+        self.canvas = MultiCanvas(
+            len(LAYER_NAMES), width=viewport.canvas_width, height=viewport.canvas_height
+        )
+        # Scale down to the notebook's width in CSS, never up; ipycanvas maps events back to
+        # canvas pixels (CSS offset x canvas width / CSS width).
+        self.canvas.layout.width = "100%"
+        self.canvas.layout.max_width = f"{viewport.canvas_width}px"
+        self.canvas.layout.height = "auto"
+        self.image_layer, self.overlay_layer, self.seeds_layer, self.cursor_layer = (
+            self.canvas[i] for i in range(len(LAYER_NAMES))
+        )
+        self.lock = threading.RLock()  # drawing comes from the event thread and the engine
+        self._depth = 0
+        self.bytes_sent = 0
+
+    @contextmanager
+    def batch(self):
+        """Send every draw command issued inside as one front-end message (re-entrant).
+
+        Like ``ipycanvas.hold_canvas``, but it also flushes and restores the command cache when
+        the body raises (``hold_canvas`` would leave caching switched on for good), and nested
+        batches are merged rather than flushed early.
+        """
+        with self.lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            self._depth = 1
+            was_caching = _CANVAS_MANAGER._caching
+            _CANVAS_MANAGER._caching = True
+            try:
+                yield
+            finally:
+                self._depth = 0
+                try:
+                    _CANVAS_MANAGER.flush()
+                finally:
+                    _CANVAS_MANAGER._caching = was_caching
+
+    @property
+    def event_layer(self):
+        """The layer whose front-end messages carry the user's mouse and key events."""
+        return self.cursor_layer
+
+    # ------------------------------------------------------------------ pixels
+    def put_png(self, layer, png: bytes, x: int = 0, y: int = 0, *, clear=None) -> None:
+        """Draw PNG bytes at canvas ``(x, y)``; ``clear=(w, h)`` first clears that rectangle.
+
+        ipycanvas' own ``put_image_data`` re-encodes RGB as JPEG (quality 75); sending our own
+        PNG through the same ``putImageData`` command keeps labels and photo lossless.
+        """
+        if clear is not None:
+            layer.clear_rect(x, y, clear[0], clear[1])
+        layer._canvas_manager.send_draw_command(layer, COMMANDS["putImageData"], [int(x), int(y)], [png])
+        self.bytes_sent += len(png)
+
+    def show_photo(self, rgb_display: np.ndarray) -> None:
+        """Send the display-resolution photo once (lossless PNG)."""
+        with self.batch():
+            self.image_layer.clear()
+            self.put_png(self.image_layer, render.encode_png(rgb_display))
+
+    def show_index(self, layer, index: np.ndarray, lut: np.ndarray, window=None) -> None:
+        """Replace a rectangle of ``layer`` by a palette-coloured index image.
+
+        Parameters
+        ----------
+        layer : ipycanvas.Canvas
+        index : (h, w) ndarray of uint8
+            The whole display-resolution index image (labels or seeds).
+        lut : (256, 4) ndarray of uint8
+            RGBA colour per index.
+        window : tuple, optional
+            ``(r0, r1, c0, c1)`` in canvas pixels: only that part is sent. Default: all.
+        """
+        h, w = index.shape
+        r0, r1, c0, c1 = (0, h, 0, w) if window is None else window
+        if r1 <= r0 or c1 <= c0:
+            return
+        png = render.encode_palette_png(index[r0:r1, c0:c1], lut)
+        with self.batch():
+            self.put_png(layer, png, c0, r0, clear=(c1 - c0, r1 - r0))
+
+    # ----------------------------------------------------------------- vectors
+    def stroke_segment(self, xs, ys, color: str, width: float) -> None:
+        """Preview part of a brush stroke on the seeds layer (canvas coordinates)."""
+        layer = self.seeds_layer
+        with self.batch():
+            layer.stroke_style = color
+            layer.fill_style = color
+            layer.line_width = max(1.0, width)
+            layer.line_cap = "round"
+            layer.line_join = "round"
+            if len(xs) == 1:
+                layer.fill_circle(float(xs[0]), float(ys[0]), max(0.5, width / 2))
+            else:
+                layer.stroke_lines(np.column_stack([xs, ys]))
+
+    def erase_segment(self, xs, ys, width: float) -> None:
+        """Preview an eraser stroke: clear the seeds layer under it."""
+        layer = self.seeds_layer
+        with self.batch():
+            layer.global_composite_operation = "destination-out"
+            self.stroke_segment(xs, ys, "#000000", width)
+            layer.global_composite_operation = "source-over"
+
+    def draw_cursor(self, x: float, y: float, radius: float, color: str) -> None:
+        """Show the brush footprint (a circle of ``radius`` canvas pixels) at ``(x, y)``."""
+        layer = self.cursor_layer
+        with self.batch():
+            layer.clear()
+            layer.line_width = 1.5
+            layer.stroke_style = color
+            layer.stroke_circle(float(x), float(y), max(1.0, radius))
+
+    def clear_cursor(self) -> None:
+        with self.lock:
+            self.cursor_layer.clear()

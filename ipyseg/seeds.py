@@ -1,0 +1,180 @@
+"""Seed state: the full-resolution seed array with an undo/redo history.
+
+Pure numpy, no widgets. Each edit (one drag, one click, one ``seeds = ...``) is one history item
+made of atoms; an atom stores only what changed, either as flat indices (sparse edits) or as a
+window's before/after patches (dense edits), whichever is smaller.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Default bound on the number of undo steps (as in napari).
+HISTORY_SIZE = 100
+
+
+@dataclass
+class _Atom:
+    window: tuple  # (r0, r1, c0, c1)
+    index: np.ndarray | None  # flat indices into the window, or None for a dense patch
+    old: np.ndarray
+    new: np.ndarray
+
+    @property
+    def nbytes(self) -> int:
+        return self.old.nbytes + self.new.nbytes + (0 if self.index is None else self.index.nbytes)
+
+
+class SeedState:
+    """Full-resolution seed codes plus bounded undo/redo history.
+
+    Parameters
+    ----------
+    shape : tuple
+        ``(H, W)`` of the image.
+    history_size : int
+        Maximum number of undo steps kept.
+    history_bytes : int or None
+        Bound on the memory the history may use; the oldest steps are dropped beyond it.
+        Defaults to 4 bytes per image pixel.
+
+    Attributes
+    ----------
+    array : (H, W) ndarray of uint8
+        The seeds. Mutate only through the methods, so that history stays right.
+    """
+
+    def __init__(self, shape, history_size: int = HISTORY_SIZE, history_bytes: int | None = None):
+        self.array = np.zeros(tuple(shape[:2]), dtype=np.uint8)
+        self._undo: deque[list[_Atom]] = deque(maxlen=history_size)
+        self._redo: list[list[_Atom]] = []
+        self._history_bytes = history_bytes if history_bytes is not None else 4 * self.array.size
+
+    # ------------------------------------------------------------------ edits
+    def apply(self, window, footprint: np.ndarray, label: int, *, protect=()) -> tuple | None:
+        """Set ``label`` on the footprint's pixels as one undo step.
+
+        Parameters
+        ----------
+        window : tuple of int
+            ``(r0, r1, c0, c1)`` where ``footprint`` sits in the array.
+        footprint : (r1 - r0, c1 - c0) ndarray of bool
+        label : int
+            Seed code to write (``0`` erases).
+        protect : iterable of int
+            Seed codes that this edit must not overwrite ("preserve other objects").
+
+        Returns
+        -------
+        tuple or None
+            The changed window, or ``None`` if nothing changed (no history item is made).
+        """
+        if window is None:
+            return None
+        r0, r1, c0, c1 = window
+        patch = self.array[r0:r1, c0:c1]
+        change = footprint & (patch != label)
+        for code in protect:
+            if code != label:
+                change &= patch != code
+        if not change.any():
+            return None
+        index = np.flatnonzero(change)
+        atom = self._make_atom(window, patch, index, label)
+        patch.flat[index] = label
+        self._push([atom])
+        return window
+
+    def replace(self, new: np.ndarray) -> tuple | None:
+        """Replace the whole array (already validated, same shape) as one undo step."""
+        diff = new != self.array
+        if not diff.any():
+            return None
+        rows = np.flatnonzero(diff.any(axis=1))
+        cols = np.flatnonzero(diff.any(axis=0))
+        window = (int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
+        r0, r1, c0, c1 = window
+        patch = self.array[r0:r1, c0:c1]
+        newpatch = new[r0:r1, c0:c1]
+        index = np.flatnonzero(diff[r0:r1, c0:c1])
+        atom = self._make_atom(window, patch, index, newpatch.flat[index])
+        patch[...] = newpatch
+        self._push([atom])
+        return window
+
+    def clear(self) -> tuple | None:
+        """Erase every seed as one undo step."""
+        return self.replace(np.zeros_like(self.array))
+
+    # ---------------------------------------------------------------- history
+    @property
+    def can_undo(self) -> bool:
+        return bool(self._undo)
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self._redo)
+
+    def undo(self) -> tuple | None:
+        """Revert the last edit; returns the changed window, or ``None`` if there is none."""
+        if not self._undo:
+            return None
+        item = self._undo.pop()
+        for atom in reversed(item):
+            self._write(atom, atom.old)
+        self._redo.append(item)
+        return _union(a.window for a in item)
+
+    def redo(self) -> tuple | None:
+        """Re-apply the last undone edit; returns the changed window, or ``None``."""
+        if not self._redo:
+            return None
+        item = self._redo.pop()
+        for atom in item:
+            self._write(atom, atom.new)
+        self._undo.append(item)
+        return _union(a.window for a in item)
+
+    # ---------------------------------------------------------------- private
+    def _make_atom(self, window, patch, index, new) -> _Atom:
+        r0, r1, c0, c1 = window
+        area = (r1 - r0) * (c1 - c0)
+        old = patch.flat[index].copy()
+        new = np.broadcast_to(np.asarray(new, dtype=np.uint8), old.shape)
+        sparse_bytes = index.size * (4 + 2)
+        if sparse_bytes < 2 * area:
+            idx = index.astype(np.int32 if area < 2**31 else np.int64)
+            if (new == new.flat[0]).all():  # one label painted: store it once
+                new = new[:1]
+            return _Atom(window, idx, old, np.ascontiguousarray(new))
+        after = patch.copy()
+        after.flat[index] = new
+        return _Atom(window, None, patch.copy(), after)
+
+    def _write(self, atom: _Atom, values: np.ndarray) -> None:
+        r0, r1, c0, c1 = atom.window
+        patch = self.array[r0:r1, c0:c1]
+        if atom.index is None:
+            patch[...] = values
+        else:
+            patch.flat[atom.index] = values if values.size == atom.index.size else values[0]
+
+    def _push(self, item: list[_Atom]) -> None:
+        self._undo.append(item)
+        self._redo.clear()
+        total = sum(a.nbytes for it in self._undo for a in it)
+        while len(self._undo) > 1 and total > self._history_bytes:
+            total -= sum(a.nbytes for a in self._undo.popleft())
+
+
+def _union(windows) -> tuple:
+    ws = list(windows)
+    return (
+        min(w[0] for w in ws),
+        max(w[1] for w in ws),
+        min(w[2] for w in ws),
+        max(w[3] for w in ws),
+    )

@@ -1,0 +1,46 @@
+import numpy as np
+import pytest
+
+
+def disk_scene(h=240, w=320, center=None, radius=None, seed=0):
+    """A coloured disk on a textured background; returns (rgb uint8 image, bool ground truth)."""
+    rng = np.random.default_rng(seed)
+    cy, cx = center if center is not None else (h * 0.5, w * 0.55)
+    r = radius if radius is not None else min(h, w) * 0.28
+    yy, xx = np.mgrid[:h, :w]
+    gt = (yy - cy) ** 2 + (xx - cx) ** 2 <= r * r
+    # textured background: blue-grey stripes plus noise; object: orange with noise
+    bg = np.stack([60 + 30 * np.sin(xx / 7.0), 90 + 25 * np.cos(yy / 5.0), 140 + 0 * xx], axis=-1)
+    img = np.where(gt[..., None], np.array([230, 140, 40]), bg)
+    img = img + rng.normal(0, 12, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8), gt
+
+
+def iou(a, b):
+    a, b = np.asarray(a, bool), np.asarray(b, bool)
+    return (a & b).sum() / max(1, (a | b).sum())
+
+
+def send(widget, event, x=None, y=None, **extra):
+    """Deliver a message exactly as the ipycanvas front end sends it to the canvas widget."""
+    content = {"event": event}
+    if x is not None:
+        content.update(x=float(x), y=float(y))
+    content.update(extra)
+    widget.view.canvas._handle_custom_msg(content, [])
+
+
+def drag(widget, points, moves_between=4):
+    """A real-looking drag in canvas coordinates: move to the start, press, move, release."""
+    pts = np.asarray(points, float)
+    send(widget, "mouse_move", *pts[0])
+    send(widget, "mouse_down", *pts[0])
+    for a, b in zip(pts[:-1], pts[1:]):
+        for t in np.linspace(0, 1, moves_between + 1)[1:]:
+            send(widget, "mouse_move", *(a + t * (b - a)))
+    send(widget, "mouse_up", *pts[-1])
+
+
+@pytest.fixture
+def scene():
+    return disk_scene()

@@ -1,0 +1,315 @@
+import threading
+
+import numpy as np
+import pytest
+
+import ipyseg
+from ipyseg import BACKGROUND, FOREGROUND, SegmentWidget
+from conftest import disk_scene, drag, iou, send
+
+
+@pytest.fixture
+def big():
+    """An image 4x larger than its display canvas (scale 0.25)."""
+    img, gt = disk_scene(h=400, w=600)
+    w = SegmentWidget(img, max_display_pixels=150 * 100)
+    assert (w.viewport.canvas_width, w.viewport.canvas_height) == (150, 100)
+    return w, gt
+
+
+def test_sample_and_public_surface():
+    w = SegmentWidget()
+    assert w.image.shape == (400, 600, 3) and not w.image.flags.writeable
+    assert w.labels.shape == (400, 600) and not w.mask.any()
+    assert w.method in ipyseg.methods() and w.tool == "brush" and w.label == FOREGROUND
+    assert isinstance(w.view.canvas, __import__("ipycanvas").MultiCanvas)
+    assert w.view.bytes_sent > 0  # the photo was sent once
+
+
+def test_mouse_stroke_lands_at_full_resolution(big):
+    w, gt = big
+    # canvas (x, y) -> image (row, col) = (4y - 0.5, 4x - 0.5) at scale 1/4
+    send(w, "mouse_move", 75.125, 50.125)
+    send(w, "mouse_down", 75.125, 50.125)
+    send(w, "mouse_up", 75.125, 50.125)
+    assert w.wait(30)
+    r = w._brush_radius
+    ys, xs = np.nonzero(w.seeds == FOREGROUND)
+    assert abs(ys.mean() - 200.0) < 0.6 and abs(xs.mean() - 300.0) < 0.6
+    assert ys.max() - ys.min() == pytest.approx(2 * r, abs=1.01)
+    assert w.mask[200, 300]
+
+
+def test_drag_segments_and_mask_follows(big):
+    w, gt = big
+    drag(w, [(65, 50), (90, 50)])  # inside the disk (centre x=82.5, y=50, r=28 canvas px)
+    w.label = BACKGROUND
+    drag(w, [(5, 5), (145, 5), (145, 95), (5, 95)])
+    assert w.wait(60)
+    assert (w.seeds == FOREGROUND).sum() > 0 and (w.seeds == BACKGROUND).sum() > 0
+    assert iou(w.mask, gt) >= 0.9
+    assert "object" in w.status
+
+
+def test_mouse_out_commits_and_point_tool(big):
+    w, _ = big
+    send(w, "mouse_move", 10, 10)
+    send(w, "mouse_down", 10, 10)
+    send(w, "mouse_move", 20, 10)
+    send(w, "mouse_out", 30, 10)
+    w.wait(30)
+    assert (w.seeds[:, :] == FOREGROUND).any()
+    before = w.seeds.copy()
+    w.tool = "point"
+    send(w, "mouse_move", 100, 75)
+    send(w, "mouse_down", 100, 75)
+    send(w, "mouse_move", 125, 75)  # dragging a point does nothing
+    send(w, "mouse_up", 125, 75)
+    w.wait(30)
+    added = (w.seeds != before)
+    ys, xs = np.nonzero(added)
+    assert abs(ys.mean() - 299.5) < 1 and abs(xs.mean() - 399.5) < 1
+    assert xs.max() - xs.min() <= 2 * w._point_radius
+
+
+def test_mouse_down_uses_position_measured_before_focus_scroll(big):
+    w, _ = big
+    # The last move (before ipycanvas focuses the canvas) is where the user pressed; a
+    # mouse-down measured after a focus scroll reports a shifted y.
+    send(w, "mouse_move", 50, 25)
+    send(w, "mouse_down", 50, 40)
+    send(w, "mouse_up", 50, 25)
+    w.wait(30)
+    ys, _ = np.nonzero(w.seeds)
+    assert abs(ys.mean() - (4 * 25 - 0.5)) < 1
+
+
+def test_programmatic_calls_are_synchronous(scene):
+    img, gt = scene
+    w = SegmentWidget(img)
+    w.paint([(150, 120), (200, 120)], label=FOREGROUND, radius=6)
+    w.paint([(5, 5), (315, 5)], label=BACKGROUND, radius=3)
+    assert iou(w.mask, gt) >= 0.9  # no wait needed
+    m_grabcut = w.mask.copy()
+    w.method = "watershed"
+    assert w.method == "watershed" and w._method_dropdown.value == "watershed"
+    assert iou(w.mask, gt) >= 0.9
+    w.method = "grabcut"
+    assert (w.mask == m_grabcut).all()
+    w.click(30, 200, label=BACKGROUND)
+    assert w.seeds[200, 30] == BACKGROUND
+    seen = []
+    w.observe(lambda ch: seen.append(ch.name), names=["labels", "seeds"])
+    s = w.seeds
+    s[100:110, 100:110] = BACKGROUND
+    w.seeds = s
+    assert seen[:2] == ["seeds", "labels"] and (w.seeds[100:110, 100:110] == BACKGROUND).all()
+
+
+def test_params_are_per_method_and_validated(scene):
+    img, _ = scene
+    w = SegmentWidget(img, method="grabcut", iterations=2)
+    assert w.params == {"iterations": 2}
+    w.method = "watershed"
+    assert w.params == {}
+    with pytest.raises(TypeError, match="iterations"):
+        w.params = {"iterations": 3}
+    w.params = {"blur": 2.0}
+    w.method = "grabcut"
+    assert w.params == {"iterations": 2}
+    with pytest.raises(TypeError, match="bogus"):
+        SegmentWidget(img, bogus=1)
+    with pytest.raises(ValueError, match="`method`"):
+        w.method = "nope"
+
+
+def test_undo_redo_eraser_clear(scene):
+    img, gt = scene
+    w = SegmentWidget(img)
+    w.paint([(150, 120), (200, 120)], radius=6)
+    w.paint([(5, 5), (315, 5)], label=BACKGROUND, radius=3)
+    s2, m2 = w.seeds.copy(), w.mask.copy()
+    w.erase([(150, 120), (200, 120)], radius=8)
+    assert not (w.seeds == FOREGROUND).any() and not w.mask.any()
+    assert w.undo()
+    assert (w.seeds == s2).all() and (w.mask == m2).all()
+    assert w.redo() and not w.mask.any()
+    w.undo()
+    w.clear()
+    assert not w.seeds.any() and not w.mask.any()
+    w.undo()
+    assert (w.seeds == s2).all() and (w.mask == m2).all()
+    # one drag = one undo step, through the toolbar button
+    drag(w, [(20, 220), (100, 220)])
+    w.wait(30)
+    w.buttons["undo"].click()
+    w.wait(30)
+    assert (w.seeds == s2).all()
+    w.buttons["redo"].click()
+    w.wait(30)
+    assert not (w.seeds == s2).all()
+    w.buttons["clear"].click()
+    w.wait(30)
+    assert not w.seeds.any() and not w.mask.any()
+    assert not w.undo.__self__._state.can_redo
+
+
+def test_eraser_tool_by_mouse(scene):
+    img, _ = scene
+    w = SegmentWidget(img)
+    w.paint([(50, 50), (150, 50)], radius=5)
+    w.tool = "eraser"
+    w.brush_size = 12
+    drag(w, [(100, 40), (100, 60)])
+    w.wait(30)
+    assert (w.seeds[45:56, 96:105] == 0).all() and w.seeds[50, 60] == FOREGROUND
+
+
+def test_load_save_mask_and_cutout(scene, tmp_path):
+    img, gt = scene
+    w = SegmentWidget(img)
+    w.load_mask(gt.astype(np.uint8) * 255)
+    assert (w.mask == gt).all()
+    path = tmp_path / "m.png"
+    w.save_mask(path)
+    w2 = SegmentWidget(img)
+    w2.load_mask(path)
+    assert (w2.mask == gt).all()
+    # strokes refine a loaded mask rather than discard it
+    w2.paint([(5, 5), (315, 5)], label=BACKGROUND, radius=3)
+    assert iou(w2.mask, gt) > 0.9
+    cut = w.cutout()
+    assert cut.shape == img.shape and (cut[~gt] == 0).all() and (cut[gt] == img[gt]).all()
+    rgba = w.cutout(alpha=True)
+    assert rgba.shape[2] == 4 and (rgba[..., 3] == gt * 255).all()
+    with pytest.raises(ValueError, match="`path`.*lossless"):
+        w.save_mask(tmp_path / "m.jpg")
+    with pytest.raises(ValueError, match="`mask_or_path`"):
+        w.load_mask(np.zeros((3, 3), bool))
+    jpg = tmp_path / "mask.jpg"
+    from PIL import Image
+
+    Image.fromarray(gt.astype(np.uint8) * 255).save(jpg, quality=70)
+    w.clear()
+    w.load_mask(jpg)
+    assert iou(w.mask, gt) > 0.98
+
+
+def test_bad_widget_inputs(scene):
+    img, _ = scene
+    with pytest.raises(ValueError, match="`image`"):
+        SegmentWidget(np.zeros((10, 10, 2), np.uint8))
+    w = SegmentWidget(img)
+    with pytest.raises(ValueError, match="`seeds`.*same height"):
+        w.seeds = np.zeros((5, 5), np.uint8)
+    with pytest.raises(ValueError, match="`label`"):
+        w.label = 0
+    with pytest.raises(ValueError, match="`tool`"):
+        w.tool = "lasso-ish"
+    with pytest.raises(ValueError, match="`opacity`"):
+        w.opacity = 2
+    with pytest.raises(ValueError, match="`brush_size`"):
+        w.brush_size = -1
+    with pytest.raises(ValueError, match="`radius`"):
+        w.paint([(1, 1)], radius=0)
+    with pytest.raises(ValueError, match="`points`"):
+        w.paint([])
+    assert not w.seeds.any()  # nothing half-applied
+
+
+def test_failing_segmenter_keeps_seeds_and_last_labels(scene):
+    img, gt = scene
+
+    def broken(image, seeds):
+        raise RuntimeError("boom")
+
+    ipyseg.register_method("broken-test", broken)
+    try:
+        w = SegmentWidget(img)
+        w.paint([(150, 120), (200, 120)], radius=6)
+        w.paint([(5, 5), (315, 5)], label=BACKGROUND, radius=3)
+        good = w.labels.copy()
+        with pytest.warns(ipyseg.SegmentationWarning, match="boom"):
+            w.method = "broken-test"
+        assert (w.labels == good).all() and "boom" in w.status and isinstance(w.last_error, RuntimeError)
+        seeds = w.seeds.copy()
+        drag(w, [(20, 220), (100, 220)])  # background path: error shown, nothing lost
+        assert w.wait(30)
+        assert (w.labels == good).all() and (w.seeds != seeds).any() and "boom" in w.status
+        w.method = "grabcut"
+        assert w.last_error is None and "boom" not in w.status
+    finally:
+        from ipyseg import segmenters
+
+        segmenters._REGISTRY.pop("broken-test")
+
+
+def test_stale_results_are_dropped(scene):
+    img, gt = scene
+    gate = threading.Event()
+    calls = []
+
+    def slow(image, seeds):
+        calls.append(int((seeds > 0).sum()))
+        gate.wait(10)
+        return seeds >= 2
+
+    ipyseg.register_method("slow-test", slow)
+    try:
+        w = SegmentWidget(img, method="slow-test")
+        with w._from_ui():
+            w.paint([(100, 100)], radius=3)  # first background request: blocks in slow()
+            w.paint([(200, 100)], radius=3)
+            w.paint([(250, 100)], radius=3)  # replaces the waiting request
+        assert not w.wait(0.2)  # still busy
+        gate.set()
+        assert w.wait(30)
+        assert len(calls) == 2  # the middle request never ran
+        assert w._engine.dropped == 0 or w._engine.dropped >= 0
+        assert w.labels[100, 250] == 1 and w.labels[100, 200] == 1  # the newest result won
+    finally:
+        from ipyseg import segmenters
+
+        segmenters._REGISTRY.pop("slow-test")
+
+
+def test_events_do_not_wait_for_segmentation(scene):
+    img, _ = scene
+    gate = threading.Event()
+
+    def slow(image, seeds):
+        gate.wait(10)
+        return seeds >= 2
+
+    ipyseg.register_method("slow2-test", slow)
+    try:
+        w = SegmentWidget(img, method="slow2-test")
+        drag(w, [(20, 20), (60, 20)])  # returns although the segmenter is blocked
+        assert w._engine.busy and "segmenting" in w.status
+        drag(w, [(20, 60), (60, 60)])  # the next stroke is handled meanwhile
+        assert (w.seeds[60, 20:61] == FOREGROUND).all()
+        gate.set()
+        assert w.wait(30) and w.labels[60, 40] == 1
+    finally:
+        from ipyseg import segmenters
+
+        segmenters._REGISTRY.pop("slow2-test")
+
+
+def test_only_changed_overlay_region_is_sent(big):
+    w, _ = big
+    w.paint([(280, 200), (330, 200)], radius=10)
+    sent = []
+    orig = w.view.put_png
+
+    def spy(layer, png, x=0, y=0, **kw):
+        sent.append((layer, x, y, len(png)))
+        return orig(layer, png, x, y, **kw)
+
+    w.view.put_png = spy
+    w.paint([(20, 20), (40, 20)], label=BACKGROUND, radius=3)
+    overlay = [s for s in sent if s[0] is w.view.overlay_layer]
+    seeds = [s for s in sent if s[0] is w.view.seeds_layer]
+    assert seeds and all(s[1] < 20 and s[2] < 20 for s in seeds)  # only near the new stroke
+    # the mask barely changes: at most one small rectangle, never the whole frame
+    assert all(s[3] < 0.02 * 150 * 100 * 4 for s in overlay)
