@@ -158,6 +158,47 @@ class CanvasView:
             layer.stroke_style = color
             layer.stroke_circle(float(x), float(y), max(1.0, radius))
 
+    def draw_crosshair(self, x: float, y: float, color: str) -> None:
+        """A small crosshair cursor for tools without a brush footprint."""
+        layer = self.cursor_layer
+        with self.batch():
+            layer.clear()
+            layer.line_width = 1.0
+            layer.stroke_style = color
+            layer.stroke_line(x - 6, y, x + 6, y)
+            layer.stroke_line(x, y - 6, x, y + 6)
+
+    def draw_guide(self, xs, ys, color: str, closed: bool) -> None:
+        """A polyline (polygon, live-wire, box outline) on the cursor layer, above everything."""
+        layer = self.cursor_layer
+        with self.batch():
+            layer.line_width = 1.5
+            layer.stroke_style = color
+            layer.set_line_dash([6, 4])
+            pts = np.column_stack([xs, ys])
+            if closed:
+                layer.stroke_polygon(pts)
+            elif len(pts) > 1:
+                layer.stroke_lines(pts)
+            layer.set_line_dash([])
+
+    def draw_boxes(self, rects, colors) -> None:
+        """Outline box constraints ``(x, y, w, h)`` on the seeds layer."""
+        layer = self.seeds_layer
+        with self.batch():
+            layer.line_width = 2.0
+            layer.set_line_dash([8, 4])
+            for (x, y, w, h), color in zip(rects, colors):
+                layer.stroke_style = color
+                layer.stroke_rect(x, y, w, h)
+            layer.set_line_dash([])
+
+    def show_photo_window(self, png: bytes) -> None:
+        """Replace the photo layer (after zoom or pan) with already-encoded bytes."""
+        with self.batch():
+            self.image_layer.clear()
+            self.put_png(self.image_layer, png)
+
     def clear_cursor(self) -> None:
         with self.lock:
             self.cursor_layer.clear()

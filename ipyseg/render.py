@@ -7,7 +7,6 @@ label edges) and a fraction of the size and encoding time of an RGBA PNG.
 
 from __future__ import annotations
 
-import colorsys
 import io
 
 import cv2
@@ -18,19 +17,19 @@ from PIL import Image
 BACKGROUND_COLOR = (230, 40, 40)
 
 
-def _make_palette(n: int = 24) -> np.ndarray:
-    """``n`` well-separated RGB colours (golden-ratio hue steps, alternating brightness)."""
-    cols = []
-    for i in range(n):
-        h = (0.33 + i * 0.61803398875) % 1.0
-        s = 0.85 if i % 3 else 0.65
-        v = 1.0 if i % 2 == 0 else 0.78
-        cols.append([round(255 * c) for c in colorsys.hsv_to_rgb(h, s, v)])
-    return np.array(cols, dtype=np.uint8)
-
-
-#: Object colours: object k uses ``PALETTE[(k - 1) % len(PALETTE)]`` (object 1 is green).
-PALETTE = _make_palette()
+#: Object colours, object k uses ``PALETTE[(k - 1) % len(PALETTE)]``: a bright green first,
+#: then Kelly's (1965) colours of maximum contrast without white, black, red (background seeds
+#: are red) and the near-black olive, then a few saturated extras. 24 entries.
+PALETTE = np.array(
+    [
+        (46, 204, 64), (0, 103, 165), (243, 132, 0), (135, 86, 146), (243, 195, 0),
+        (161, 202, 241), (194, 178, 128), (132, 132, 130), (0, 136, 86), (230, 143, 172),
+        (249, 147, 121), (96, 78, 151), (246, 166, 0), (179, 68, 108), (120, 40, 200),
+        (136, 45, 23), (141, 182, 0), (101, 69, 34), (226, 88, 34), (0, 200, 200),
+        (255, 0, 255), (0, 255, 127), (30, 144, 255), (255, 215, 180),
+    ],
+    dtype=np.uint8,
+)
 
 
 def object_color(k: int) -> tuple:
@@ -93,6 +92,26 @@ def encode_png(rgb: np.ndarray, compress_level: int = 1) -> bytes:
     if not ok:  # pragma: no cover - cv2 only fails on invalid input
         raise RuntimeError("PNG encoding failed")
     return buf.tobytes()
+
+
+def encode_jpeg(rgb: np.ndarray, quality: int = 92) -> bytes:
+    """JPEG of an (h, w, 3|4) uint8 RGB(A) array (alpha dropped), for transient zoomed views."""
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb[:, :, :3], cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:  # pragma: no cover
+        raise RuntimeError("JPEG encoding failed")
+    return buf.tobytes()
+
+
+def contours(index: np.ndarray) -> np.ndarray:
+    """Keep only the boundary pixels of each labelled region (4-neighbourhood), zero elsewhere."""
+    edge = np.zeros(index.shape, bool)
+    edge[1:, :] |= index[1:, :] != index[:-1, :]
+    edge[:-1, :] |= index[:-1, :] != index[1:, :]
+    edge[:, 1:] |= index[:, 1:] != index[:, :-1]
+    edge[:, :-1] |= index[:, :-1] != index[:, 1:]
+    edge[[0, -1], :] = True
+    edge[:, [0, -1]] = True
+    return np.where(edge, index, 0).astype(np.uint8)
 
 
 def changed_window(old: np.ndarray | None, new: np.ndarray):

@@ -27,6 +27,36 @@ class _Atom:
     def nbytes(self) -> int:
         return self.old.nbytes + self.new.nbytes + (0 if self.index is None else self.index.nbytes)
 
+    def write(self, state: SeedState, values: np.ndarray) -> None:
+        r0, r1, c0, c1 = self.window
+        patch = state.array[r0:r1, c0:c1]
+        if self.index is None:
+            patch[...] = values
+        else:
+            patch.flat[self.index] = values if values.size == self.index.size else values[0]
+
+    def undo(self, state: SeedState) -> None:
+        self.write(state, self.old)
+
+    def redo(self, state: SeedState) -> None:
+        self.write(state, self.new)
+
+
+@dataclass
+class _BoxAtom:
+    """A change of the box constraints (``{code: window}``), e.g. from the box tool."""
+
+    window: tuple
+    old: dict
+    new: dict
+    nbytes: int = 64
+
+    def undo(self, state: SeedState) -> None:
+        state.boxes = dict(self.old)
+
+    def redo(self, state: SeedState) -> None:
+        state.boxes = dict(self.new)
+
 
 class SeedState:
     """Full-resolution seed codes plus bounded undo/redo history.
@@ -45,10 +75,14 @@ class SeedState:
     ----------
     array : (H, W) ndarray of uint8
         The seeds. Mutate only through the methods, so that history stays right.
+    boxes : dict
+        Box constraints ``{seed code: (r0, r1, c0, c1)}``: the object lies inside its box
+        (GrabCut's rectangle). Part of the history like the array.
     """
 
     def __init__(self, shape, history_size: int = HISTORY_SIZE, history_bytes: int | None = None):
         self.array = np.zeros(tuple(shape[:2]), dtype=np.uint8)
+        self.boxes: dict[int, tuple] = {}
         self._undo: deque[list[_Atom]] = deque(maxlen=history_size)
         self._redo: list[list[_Atom]] = []
         self._history_bytes = history_bytes if history_bytes is not None else 4 * self.array.size
@@ -72,23 +106,30 @@ class SeedState:
         tuple or None
             The changed window, or ``None`` if nothing changed (no history item is made).
         """
-        if window is None:
-            return None
-        r0, r1, c0, c1 = window
-        patch = self.array[r0:r1, c0:c1]
-        change = footprint & (patch != label)
-        for code in protect:
-            if code != label:
-                change &= patch != code
-        if not change.any():
-            return None
-        index = np.flatnonzero(change)
-        atom = self._make_atom(window, patch, index, label)
-        patch.flat[index] = label
-        self._push([atom])
-        return window
+        return self.apply_many([(window, footprint, label, protect)])
 
-    def replace(self, new: np.ndarray) -> tuple | None:
+    def apply_many(self, edits) -> tuple | None:
+        """Apply several ``(window, footprint, label, protect)`` edits, in order, as one undo step."""
+        atoms = []
+        for window, footprint, label, protect in edits:
+            if window is None:
+                continue
+            r0, r1, c0, c1 = window
+            patch = self.array[r0:r1, c0:c1]
+            change = footprint & (patch != label)
+            for code in protect:
+                if code != label:
+                    change &= patch != code
+            if change.any():
+                index = np.flatnonzero(change)
+                atoms.append(self._make_atom(window, patch, index, label))
+                patch.flat[index] = label
+        if not atoms:
+            return None
+        self._push(atoms)
+        return _union(a.window for a in atoms)
+
+    def replace(self, new: np.ndarray, *, _extra=()) -> tuple | None:
         """Replace the whole array (already validated, same shape) as one undo step."""
         diff = new != self.array
         if not diff.any():
@@ -102,12 +143,36 @@ class SeedState:
         index = np.flatnonzero(diff[r0:r1, c0:c1])
         atom = self._make_atom(window, patch, index, newpatch.flat[index])
         patch[...] = newpatch
+        self._push([*_extra, atom])
+        return _union([window, *(a.window for a in _extra)])
+
+    def set_box(self, code: int, window: tuple | None) -> tuple | None:
+        """Set (or with ``None`` remove) the box of seed code ``code`` as one undo step."""
+        new = dict(self.boxes)
+        if window is None:
+            new.pop(code, None)
+        else:
+            new[code] = tuple(int(v) for v in window)
+        if new == self.boxes:
+            return None
+        touched = [w for w in (self.boxes.get(code), new.get(code)) if w is not None]
+        atom = _BoxAtom(_union(touched), dict(self.boxes), new)
+        self.boxes = new
         self._push([atom])
-        return window
+        return atom.window
 
     def clear(self) -> tuple | None:
-        """Erase every seed as one undo step."""
-        return self.replace(np.zeros_like(self.array))
+        """Erase every seed and box as one undo step."""
+        h, w = self.array.shape
+        atoms = []
+        if self.boxes:
+            atoms.append(_BoxAtom((0, h, 0, w), dict(self.boxes), {}))
+            self.boxes = {}
+        changed = self.replace(np.zeros_like(self.array), _extra=atoms)
+        if changed is None and atoms:
+            self._push(atoms)
+            return (0, h, 0, w)
+        return changed
 
     # ---------------------------------------------------------------- history
     @property
@@ -124,7 +189,7 @@ class SeedState:
             return None
         item = self._undo.pop()
         for atom in reversed(item):
-            self._write(atom, atom.old)
+            atom.undo(self)
         self._redo.append(item)
         return _union(a.window for a in item)
 
@@ -134,7 +199,7 @@ class SeedState:
             return None
         item = self._redo.pop()
         for atom in item:
-            self._write(atom, atom.new)
+            atom.redo(self)
         self._undo.append(item)
         return _union(a.window for a in item)
 
@@ -153,14 +218,6 @@ class SeedState:
         after = patch.copy()
         after.flat[index] = new
         return _Atom(window, None, patch.copy(), after)
-
-    def _write(self, atom: _Atom, values: np.ndarray) -> None:
-        r0, r1, c0, c1 = atom.window
-        patch = self.array[r0:r1, c0:c1]
-        if atom.index is None:
-            patch[...] = values
-        else:
-            patch.flat[atom.index] = values if values.size == atom.index.size else values[0]
 
     def _push(self, item: list[_Atom]) -> None:
         self._undo.append(item)

@@ -1,20 +1,35 @@
 """Interactive tools: an enum and one gesture handler per tool (a dispatch table, no flags).
 
-A handler turns pointer gestures in image coordinates into edits on the widget's controller
-(``SegmentWidget``), through a small set of controller methods:
+Handlers receive pointer gestures in image coordinates ``(row, col)`` and act through a small
+controller interface (implemented by ``SegmentWidget``):
 
-* ``controller._preview(points_rc, code)``: draw a stroke preview (nothing is committed),
-* ``controller._commit_stroke(points_rc, code, radius)``: rasterise and apply as one undo step,
-* ``controller._brush_radius``, ``controller._point_radius``, ``controller.label``.
+* ``ctl._paint_code``: the seed code a gesture paints (the label, or background for a
+  right-button drag); ``ctl._object_code``: the current object's seed code;
+* ``ctl._preview(points_rc, code)``: draw part of a stroke preview (nothing is committed);
+* ``ctl._commit_stroke(points_rc, code, radius)``, ``ctl._commit_fill(window, footprint, code)``,
+  ``ctl._commit_box(window)``: apply an edit as one undo step and segment;
+* ``ctl._show_guide(points_rc, closed)`` / ``ctl._clear_guide()``: outline on the cursor layer;
+* ``ctl._pan(d_row, d_col)``, ``ctl._wand(row, col)``, ``ctl._livewire()``, ``ctl.viewport``.
+
+Every handler has ``down``, ``move``, ``up``, ``key`` (``"Enter"`` / ``"Escape"``) and
+``cancel``, and an ``active`` flag while a gesture is in progress.
 """
 
 from __future__ import annotations
 
+import time
 from enum import Enum
 
 import numpy as np
 
 from ._constants import UNMARKED
+from .geometry import polygon_footprint
+
+#: Two presses closer in time (s) and space (display pixels) than this are a double-click.
+DOUBLE_CLICK_SECONDS = 0.4
+DOUBLE_CLICK_PIXELS = 4.0
+#: A press this close (display pixels) to a polygon's first vertex closes it.
+CLOSE_PIXELS = 6.0
 
 
 class Tool(str, Enum):
@@ -23,9 +38,34 @@ class Tool(str, Enum):
     BRUSH = "brush"
     ERASER = "eraser"
     POINT = "point"
+    BOX = "box"
+    WAND = "wand"
+    LIVEWIRE = "livewire"
+    POLYGON = "polygon"
+    PAN = "pan"
 
 
-class _StrokeTool:
+class _Handler:
+    active = False
+
+    def down(self, ctl, row, col):
+        pass
+
+    def move(self, ctl, row, col):
+        pass
+
+    def up(self, ctl, row, col):
+        pass
+
+    def key(self, ctl, key):
+        if key == "Escape":
+            self.cancel(ctl)
+
+    def cancel(self, ctl):
+        pass
+
+
+class _StrokeTool(_Handler):
     """Brush and eraser: drag to paint a stroke, committed on mouse-up."""
 
     erase = False
@@ -33,18 +73,21 @@ class _StrokeTool:
     def __init__(self):
         self.points: list[tuple[float, float]] = []
 
+    @property
+    def active(self) -> bool:
+        return bool(self.points)
+
     def code(self, ctl) -> int:
-        return UNMARKED if self.erase else int(ctl.label)
+        return UNMARKED if self.erase else ctl._paint_code
 
     def down(self, ctl, row, col):
         self.points = [(row, col)]
         ctl._preview(np.array(self.points), self.code(ctl))
 
     def move(self, ctl, row, col):
-        if not self.points:
-            return
-        self.points.append((row, col))
-        ctl._preview(np.array(self.points[-2:]), self.code(ctl))
+        if self.points:
+            self.points.append((row, col))
+            ctl._preview(np.array(self.points[-2:]), self.code(ctl))
 
     def up(self, ctl, row, col):
         if not self.points:
@@ -55,11 +98,9 @@ class _StrokeTool:
         ctl._commit_stroke(pts, self.code(ctl), ctl._brush_radius)
 
     def cancel(self, ctl):
-        self.points = []
-
-    @property
-    def active(self) -> bool:
-        return bool(self.points)
+        if self.points:
+            self.points = []
+            ctl._redraw_seeds()  # drop the preview
 
 
 class _BrushTool(_StrokeTool):
@@ -70,25 +111,232 @@ class _EraserTool(_StrokeTool):
     erase = True
 
 
-class _PointTool:
-    """Point: each click adds a small disk of the current label; dragging does nothing."""
+class _ClickTool(_Handler):
+    """Acts on release at the press position (by then the button is known)."""
 
-    active = False
+    def __init__(self):
+        self.at = None
+
+    @property
+    def active(self) -> bool:
+        return self.at is not None
 
     def down(self, ctl, row, col):
-        ctl._commit_stroke(np.array([(row, col)]), int(ctl.label), ctl._point_radius)
-
-    def move(self, ctl, row, col):
-        pass
+        self.at = (row, col)
 
     def up(self, ctl, row, col):
-        pass
+        if self.at is not None:
+            at, self.at = self.at, None
+            self.act(ctl, *at)
 
     def cancel(self, ctl):
-        pass
+        self.at = None
 
 
-HANDLERS = {Tool.BRUSH: _BrushTool, Tool.ERASER: _EraserTool, Tool.POINT: _PointTool}
+class _PointTool(_ClickTool):
+    """Each click adds a small disk of the current label; dragging does nothing."""
+
+    def act(self, ctl, row, col):
+        ctl._commit_stroke(np.array([(row, col)]), ctl._paint_code, ctl._point_radius)
+
+
+class _BoxTool(_Handler):
+    """Drag a rectangle: the current object lies inside it, everything outside is background."""
+
+    def __init__(self):
+        self.start = None
+
+    @property
+    def active(self) -> bool:
+        return self.start is not None
+
+    def _corners(self, row, col):
+        (r0, c0), (r1, c1) = self.start, (row, col)
+        return np.array([(r0, c0), (r0, c1), (r1, c1), (r1, c0)])
+
+    def down(self, ctl, row, col):
+        self.start = (row, col)
+
+    def move(self, ctl, row, col):
+        if self.start is not None:
+            ctl._show_guide(self._corners(row, col), closed=True)
+
+    def up(self, ctl, row, col):
+        if self.start is None:
+            return
+        (ra, ca), self.start = self.start, None
+        ctl._clear_guide()
+        h, w = ctl.image.shape[:2]
+        r0, r1 = sorted((ra, row))
+        c0, c1 = sorted((ca, col))
+        window = (
+            max(0, int(np.ceil(r0))),
+            min(h, int(np.floor(r1)) + 1),
+            max(0, int(np.ceil(c0))),
+            min(w, int(np.floor(c1)) + 1),
+        )
+        min_side = 3.0 / ctl.viewport.scale  # a click, not a box
+        if window[1] - window[0] >= min_side and window[3] - window[2] >= min_side:
+            ctl._commit_box(window)
+
+    def cancel(self, ctl):
+        if self.start is not None:
+            self.start = None
+            ctl._clear_guide()
+
+
+class _WandTool(_ClickTool):
+    """Click: the connected region of similar colour becomes seeds of the current label."""
+
+    def act(self, ctl, row, col):
+        window, footprint = ctl._wand(row, col)
+        if window is not None:
+            ctl._commit_fill(window, footprint, ctl._paint_code)
+
+
+class _PolygonTool(_Handler):
+    """Click vertices; double-click, Enter or a click on the first vertex closes; Esc cancels."""
+
+    def __init__(self):
+        self.vertices: list[tuple[float, float]] = []
+        self._last_press = (0.0, None)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.vertices)
+
+    def _near(self, ctl, a, b, pixels) -> bool:
+        return np.hypot(a[0] - b[0], a[1] - b[1]) * ctl.viewport.scale <= pixels
+
+    def _is_double(self, ctl, p) -> bool:
+        t_prev, p_prev = self._last_press
+        now = time.monotonic()
+        self._last_press = (now, p)
+        return p_prev is not None and now - t_prev <= DOUBLE_CLICK_SECONDS and self._near(ctl, p, p_prev, DOUBLE_CLICK_PIXELS)
+
+    def down(self, ctl, row, col):
+        p = (row, col)
+        double = self._is_double(ctl, p)
+        if self.vertices and (double or (len(self.vertices) >= 3 and self._near(ctl, p, self.vertices[0], CLOSE_PIXELS))):
+            self.close(ctl)
+            return
+        self.add_vertex(ctl, p)
+        ctl._show_guide(self.outline(), closed=False)
+
+    def move(self, ctl, row, col):
+        if self.vertices:
+            ctl._show_guide(self.outline((row, col)), closed=False)
+
+    def add_vertex(self, ctl, p):
+        self.vertices.append(p)
+
+    def outline(self, pointer=None) -> np.ndarray:
+        pts = list(self.vertices) + ([pointer] if pointer is not None else [])
+        return np.array(pts, dtype=float)
+
+    def close(self, ctl):
+        pts = self.outline()
+        self.vertices = []
+        ctl._clear_guide()
+        if len(pts) >= 3:
+            window, footprint = polygon_footprint(pts, ctl.image.shape)
+            if window is not None:
+                self.commit(ctl, window, footprint)
+
+    def commit(self, ctl, window, footprint):
+        """The filled polygon becomes seeds of the current label."""
+        ctl._commit_fill(window, footprint, ctl._paint_code)
+
+    def key(self, ctl, key):
+        if key == "Enter" and self.vertices:
+            self.close(ctl)
+        elif key == "Escape":
+            self.cancel(ctl)
+
+    def cancel(self, ctl):
+        if self.vertices:
+            self.vertices = []
+            ctl._clear_guide()
+
+
+class _LiveWireTool(_PolygonTool):
+    """Intelligent scissors: each segment between anchors follows image edges."""
+
+    def __init__(self):
+        super().__init__()
+        self.path: list[np.ndarray] = []
+
+    def add_vertex(self, ctl, p):
+        lw = ctl._livewire()
+        if self.vertices:
+            self.path.append(lw.path_to(p))
+        else:
+            self.path = [np.array([p], dtype=float)]
+        self.vertices.append(p)
+        lw.anchor(p)
+
+    def outline(self, pointer=None) -> np.ndarray:
+        parts = list(self.path)
+        if pointer is not None and self.vertices:
+            parts.append(self._lw.path_to(pointer))
+        return np.concatenate(parts) if parts else np.zeros((0, 2))
+
+    def move(self, ctl, row, col):
+        if self.vertices:
+            self._lw = ctl._livewire()
+            ctl._show_guide(self.outline((row, col)), closed=False)
+
+    def close(self, ctl):
+        if self.vertices and len(self.vertices) >= 2:
+            lw = ctl._livewire()
+            self.path.append(lw.path_to(self.vertices[0]))
+        super().close(ctl)
+        self.path = []
+
+    def commit(self, ctl, window, footprint):
+        """The closed contour's inside becomes the current object (with a background halo)."""
+        ctl._commit_region(window, footprint, ctl._object_code)
+
+    def cancel(self, ctl):
+        self.path = []
+        super().cancel(ctl)
+
+
+class _PanTool(_Handler):
+    """Drag to move the view (when zoomed in)."""
+
+    def __init__(self):
+        self.anchor = None
+
+    @property
+    def active(self) -> bool:
+        return self.anchor is not None
+
+    def down(self, ctl, row, col):
+        self.anchor = (row, col)
+
+    def move(self, ctl, row, col):
+        if self.anchor is not None:
+            ctl._pan(self.anchor[0] - row, self.anchor[1] - col)
+
+    def up(self, ctl, row, col):
+        self.move(ctl, row, col)
+        self.anchor = None
+
+    def cancel(self, ctl):
+        self.anchor = None
+
+
+HANDLERS = {
+    Tool.BRUSH: _BrushTool,
+    Tool.ERASER: _EraserTool,
+    Tool.POINT: _PointTool,
+    Tool.BOX: _BoxTool,
+    Tool.WAND: _WandTool,
+    Tool.LIVEWIRE: _LiveWireTool,
+    Tool.POLYGON: _PolygonTool,
+    Tool.PAN: _PanTool,
+}
 
 
 def make_handlers() -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import html
 import math
+import time
 import warnings
 from dataclasses import dataclass
 
@@ -13,8 +14,8 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 
-from . import render, segmenters
-from ._constants import BACKGROUND, FOREGROUND
+from . import render, segmenters, shortcuts
+from ._constants import BACKGROUND, FOREGROUND, MAX_OBJECTS
 from ._segment import run_segmenter
 from ._validation import (
     as_image,
@@ -27,9 +28,16 @@ from ._validation import (
 )
 from .canvas_view import CanvasView
 from .engine import Engine, Result
-from .geometry import MAX_DISPLAY_PIXELS, Viewport, stroke_footprint
+from .geometry import MAX_DISPLAY_PIXELS, Viewport, polygon_footprint, stroke_footprint
 from .seeds import SeedState
+from .toolbar import Toolbar
 from .tools import Tool, make_handlers
+
+#: Seconds within which ipyevents' button/modifier report belongs to the same press.
+_PRESS_MATCH_SECONDS = 0.5
+#: Largest zoom: one image pixel spans this many canvas pixels.
+MAX_PIXEL_ZOOM = 32.0
+OVERLAY_MODES = ("filled", "contour", "hidden")
 
 
 class SegmentationWarning(RuntimeWarning):
@@ -104,6 +112,12 @@ class SegmentWidget(widgets.VBox):
     brush_size = traitlets.Float(10.0)
     opacity = traitlets.Float(0.5)
     status = traitlets.Unicode("", read_only=True)
+    object_names = traitlets.Dict()
+    preserve_objects = traitlets.Bool(True)
+    overlay_mode = traitlets.Unicode("filled")
+    show_seeds = traitlets.Bool(True)
+    wand_tolerance = traitlets.Float(24.0)
+    wand_connectivity = traitlets.Int(8)
 
     def __init__(self, image=None, *, method: str | None = None, max_display_pixels: int = MAX_DISPLAY_PIXELS, **params):
         img = _frozen(as_image(sample_path() if image is None else image))
@@ -117,7 +131,14 @@ class SegmentWidget(widgets.VBox):
         self._ui_depth = 0
         self._syncing = False
         self._handlers = make_handlers()
+        self._pan_gesture = make_handlers()[Tool.PAN.value]
         self._last_move = None  # last pointer position, see _on_mouse_down
+        self._down_at = None  # (time, row, col) of a mouse-down not yet matched with ipyevents' report
+        self._dom_report = None  # (time, kind) of an ipyevents report not yet matched with a mouse-down
+        self._button_code = None  # BACKGROUND during a right-button gesture
+        self._last_object_code = FOREGROUND
+        self._livewire_cache = None
+        self._wand_image = None
         self.last_error: BaseException | None = None
         self.last_seconds = 0.0
 
@@ -125,15 +146,17 @@ class SegmentWidget(widgets.VBox):
         self.view = CanvasView(self.viewport)
         self._engine = Engine(self._compute, self._apply_result, self._on_busy)
         self._overlay_index: np.ndarray | None = None
-        self._toolbar, self._status_html = self._build_toolbar(method)
-        super().__init__(children=[self._toolbar, self.view.canvas, self._status_html])
-
         with self._sync(), self.hold_trait_notifications():
             self.set_trait("labels", _frozen(np.zeros(img.shape[:2], np.uint8)))
             self.method = method
             self.params = dict(params)
             self.brush_size = float(max(3, round(0.02 * max(img.shape[:2]))))
             self._publish_seeds()
+        self._toolbar = Toolbar(self)
+        self.controls, self.buttons = self._toolbar.controls, self._toolbar.buttons
+        self._status_html = self._toolbar.status
+        self._toolbar.refresh_objects()
+        super().__init__(children=[self._toolbar.box, self.view.canvas, self._status_html])
         self._connect_events()
         self._redraw_all()
 
@@ -235,6 +258,116 @@ class SegmentWidget(widgets.VBox):
         """Block until background segmentation (from mouse strokes) is done; ``False`` on timeout."""
         return self._engine.wait(timeout)
 
+    # ----------------------------------------------------------- objects
+    def objects(self) -> list[int]:
+        """Ids of the objects that exist (seeded, segmented, boxed, named or selected), ascending."""
+        ids = {int(c) - 1 for c in np.flatnonzero(np.bincount(self._state.array.ravel(), minlength=256)[2:]) + 2}
+        ids |= {int(k) for k in np.flatnonzero(np.bincount(self.labels.ravel(), minlength=256)[1:]) + 1}
+        ids |= {c - 1 for c in self._state.boxes}
+        ids |= {int(k) for k in self.object_names}
+        ids.add(self._last_object_code - 1)
+        return sorted(ids)
+
+    def new_object(self) -> int:
+        """Start a new object: returns its id k and makes it current (``label = k + 1``)."""
+        k = max(self.objects()) + 1
+        if k > MAX_OBJECTS:
+            raise ValueError(f"at most {MAX_OBJECTS} objects are supported; all ids are in use")
+        self.label = k + 1
+        return k
+
+    def paint_box(self, box, obj: int | None = None) -> None:
+        """Constrain an object to a rectangle (GrabCut's box): outside it is background.
+
+        Parameters
+        ----------
+        box : tuple of float
+            ``(x0, y0, x1, y1)`` corners in image pixels (inclusive).
+        obj : int, optional
+            Object id; default the current object.
+        """
+        pts = as_points([box[:2], box[2:]], "box")
+        (r0, c0), (r1, c1) = np.sort(pts, axis=0)
+        h, w = self._image.shape[:2]
+        window = (max(0, int(math.ceil(r0))), min(h, int(math.floor(r1)) + 1), max(0, int(math.ceil(c0))), min(w, int(math.floor(c1)) + 1))
+        if window[0] >= window[1] or window[2] >= window[3]:
+            raise ValueError(f"`box` {tuple(box)} does not overlap the image ({w} x {h})")
+        code = self._object_code if obj is None else as_label_code(int(obj) + 1, "obj + 1")
+        self._after_edit(self._state.set_box(code, window))
+
+    def magic_wand(self, x: float, y: float, label: int | None = None) -> None:
+        """The region of similar colour around image ``(x, y)`` becomes seeds of ``label``.
+
+        Uses ``wand_tolerance`` and ``wand_connectivity``; ``label`` defaults to ``w.label``.
+        """
+        (row, col), = as_points([(x, y)], "x, y")
+        code = int(self.label) if label is None else as_label_code(label)
+        window, footprint = self._wand(row, col)
+        if window is not None:
+            self._commit_fill(window, footprint, code)
+
+    def polygon(self, points, label: int | None = None) -> None:
+        """Fill the polygon through image ``(x, y)`` vertices with seeds of ``label`` (default ``w.label``)."""
+        pts = as_points(points)
+        if len(pts) < 3:
+            raise ValueError(f"`points` must have at least 3 vertices; got {len(pts)}")
+        window, footprint = polygon_footprint(pts, self._image.shape)
+        if window is not None:
+            self._commit_fill(window, footprint, int(self.label) if label is None else as_label_code(label))
+
+    def livewire(self, anchors, obj: int | None = None) -> np.ndarray:
+        """Close an edge-snapping contour through image ``(x, y)`` anchors; its inside becomes the object.
+
+        Returns
+        -------
+        (N, 2) ndarray of float
+            The contour as ``(x, y)`` image coordinates.
+        """
+        pts = as_points(anchors, "anchors")
+        if len(pts) < 2:
+            raise ValueError(f"`anchors` must have at least 2 points; got {len(pts)}")
+        code = self._object_code if obj is None else as_label_code(int(obj) + 1, "obj + 1")
+        lw = self._livewire()
+        path = [pts[:1]]
+        for a, b in zip(pts, np.vstack([pts[1:], pts[:1]])):
+            lw.anchor(a)
+            path.append(lw.path_to(b))
+        contour = np.concatenate(path)
+        window, footprint = polygon_footprint(contour, self._image.shape)
+        if window is not None:
+            self._commit_region(window, footprint, code)
+        return contour[:, ::-1].copy()
+
+    def fill(self, mask, label: int = FOREGROUND) -> None:
+        """Set seeds of ``label`` on every pixel of a (H, W) bool ``mask`` (one undo step)."""
+        m = as_labels(mask, self._image.shape, "mask") > 0
+        rows, cols = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))
+        if rows.size:
+            window = (int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
+            self._commit_fill(window, m[window[0] : window[1], window[2] : window[3]], as_label_code(label))
+
+    # -------------------------------------------------------------- view
+    @property
+    def zoom(self) -> float:
+        """Current zoom (1 = the whole image fits the canvas)."""
+        return self.viewport.zoom
+
+    def zoom_by(self, factor: float, x: float | None = None, y: float | None = None) -> None:
+        """Zoom by ``factor`` keeping canvas point ``(x, y)`` (default: the centre) fixed."""
+        vp = self.viewport
+        x = vp.canvas_width / 2 if x is None else float(x)
+        y = vp.canvas_height / 2 if y is None else float(y)
+        max_zoom = MAX_PIXEL_ZOOM / min(vp.fit_scale_x, vp.fit_scale_y)
+        zoom = min(max(1.0, vp.zoom * float(factor)), max(1.0, max_zoom))
+        row, col = vp.canvas_to_image(x, y)
+        vp.set_view(zoom, row + 0.5 - y / (vp.fit_scale_y * zoom), col + 0.5 - x / (vp.fit_scale_x * zoom))
+        self._redraw_all()
+
+    def reset_view(self) -> None:
+        """Show the whole image again."""
+        self.viewport.set_view(1.0, 0.0, 0.0)
+        self._redraw_all()
+
     # ------------------------------------------------------------ traitlets
     @traitlets.validate("seeds")
     def _valid_seeds(self, proposal):
@@ -259,7 +392,6 @@ class SegmentWidget(widgets.VBox):
         stored = self._params_by_method.get(change.new, {})
         with self._sync():
             self.params = dict(stored)
-            self._method_dropdown.value = change.new
         self._segment()
 
     @traitlets.validate("params")
@@ -305,9 +437,51 @@ class SegmentWidget(widgets.VBox):
             raise ValueError(f"`opacity` must be in [0, 1]; got {proposal.value}")
         return v
 
-    @traitlets.observe("opacity")
-    def _opacity_changed(self, change):
+    @traitlets.observe("opacity", "overlay_mode")
+    def _overlay_style_changed(self, change):
         self._redraw_overlay(full=True)
+
+    @traitlets.validate("overlay_mode")
+    def _valid_overlay_mode(self, proposal):
+        if proposal.value not in OVERLAY_MODES:
+            raise ValueError(f"`overlay_mode` must be one of {list(OVERLAY_MODES)}; got {proposal.value!r}")
+        return proposal.value
+
+    @traitlets.observe("show_seeds")
+    def _show_seeds_changed(self, change):
+        self._redraw_seeds()
+
+    @traitlets.validate("wand_tolerance")
+    def _valid_wand_tolerance(self, proposal):
+        v = float(proposal.value)
+        if not 0 <= v <= 255:
+            raise ValueError(f"`wand_tolerance` must be in [0, 255] (per channel); got {proposal.value}")
+        return v
+
+    @traitlets.validate("wand_connectivity")
+    def _valid_wand_connectivity(self, proposal):
+        if proposal.value not in (4, 8):
+            raise ValueError(f"`wand_connectivity` must be 4 or 8; got {proposal.value!r}")
+        return proposal.value
+
+    @traitlets.validate("object_names")
+    def _valid_object_names(self, proposal):
+        names = {}
+        for k, v in dict(proposal.value).items():
+            if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= int(k) <= MAX_OBJECTS:
+                raise ValueError(f"`object_names` keys must be object ids in [1, {MAX_OBJECTS}]; got {k!r}")
+            names[int(k)] = str(v)
+        return names
+
+    @traitlets.observe("object_names")
+    def _object_names_changed(self, change):
+        if hasattr(self, "_toolbar"):
+            self._toolbar.refresh_objects()
+
+    @traitlets.observe("label")
+    def _label_changed(self, change):
+        if change.new >= FOREGROUND:
+            self._last_object_code = change.new
 
     # ---------------------------------------------------------- controller
     @property
@@ -319,12 +493,96 @@ class SegmentWidget(widgets.VBox):
         # Visible on the display canvas (>= 3 display pixels), at least 5 image pixels.
         return max(5.0, 3.0 / self.viewport.scale)
 
+    @property
+    def _object_code(self) -> int:
+        """Seed code of the current object (the last object label selected)."""
+        return self._last_object_code
+
+    @property
+    def _paint_code(self) -> int:
+        """What a gesture paints: the label, or background during a right-button gesture."""
+        return BACKGROUND if self._button_code == BACKGROUND else int(self.label)
+
+    def _protect(self, code: int) -> tuple:
+        """Seed codes an edit with ``code`` must keep ("preserve other objects")."""
+        if not self.preserve_objects or code < FOREGROUND:
+            return ()
+        present = np.flatnonzero(np.bincount(self._state.array.ravel(), minlength=256)[2:]) + 2
+        return tuple(int(c) for c in present if c != code)
+
     def _commit_stroke(self, points_rc: np.ndarray, code: int, radius: float) -> None:
         window, footprint = stroke_footprint(points_rc, radius, self._image.shape)
-        changed = self._state.apply(window, footprint, code)
-        if not self._after_edit(changed):
+        self._commit_fill(window, footprint, code)
+
+    def _commit_fill(self, window, footprint, code: int) -> None:
+        changed = self._state.apply(window, footprint, code, protect=self._protect(code))
+        if not self._after_edit(changed) and window is not None:
             # Nothing changed (e.g. erasing where nothing was): drop the preview.
             self._redraw_seeds(window)
+
+    def _commit_region(self, window, footprint, code: int, ring: float = 2.0) -> None:
+        """The region becomes object ``code`` exactly: inside seeded ``code``, plus a thin ring of
+        background seeds just outside it (on unmarked pixels), as one undo step."""
+        r0, r1, c0, c1 = window
+        h, w = self._image.shape[:2]
+        m = int(math.ceil(ring)) + 1
+        outer = (max(0, r0 - m), min(h, r1 + m), max(0, c0 - m), min(w, c1 + m))
+        grown = np.zeros((outer[1] - outer[0], outer[3] - outer[2]), np.uint8)
+        grown[r0 - outer[0] : r1 - outer[0], c0 - outer[2] : c1 - outer[2]] = footprint
+        k = 2 * int(math.ceil(ring)) + 1
+        halo = cv2.dilate(grown, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))).astype(bool) & ~grown.astype(bool)
+        everything = tuple(range(BACKGROUND, 256))  # the ring only takes unmarked pixels
+        changed = self._state.apply_many(
+            [(window, footprint, code, self._protect(code)), (outer, halo, BACKGROUND, everything)]
+        )
+        self._after_edit(changed)
+
+    def _commit_box(self, window) -> None:
+        self._after_edit(self._state.set_box(self._object_code, window))
+
+    def _wand(self, row: float, col: float):
+        """Magic wand: the region around ``(row, col)`` within ``wand_tolerance`` of its colour.
+
+        Returns ``(window, footprint)`` as :func:`ipyseg.geometry.stroke_footprint` does.
+        """
+        h, w = self._image.shape[:2]
+        r, c = int(round(row)), int(round(col))
+        if not (0 <= r < h and 0 <= c < w):
+            return None, None
+        if self._wand_image is None:  # floodFill needs a writable image even in mask-only mode
+            self._wand_image = np.array(self._image[:, :, :3], order="C")
+        mask = np.zeros((h + 2, w + 2), np.uint8)
+        tol = (self.wand_tolerance,) * 3
+        flags = self.wand_connectivity | cv2.FLOODFILL_MASK_ONLY | cv2.FLOODFILL_FIXED_RANGE | (1 << 8)
+        _, _, _, (x, y, bw, bh) = cv2.floodFill(self._wand_image, mask, (c, r), (0, 0, 0), tol, tol, flags)
+        window = (y, y + bh, x, x + bw)
+        return window, mask[1 + y : 1 + y + bh, 1 + x : 1 + x + bw].astype(bool)
+
+    def _livewire(self):
+        if self._livewire_cache is None:
+            from .livewire import LiveWire
+
+            self._livewire_cache = LiveWire(self._image[:, :, :3])
+        return self._livewire_cache
+
+    def _pan(self, d_row: float, d_col: float) -> None:
+        vp = self.viewport
+        if vp.zoom > 1.0:
+            vp.set_view(vp.zoom, vp.top + d_row, vp.left + d_col)
+            self._redraw_all()
+
+    def _zoom_at_pointer(self, factor: float) -> None:
+        x, y = self._last_move if self._last_move is not None else (None, None)
+        self.zoom_by(factor, x, y)
+
+    def _show_guide(self, points_rc: np.ndarray, closed: bool) -> None:
+        if len(points_rc) == 0:
+            return
+        xs, ys = self.viewport.image_to_canvas(points_rc[:, 0], points_rc[:, 1])
+        self.view.draw_guide(xs, ys, render.css(render.seed_color(self._object_code)), closed)
+
+    def _clear_guide(self) -> None:
+        self.view.clear_cursor()
 
     def _after_edit(self, window) -> bool:
         """Refresh after a seed edit touching ``window`` (image pixels); ``False`` if none."""
@@ -356,14 +614,24 @@ class SegmentWidget(widgets.VBox):
         finally:
             self._ui_depth -= 1
 
+    def _make_request(self) -> _Request:
+        seeds = self._state.array.copy()
+        prior = self._prior
+        if self._state.boxes:
+            # GrabCut's rectangle: each object lies inside its box, outside all boxes is background.
+            inside = np.zeros(seeds.shape, bool)
+            prior = np.zeros(seeds.shape, np.uint8) if prior is None else prior.copy()
+            for code, (r0, r1, c0, c1) in sorted(self._state.boxes.items()):
+                inside[r0:r1, c0:c1] = True
+                sub = prior[r0:r1, c0:c1]
+                sub[sub == 0] = code - 1
+            seeds[~inside & (seeds == 0)] = BACKGROUND
+        return _Request(seeds=seeds, method=self.method, params=dict(self.params), prior=prior)
+
     def _segment(self) -> None:
-        request = _Request(
-            seeds=self._state.array.copy(),
-            method=self.method,
-            params=dict(self.params),
-            prior=self._prior,
-        )
+        request = self._make_request()
         if self._ui_depth:
+            self._on_busy(True)
             self._engine.submit(request)
         else:
             result = self._engine.run_sync(request)
@@ -377,7 +645,7 @@ class SegmentWidget(widgets.VBox):
     def _compute(self, request: _Request) -> np.ndarray:
         func = segmenters.get(request.method)
         if request.prior is not None and not (request.seeds > 0).any():
-            return request.prior.copy()
+            return request.prior.copy()  # a loaded mask, not refined yet
         return run_segmenter(func, self._image, request.seeds, request.prior, request.params)
 
     def _apply_result(self, result: Result) -> None:
@@ -389,7 +657,9 @@ class SegmentWidget(widgets.VBox):
         self.last_error = None
         self.set_trait("labels", _frozen(np.asarray(result.labels, dtype=np.uint8)))
         self._redraw_overlay()
-        n = int(self.labels.max())
+        if hasattr(self, "_toolbar"):
+            self._toolbar.refresh_objects()
+        n = int(np.count_nonzero(np.bincount(self.labels.ravel(), minlength=256)[1:]))
         objs = f"{n} object{'s' if n != 1 else ''}"
         self._set_status(f"{self.method} · {1000 * result.seconds:.0f} ms · {objs}")
 
@@ -428,25 +698,55 @@ class SegmentWidget(widgets.VBox):
         rows, cols = vp.canvas_pixel_sources()
         r0, r1, c0, c1 = cw
         index = np.zeros((vp.canvas_height, vp.canvas_width), np.uint8)
-        index[r0:r1, c0:c1] = self._state.array[rows[r0:r1, None], cols[None, c0:c1]]
-        self.view.show_index(self.view.seeds_layer, index, render.seed_lut(), cw)
+        if self.show_seeds:
+            index[r0:r1, c0:c1] = self._state.array[rows[r0:r1, None], cols[None, c0:c1]]
+        with self.view.batch():
+            self.view.show_index(self.view.seeds_layer, index, render.seed_lut(), cw)
+            if self.show_seeds and self._state.boxes:
+                self._draw_boxes()
+
+    def _draw_boxes(self) -> None:
+        rects, colors = [], []
+        for code, (r0, r1, c0, c1) in sorted(self._state.boxes.items()):
+            x0, y0 = self.viewport.image_to_canvas(r0 - 0.5, c0 - 0.5)
+            x1, y1 = self.viewport.image_to_canvas(r1 - 0.5, c1 - 0.5)
+            rects.append((float(x0), float(y0), float(x1 - x0), float(y1 - y0)))
+            colors.append(render.css(render.seed_color(code)))
+        self.view.draw_boxes(rects, colors)
 
     def _redraw_overlay(self, full: bool = False) -> None:
         index = self._display_index(self.labels)
+        if self.overlay_mode == "contour":
+            index = render.contours(index)
+        elif self.overlay_mode == "hidden":
+            index = np.zeros_like(index)
         window = None if full else render.changed_window(self._overlay_index, index)
         if window is None and not full:
             return
         self._overlay_index = index
-        self.view.show_index(self.view.overlay_layer, index, render.label_lut(self.opacity), window)
+        opacity = 1.0 if self.overlay_mode == "contour" else self.opacity
+        self.view.show_index(self.view.overlay_layer, index, render.label_lut(opacity), window)
 
-    def _redraw_all(self) -> None:
+    def _photo_for_view(self) -> np.ndarray:
+        """The photo as the canvas shows it: area-averaged when shrunk, pixel-exact when enlarged."""
         vp = self.viewport
         rgb = self._image
-        if (vp.canvas_width, vp.canvas_height) != (rgb.shape[1], rgb.shape[0]):
-            rgb = cv2.resize(rgb, (vp.canvas_width, vp.canvas_height), interpolation=cv2.INTER_AREA)
-        self.view.show_photo(rgb)
-        self._redraw_overlay(full=True)
-        self._redraw_seeds()
+        if vp.scale >= 1.0:
+            rows, cols = vp.canvas_pixel_sources()
+            return rgb[rows[:, None], cols[None, :]]
+        r0, r1, c0, c1 = vp.visible_region()
+        return cv2.resize(rgb[r0:r1, c0:c1], (vp.canvas_width, vp.canvas_height), interpolation=cv2.INTER_AREA)
+
+    def _redraw_all(self) -> None:
+        with self.view.batch():
+            photo = self._photo_for_view()
+            if self.viewport.zoom == 1.0:
+                self.view.show_photo(photo)  # lossless PNG
+            else:
+                # Zoomed views change on every pan step: JPEG quality 92 keeps them quick.
+                self.view.show_photo_window(render.encode_jpeg(photo, 92))
+            self._redraw_overlay(full=True)
+            self._redraw_seeds()
 
     # -------------------------------------------------------------- events
     def _connect_events(self) -> None:
@@ -455,7 +755,23 @@ class SegmentWidget(widgets.VBox):
         layer.on_mouse_move(self._on_mouse_move)
         layer.on_mouse_up(self._on_mouse_up)
         layer.on_mouse_out(self._on_mouse_out)
+        layer.on_mouse_wheel(self._on_mouse_wheel)
+        layer.on_key_down(self._on_key_down)
         layer.on_client_ready(self._redraw_all)
+        try:
+            import ipyevents
+        except ImportError:  # pragma: no cover - a declared dependency
+            self._dom_events = None
+        else:
+            # ipycanvas reports no mouse button or modifier: ipyevents adds them, and stops
+            # the browser's context menu so that a right-drag can paint background.
+            self._dom_events = ipyevents.Event(
+                source=self.view.canvas, watched_events=["mousedown", "contextmenu"], prevent_default_action=True
+            )
+            self._dom_events.on_dom_event(self._on_dom_event)
+
+    def _active_handler(self):
+        return self._pan_gesture if self._pan_gesture.active else self._handlers[self.tool]
 
     def _on_mouse_down(self, x, y):
         # ipycanvas focuses the canvas before it measures the mouse-down position; when that
@@ -465,16 +781,62 @@ class SegmentWidget(widgets.VBox):
         if self._last_move is not None:
             x, y = self._last_move
         row, col = self.viewport.canvas_to_image(x, y)
+        now = time.monotonic()
+        report, self._dom_report = self._dom_report, None
+        self._down_at = (now, float(row), float(col))
+        self._button_code = None
         with self._from_ui():
-            self._handlers[self.tool].down(self, float(row), float(col))
+            if report is not None and now - report[0] < _PRESS_MATCH_SECONDS:  # ipyevents came first
+                self._down_at = None
+                self._apply_press_info(report[1], (float(row), float(col)), started=False)
+            if not self._pan_gesture.active:
+                self._active_handler().down(self, float(row), float(col))
+
+    def _on_dom_event(self, event: dict) -> None:
+        """ipyevents' report of a press: which button, which modifiers."""
+        if event.get("type") != "mousedown":
+            return
+        if event.get("button") == 2:
+            kind = "background"
+        elif event.get("button") == 1 or event.get("shiftKey"):
+            kind = "pan"
+        else:
+            kind = None
+        now = time.monotonic()
+        down, self._down_at = self._down_at, None
+        if down is not None and now - down[0] < _PRESS_MATCH_SECONDS:  # its mouse-down came first
+            with self._from_ui():
+                self._apply_press_info(kind, down[1:], started=True)
+        else:
+            self._dom_report = (now, kind)
+
+    def _apply_press_info(self, kind, start, *, started: bool) -> None:
+        """Make the press at image ``start`` a background (right button) or pan gesture.
+
+        ``started``: the tool's handler has already seen the mouse-down (it is cancelled; no
+        tool commits anything before mouse-up).
+        """
+        if kind == "background":
+            self._button_code = BACKGROUND
+            handler = self._handlers[self.tool]
+            if started and isinstance(getattr(handler, "points", None), list) and handler.points:
+                handler.down(self, *handler.points[0])  # redraw the first dab in background colour
+        elif kind == "pan":
+            if started:
+                self._handlers[self.tool].cancel(self)
+            self._pan_gesture.down(self, *start)
 
     def _on_mouse_move(self, x, y):
         self._last_move = (x, y)
-        handler = self._handlers[self.tool]
-        radius = self._brush_radius if self.tool != Tool.POINT else self._point_radius
-        color = render.css(render.seed_color(self.label)) if self.tool != Tool.ERASER else "#ffffff"
+        handler = self._active_handler()
+        tool = self.tool
         with self.view.batch():
-            self.view.draw_cursor(x, y, radius * self.viewport.scale, color)
+            if tool in (Tool.BRUSH, Tool.ERASER, Tool.POINT):
+                radius = self._brush_radius if tool != Tool.POINT else self._point_radius
+                color = "#ffffff" if tool == Tool.ERASER else render.css(render.seed_color(self._paint_code))
+                self.view.draw_cursor(x, y, radius * self.viewport.scale, color)
+            else:
+                self.view.draw_crosshair(x, y, render.css(render.seed_color(self._object_code)))
             if handler.active:
                 row, col = self.viewport.canvas_to_image(x, y)
                 with self._from_ui():
@@ -482,15 +844,27 @@ class SegmentWidget(widgets.VBox):
 
     def _on_mouse_up(self, x, y):
         row, col = self.viewport.canvas_to_image(x, y)
-        with self._from_ui():
-            self._handlers[self.tool].up(self, float(row), float(col))
+        try:
+            with self._from_ui():
+                self._active_handler().up(self, float(row), float(col))
+        finally:
+            self._button_code = None
 
     def _on_mouse_out(self, x, y):
         self._last_move = None
         self.view.clear_cursor()
-        handler = self._handlers[self.tool]
-        if handler.active:
+        handler = self._active_handler()
+        if handler.active and handler is not self._handlers[Tool.POLYGON] and handler is not self._handlers[Tool.LIVEWIRE]:
             self._on_mouse_up(x, y)
+
+    def _on_mouse_wheel(self, dx, dy):
+        # ipycanvas sends the wheel deltas, not the pointer: zoom around the last move.
+        if dy:
+            self._zoom_at_pointer(1.25 if dy < 0 else 1 / 1.25)
+
+    def _on_key_down(self, key, shift_key, ctrl_key, meta_key):
+        with self._from_ui():
+            shortcuts.handle_key(self, key, shift_key, ctrl_key, meta_key)
 
     def _preview(self, points_rc: np.ndarray, code: int) -> None:
         xs, ys = self.viewport.image_to_canvas(points_rc[:, 0], points_rc[:, 1])
@@ -499,67 +873,3 @@ class SegmentWidget(widgets.VBox):
             self.view.erase_segment(xs, ys, width)
         else:
             self.view.stroke_segment(xs, ys, render.css(render.seed_color(code), 0.9), width)
-
-    # ------------------------------------------------------------- toolbar
-    def _label_button_changed(self, change):
-        if change.new is not None and change.new != self.label:
-            self.label = change.new
-
-    def _label_trait_changed(self, change):
-        btns = self.controls["label"]
-        btns.value = change.new if change.new in (FOREGROUND, BACKGROUND) else None
-
-    def _method_picked(self, change):
-        if change.new != self.method:
-            with self._from_ui():
-                self.method = change.new
-
-    def _build_toolbar(self, method: str):
-        lay = widgets.Layout
-        label_btns = widgets.ToggleButtons(
-            options=[("Foreground", FOREGROUND), ("Background", BACKGROUND)],
-            value=FOREGROUND,
-            tooltips=["Paint object seeds", "Paint background seeds"],
-            style={"button_width": "96px"},
-        )
-        tool_btns = widgets.ToggleButtons(
-            options=[("Brush", "brush"), ("Point", "point"), ("Eraser", "eraser")],
-            value="brush",
-            icons=["paint-brush", "dot-circle-o", "eraser"],
-            tooltips=["Drag to paint", "Click to place a point seed", "Drag to erase seeds"],
-            style={"button_width": "80px"},
-        )
-        size = widgets.FloatSlider(
-            value=10, min=1, max=max(50, round(0.15 * max(self._image.shape[:2]))), step=1,
-            description="Brush", readout_format=".0f", layout=lay(width="260px"),
-        )
-        dropdown = widgets.Dropdown(options=segmenters.available(), value=method, description="Method", layout=lay(width="220px"))
-        opacity = widgets.FloatSlider(value=0.5, min=0, max=1, step=0.05, description="Opacity", layout=lay(width="240px"))
-        undo = widgets.Button(icon="undo", tooltip="Undo", layout=lay(width="40px"))
-        redo = widgets.Button(icon="repeat", tooltip="Redo", layout=lay(width="40px"))
-        clear = widgets.Button(description="Clear", icon="trash", tooltip="Remove all seeds", layout=lay(width="80px"))
-        status = widgets.HTML(value="")
-
-        label_btns.observe(self._label_button_changed, "value")
-        self.observe(self._label_trait_changed, "label")
-        widgets.link((tool_btns, "value"), (self, "tool"))
-        widgets.link((size, "value"), (self, "brush_size"))
-        widgets.link((opacity, "value"), (self, "opacity"))
-
-        def ui(fn):
-            def handler(*_):
-                with self._from_ui():
-                    fn()
-
-            return handler
-
-        dropdown.observe(self._method_picked, "value")
-        undo.on_click(ui(self.undo))
-        redo.on_click(ui(self.redo))
-        clear.on_click(ui(self.clear))
-        self._method_dropdown = dropdown
-        self.buttons = {"undo": undo, "redo": redo, "clear": clear}
-        self.controls = {"label": label_btns, "tool": tool_btns, "brush_size": size, "method": dropdown, "opacity": opacity}
-        row1 = widgets.HBox([label_btns, tool_btns, undo, redo, clear])
-        row2 = widgets.HBox([dropdown, size, opacity])
-        return widgets.VBox([row1, row2]), status

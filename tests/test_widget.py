@@ -92,7 +92,7 @@ def test_programmatic_calls_are_synchronous(scene):
     assert iou(w.mask, gt) >= 0.9  # no wait needed
     m_grabcut = w.mask.copy()
     w.method = "watershed"
-    assert w.method == "watershed" and w._method_dropdown.value == "watershed"
+    assert w.method == "watershed" and w.controls["method"].value == "watershed"
     assert iou(w.mask, gt) >= 0.9
     w.method = "grabcut"
     assert (w.mask == m_grabcut).all()
