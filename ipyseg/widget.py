@@ -121,6 +121,8 @@ class SegmentWidget(widgets.VBox):
 
     def __init__(self, image=None, *, method: str | None = None, max_display_pixels: int = MAX_DISPLAY_PIXELS, **params):
         img = _frozen(as_image(sample_path() if image is None else image))
+        if isinstance(max_display_pixels, bool) or not isinstance(max_display_pixels, (int, np.integer)) or max_display_pixels < 4:
+            raise ValueError(f"`max_display_pixels` must be an integer >= 4; got {max_display_pixels!r}")
         segmenters.get(method)
         method = method or segmenters.DEFAULT_METHOD
         segmenters.check_params(method, params)
@@ -607,10 +609,21 @@ class SegmentWidget(widgets.VBox):
 
     @contextlib.contextmanager
     def _from_ui(self):
-        """Mark changes as coming from the browser: segmentation then runs in the background."""
+        """Mark changes as coming from the browser: segmentation then runs in the background.
+
+        An error inside (a tool failing on odd input, say) cancels the gesture and is shown in
+        the status line, instead of vanishing into the kernel's log; the seeds are untouched.
+        """
         self._ui_depth += 1
         try:
             yield
+        except Exception as err:
+            if self._ui_depth > 1:
+                raise
+            self.last_error = err
+            for handler in (*self._handlers.values(), self._pan_gesture):
+                handler.cancel(self)
+            self._set_status(f"⚠ {type(err).__name__}: {err}", error=True)
         finally:
             self._ui_depth -= 1
 
@@ -860,7 +873,8 @@ class SegmentWidget(widgets.VBox):
     def _on_mouse_wheel(self, dx, dy):
         # ipycanvas sends the wheel deltas, not the pointer: zoom around the last move.
         if dy:
-            self._zoom_at_pointer(1.25 if dy < 0 else 1 / 1.25)
+            with self._from_ui():
+                self._zoom_at_pointer(1.25 if dy < 0 else 1 / 1.25)
 
     def _on_key_down(self, key, shift_key, ctrl_key, meta_key):
         with self._from_ui():

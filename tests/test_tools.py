@@ -351,3 +351,20 @@ def test_readme_documents_every_shortcut():
 
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     assert markdown_table() in readme
+
+
+def test_tool_errors_show_in_status_and_keep_seeds(small, monkeypatch):
+    w, _ = small
+    w.paint([(20, 20), (60, 20)], radius=4)
+    seeds = w.seeds.copy()
+
+    def broken(row, col):
+        raise RuntimeError("wand exploded")
+
+    monkeypatch.setattr(w, "_wand", broken)
+    w.tool = "wand"
+    click(w, 100, 100)
+    assert "wand exploded" in w.status and isinstance(w.last_error, RuntimeError)
+    assert (w.seeds == seeds).all() and not w._handlers["wand"].active
+    with pytest.raises(ValueError, match="`max_display_pixels`"):
+        SegmentWidget(w.image, max_display_pixels=0)
