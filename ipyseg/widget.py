@@ -118,6 +118,7 @@ class SegmentWidget(widgets.VBox):
         self._syncing = False
         self._handlers = make_handlers()
         self._last_move = None  # last pointer position, see _on_mouse_down
+        self._press_shift = (0.0, 0.0)  # focus scroll of the current press, see _on_mouse_down
         self.last_error: BaseException | None = None
         self.last_seconds = 0.0
 
@@ -461,15 +462,24 @@ class SegmentWidget(widgets.VBox):
         # ipycanvas focuses the canvas before it measures the mouse-down position; when that
         # focus scrolls the page, the measured position is off by the scroll. The browser
         # always reports a mouse-move at the press position first, measured before any
-        # scroll, so that position is the one the user pressed at.
+        # scroll, so that position is the one the user pressed at. The page moved under the
+        # pointer, so the later events of this press are off by the same amount: the shift is
+        # taken out of them until the button is released (a click stays a click).
+        self._press_shift = (0.0, 0.0)
         if self._last_move is not None:
+            self._press_shift = (x - self._last_move[0], y - self._last_move[1])
             x, y = self._last_move
         row, col = self.viewport.canvas_to_image(x, y)
         with self._from_ui():
             self._handlers[self.tool].down(self, float(row), float(col))
 
+    def _unshift(self, x, y):
+        """A position of the current press in the frame of its mouse-down (see _on_mouse_down)."""
+        return x - self._press_shift[0], y - self._press_shift[1]
+
     def _on_mouse_move(self, x, y):
         self._last_move = (x, y)
+        x, y = self._unshift(x, y)
         handler = self._handlers[self.tool]
         radius = self._brush_radius if self.tool != Tool.POINT else self._point_radius
         color = render.css(render.seed_color(self.label)) if self.tool != Tool.ERASER else "#ffffff"
@@ -481,7 +491,8 @@ class SegmentWidget(widgets.VBox):
                     handler.move(self, float(row), float(col))
 
     def _on_mouse_up(self, x, y):
-        row, col = self.viewport.canvas_to_image(x, y)
+        row, col = self.viewport.canvas_to_image(*self._unshift(x, y))
+        self._press_shift = (0.0, 0.0)
         with self._from_ui():
             self._handlers[self.tool].up(self, float(row), float(col))
 
@@ -491,6 +502,7 @@ class SegmentWidget(widgets.VBox):
         handler = self._handlers[self.tool]
         if handler.active:
             self._on_mouse_up(x, y)
+        self._press_shift = (0.0, 0.0)
 
     def _preview(self, points_rc: np.ndarray, code: int) -> None:
         xs, ys = self.viewport.image_to_canvas(points_rc[:, 0], points_rc[:, 1])
