@@ -8,13 +8,11 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
-from ipyseg.render import BACKGROUND_COLOR, object_color
-
-from .conftest import REPO, display_gt, open_notebook, scene_cell, tinted, unchanged
+from .conftest import REPO, open_notebook, scene_cell
+from .scenario import GREEN, segment_with_mouse
 from .scenes import disk_geometry
 
 H, W = 2000, 3000  # larger than the display canvas (about 2 MP), which is larger than its CSS box
-GREEN = object_color(1)
 
 
 @pytest.fixture(scope="module")
@@ -48,74 +46,15 @@ def seeds_window(nb, code="w.seeds"):
     )
 
 
-def display_seeds(nb, g) -> np.ndarray:
-    """The kernel's seeds sampled at the display canvas' pixel centres, as a bool array."""
-    rows = np.floor((np.arange(g["h"]) + 0.5) * H / g["h"]).astype(int).tolist()
-    cols = np.floor((np.arange(g["w"]) + 0.5) * W / g["w"]).astype(int).tolist()
-    flat = nb.kernel_json(f"d = w.seeds[np.ix_({rows}, {cols})] > 0\nresult = np.flatnonzero(d).tolist()")
-    out = np.zeros(g["h"] * g["w"], bool)
-    out[flat] = True
-    return out.reshape(g["h"], g["w"])
-
-
-def grow(mask: np.ndarray, px: int) -> np.ndarray:
-    import cv2
-
-    return cv2.dilate(mask.astype(np.uint8), np.ones((2 * px + 1, 2 * px + 1), np.uint8)).astype(bool)
-
-
 def test_drag_foreground_and_background_segments_large_image(fresh):
     nb = fresh
     g = nb.geometry()
     # image (3000 px) > display canvas (~1732 px) > its CSS box (the notebook's width)
     assert W > g["w"] > g["cssw"] and H > g["h"] > g["cssh"]
-    photo = nb.photo
-    gt_d = display_gt(H, W, g["h"], g["w"])
-    assert photo[gt_d][:, 0].mean() > 170 and photo[~gt_d][:, 2].mean() > 110  # the photo is in the page
-
-    cy, cx, r = disk_geometry(H, W)
-    fg = [nb.to_client(x, cy, (H, W), g=g) for x in (cx - 0.6 * r, cx - 0.2 * r, cx + 0.3 * r, cx + 0.6 * r)]
-    nb.drag(fg)
-    nb.button("Background").click()
-    m = 90  # background stroke around the object, inside the image border
-    bg = [nb.to_client(x, y, (H, W), g=g) for x, y in [(m, m), (W - m, m), (W - m, H - m), (m, H - m), (m, m + 200)]]
-    nb.drag(bg, steps=25)
-    nb.pointer_away()
-
-    res = nb.wait_kernel(
-        "s = w.seeds\nresult = dict(fg=int((s == 2).sum()), bg=int((s == 1).sum()), label=w.label)",
-        lambda v: v["fg"] > 0 and v["bg"] > 0,
-        what="both strokes to reach the kernel",
-    )
-    assert res["label"] == 1  # the Background button switched the brush
-    res = nb.kernel_json(
-        "assert w.wait(180)\nm = w.mask\n"
-        "result = dict(iou=float((m & gt).sum() / (m | gt).sum()), status=w.status, err=repr(w.last_error))"
-    )
-    print(f"\nIoU of w.mask with the drawn object: {res['iou']:.3f} ({res['status']})")
-    assert res["iou"] >= 0.8, res
-
-    # The page: overlay colour over the object, nothing elsewhere (seed strokes excluded).
-    probe = (int((cx + 0.1 * r + 0.5) * g["w"] / W), int((cy - 0.5 * r + 0.5) * g["h"] / H))
-    nb.wait_pixel_change(probe, photo[probe[1], probe[0]])
-    after = nb.pixels()
-    seeds_d = grow(display_seeds(nb, g), 2)
-    inside = ~grow(~gt_d, 3) & ~seeds_d
-    outside = ~grow(gt_d, 3) & ~seeds_d
-    alpha = round(255 * 0.5) / 255
-    t = tinted(photo, after, GREEN, alpha)
-    frac_in, frac_out = t[inside].mean(), t[outside].mean()
-    same_out = unchanged(photo, after)[outside].mean()
-    print(f"overlay in page: {frac_in:.3f} of the object tinted, {frac_out:.4f} of the rest; rest unchanged {same_out:.4f}")
-    assert frac_in >= 0.95 and frac_out <= 0.01 and same_out >= 0.98
-    # and the background stroke is drawn in the page in the background seed colour
-    s_red = np.abs(after[..., :3].astype(int) - BACKGROUND_COLOR).max(axis=-1) < 40
-    by, bx = int((m + 0.5) * g["h"] / H), int((W / 2) * g["w"] / W)
-    assert s_red[by - 1 : by + 2, bx - 1 : bx + 2].all()
-
+    segment_with_mouse(nb, H, W, nb.photo)
     (REPO / "docs").mkdir(exist_ok=True)
     nb.widget().screenshot(path=str(REPO / "docs" / "screenshot.png"))
-    assert not nb.console, nb.console
+    assert not nb.errors(), nb.errors()
 
 
 def test_clicks_land_under_the_pointer_also_after_focus_scroll(fresh):
