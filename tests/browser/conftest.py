@@ -30,7 +30,7 @@ from PIL import Image
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM = os.environ.get("IPYSEG_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -171,7 +171,7 @@ def _start_server(app, tmp_path_factory, request):
 @pytest.fixture(scope="session")
 def chromium_path():
     if not Path(CHROMIUM).exists():
-        msg = f"Chromium not found (looked for `chromium` on PATH and {CHROMIUM})"
+        msg = f"Chromium not found at {CHROMIUM} (IPYSEG_CHROMIUM, `chromium` on PATH, /usr/bin/chromium)"
         if IN_CI:
             pytest.fail(f"{msg}; with CI=true the browser tests must run (`bash .ci/run` installs it)")
         pytest.skip(f"{msg}: real-browser tests skipped on this machine; `apt-get install chromium` to run them")
