@@ -2,10 +2,10 @@ import threading
 
 import numpy as np
 import pytest
+from conftest import disk_scene, drag, iou, send
 
 import ipyseg
 from ipyseg import BACKGROUND, FOREGROUND, SegmentWidget
-from conftest import disk_scene, drag, iou, send
 
 
 @pytest.fixture
