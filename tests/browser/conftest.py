@@ -451,3 +451,15 @@ def grow(mask: np.ndarray, px: int) -> np.ndarray:
     import cv2
 
     return cv2.dilate(mask.astype(np.uint8), np.ones((2 * px + 1, 2 * px + 1), np.uint8)).astype(bool)
+
+
+def save_screenshot(nb, path: Path, i=0) -> None:
+    """The widget's toolbar and canvas as a compact PNG (the status line with its timing is left
+    out, so that runs on the same set-up give the same file)."""
+    box = nb.widget(i).bounding_box()
+    g = nb.geometry(i)
+    clip = {"x": box["x"], "y": box["y"], "width": box["width"], "height": g["top"] + g["cssh"] - box["y"]}
+    png = nb.page.screenshot(clip=clip)
+    im = Image.open(io.BytesIO(png)).convert("RGB").quantize(128, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    path.parent.mkdir(exist_ok=True)
+    im.save(path, "PNG", optimize=True)

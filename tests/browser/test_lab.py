@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import REPO, open_notebook, scene_cell
+from .conftest import REPO, open_notebook, save_screenshot, scene_cell
 from .scenario import GREEN, segment_with_mouse
 from .scenes import disk_geometry
 
@@ -52,8 +52,7 @@ def test_drag_foreground_and_background_segments_large_image(fresh):
     # image (3000 px) > display canvas (~1732 px) > its CSS box (the notebook's width)
     assert W > g["w"] > g["cssw"] and H > g["h"] > g["cssh"]
     segment_with_mouse(nb, H, W, nb.photo)
-    (REPO / "docs").mkdir(exist_ok=True)
-    nb.widget().screenshot(path=str(REPO / "docs" / "screenshot.png"))
+    save_screenshot(nb, REPO / "docs" / "screenshot.png")
     assert not nb.errors(), nb.errors()
 
 
