@@ -135,6 +135,7 @@ class SegmentWidget(widgets.VBox):
         self._handlers = make_handlers()
         self._pan_gesture = make_handlers()[Tool.PAN.value]
         self._last_move = None  # last pointer position, see _on_mouse_down
+        self._press_shift = (0.0, 0.0)  # focus scroll of the current press, see _on_mouse_down
         self._down_at = None  # (time, row, col) of a mouse-down not yet matched with ipyevents' report
         self._dom_report = None  # (time, kind) of an ipyevents report not yet matched with a mouse-down
         self._button_code = None  # BACKGROUND during a right-button gesture
@@ -790,8 +791,12 @@ class SegmentWidget(widgets.VBox):
         # ipycanvas focuses the canvas before it measures the mouse-down position; when that
         # focus scrolls the page, the measured position is off by the scroll. The browser
         # always reports a mouse-move at the press position first, measured before any
-        # scroll, so that position is the one the user pressed at.
+        # scroll, so that position is the one the user pressed at. The page moved under the
+        # pointer, so the later events of this press are off by the same amount: the shift is
+        # taken out of them until the button is released (a click stays a click).
+        self._press_shift = (0.0, 0.0)
         if self._last_move is not None:
+            self._press_shift = (x - self._last_move[0], y - self._last_move[1])
             x, y = self._last_move
         row, col = self.viewport.canvas_to_image(x, y)
         now = time.monotonic()
@@ -839,8 +844,13 @@ class SegmentWidget(widgets.VBox):
                 self._handlers[self.tool].cancel(self)
             self._pan_gesture.down(self, *start)
 
+    def _unshift(self, x, y):
+        """A position of the current press in the frame of its mouse-down (see _on_mouse_down)."""
+        return x - self._press_shift[0], y - self._press_shift[1]
+
     def _on_mouse_move(self, x, y):
         self._last_move = (x, y)
+        x, y = self._unshift(x, y)
         handler = self._active_handler()
         tool = self.tool
         with self.view.batch():
@@ -856,7 +866,8 @@ class SegmentWidget(widgets.VBox):
                     handler.move(self, float(row), float(col))
 
     def _on_mouse_up(self, x, y):
-        row, col = self.viewport.canvas_to_image(x, y)
+        row, col = self.viewport.canvas_to_image(*self._unshift(x, y))
+        self._press_shift = (0.0, 0.0)
         try:
             with self._from_ui():
                 self._active_handler().up(self, float(row), float(col))
@@ -869,6 +880,7 @@ class SegmentWidget(widgets.VBox):
         handler = self._active_handler()
         if handler.active and handler is not self._handlers[Tool.POLYGON] and handler is not self._handlers[Tool.LIVEWIRE]:
             self._on_mouse_up(x, y)
+        self._press_shift = (0.0, 0.0)
 
     def _on_mouse_wheel(self, dx, dy):
         # ipycanvas sends the wheel deltas, not the pointer: zoom around the last move.
