@@ -76,6 +76,36 @@ def resample_nearest(arr: np.ndarray, window, out_shape) -> np.ndarray:
     return arr[rows[:, None], cols[None, :]]
 
 
+def sample_nearest(arr: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``arr[rows[:, None], cols[None, :]]``, computed as two contiguous gathers (several times faster).
+
+    Parameters
+    ----------
+    arr : (H, W) ndarray
+    rows : (h,) ndarray of intp
+    cols : (w,) ndarray of intp
+
+    Returns
+    -------
+    (h, w) ndarray, same dtype as ``arr``
+    """
+    return arr.take(rows, axis=0).take(cols, axis=1)
+
+
+def resample_window(index: np.ndarray, arr: np.ndarray, window, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """A copy of display ``index`` with ``window = (r0, r1, c0, c1)`` resampled from ``arr``.
+
+    ``rows`` and ``cols`` map every display row and column to its source (see
+    :meth:`ipyseg.geometry.Viewport.canvas_pixel_sources`); pixels outside the window keep their
+    old values, so only the part of a full-resolution label image that changed is sampled.
+    """
+    out = index.copy()
+    r0, r1, c0, c1 = window
+    if r1 > r0 and c1 > c0:
+        out[r0:r1, c0:c1] = sample_nearest(arr, rows[r0:r1], cols[c0:c1])
+    return out
+
+
 def encode_palette_png(index: np.ndarray, lut: np.ndarray, compress_level: int = 1) -> bytes:
     """Encode an (h, w) uint8 index image with an RGBA lookup table as a palette PNG."""
     im = Image.fromarray(np.ascontiguousarray(index, dtype=np.uint8), mode="P")

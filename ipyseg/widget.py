@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import html
 import math
 import warnings
@@ -15,7 +16,6 @@ import traitlets
 
 from . import render, segmenters
 from ._constants import BACKGROUND, FOREGROUND
-from ._segment import run_segmenter
 from ._validation import (
     as_image,
     as_label_code,
@@ -28,6 +28,7 @@ from ._validation import (
 from .canvas_view import CanvasView
 from .engine import Engine, Result
 from .geometry import MAX_DISPLAY_PIXELS, Viewport, stroke_footprint
+from .multiscale import FastResult, Multiscale
 from .seeds import SeedState
 from .tools import Tool, make_handlers
 
@@ -60,6 +61,7 @@ class _Request:
     method: str
     params: dict
     prior: np.ndarray | None
+    preview: bool = False  # first the quick stage of the fast path, then the final one
 
 
 def _frozen(arr: np.ndarray) -> np.ndarray:
@@ -124,6 +126,8 @@ class SegmentWidget(widgets.VBox):
         self.viewport = Viewport(img.shape, int(max_display_pixels))
         self.view = CanvasView(self.viewport)
         self._engine = Engine(self._compute, self._apply_result, self._on_busy)
+        self._fast = Multiscale(img)  # coarse-to-fine for every segmentation (multiscale.py)
+        self._fast.level(self._fast.final_factor)
         self._overlay_index: np.ndarray | None = None
         self._toolbar, self._status_html = self._build_toolbar(method)
         super().__init__(children=[self._toolbar, self.view.canvas, self._status_html])
@@ -362,6 +366,7 @@ class SegmentWidget(widgets.VBox):
             method=self.method,
             params=dict(self.params),
             prior=self._prior,
+            preview=bool(self._ui_depth),
         )
         if self._ui_depth:
             self._engine.submit(request)
@@ -378,7 +383,9 @@ class SegmentWidget(widgets.VBox):
         func = segmenters.get(request.method)
         if request.prior is not None and not (request.seeds > 0).any():
             return request.prior.copy()
-        return run_segmenter(func, self._image, request.seeds, request.prior, request.params)
+        return self._fast.segment_staged(
+            func, request.seeds, request.prior, request.params, preview=request.preview, should_stop=self._engine.stale
+        )
 
     def _apply_result(self, result: Result) -> None:
         self.last_seconds = result.seconds
@@ -387,8 +394,13 @@ class SegmentWidget(widgets.VBox):
             self._set_status(f"⚠ {self.method} failed: {type(result.error).__name__}: {result.error}", error=True)
             return
         self.last_error = None
-        self.set_trait("labels", _frozen(np.asarray(result.labels, dtype=np.uint8)))
-        self._redraw_overlay()
+        value, window = result.labels, None
+        if isinstance(value, FastResult):
+            value, window = value.labels, value.window
+            if not result.labels.final:  # a preview: the final stage follows (latest wins)
+                self._engine.submit(dataclasses.replace(result.request, preview=False))
+        self.set_trait("labels", _frozen(np.asarray(value, dtype=np.uint8)))
+        self._redraw_overlay(window=window)
         n = int(self.labels.max())
         objs = f"{n} object{'s' if n != 1 else ''}"
         self._set_status(f"{self.method} · {1000 * result.seconds:.0f} ms · {objs}")
@@ -420,7 +432,7 @@ class SegmentWidget(widgets.VBox):
     def _display_index(self, arr: np.ndarray) -> np.ndarray:
         """``arr`` sampled at the centre of every canvas pixel (nearest neighbour)."""
         rows, cols = self.viewport.canvas_pixel_sources()
-        return arr[rows[:, None], cols[None, :]]
+        return render.sample_nearest(arr, rows, cols)
 
     def _redraw_seeds(self, window=None) -> None:
         vp = self.viewport
@@ -431,8 +443,13 @@ class SegmentWidget(widgets.VBox):
         index[r0:r1, c0:c1] = self._state.array[rows[r0:r1, None], cols[None, c0:c1]]
         self.view.show_index(self.view.seeds_layer, index, render.seed_lut(), cw)
 
-    def _redraw_overlay(self, full: bool = False) -> None:
-        index = self._display_index(self.labels)
+    def _redraw_overlay(self, full: bool = False, window=None) -> None:
+        """Send the overlay where it changed; ``window`` (image pixels) bounds what may have."""
+        if full or window is None or self._overlay_index is None:
+            index = self._display_index(self.labels)
+        else:
+            index = render.resample_window(self._overlay_index, self.labels, self._canvas_window(window),
+                                           *self.viewport.canvas_pixel_sources())
         window = None if full else render.changed_window(self._overlay_index, index)
         if window is None and not full:
             return

@@ -1,0 +1,368 @@
+"""Coarse-to-fine segmentation for large photos, for any segmenter. Pure numpy + OpenCV.
+
+A segmenter runs on a block-averaged copy of the photo (integer factor ``k``, so coarse pixel
+``(i, j)`` is exactly the full-resolution block ``[i k, (i + 1) k) x [j k, (j + 1) k)``), with
+block-reduced seeds. Its labels are replicated back to full resolution, and only a narrow
+*band* is recomputed per full-resolution pixel:
+
+* blocks on a label boundary (a neighbour has another label),
+* blocks whose seeds disagree (two codes in one block) or that the coarse result contradicts.
+
+Each band pixel takes the label whose *local* mean colour (over the coarse blocks of that label
+within ``radius`` blocks, boundary blocks excluded) is nearest to its own colour, and every
+seeded pixel takes its seed's label, so seeds stay hard constraints at full resolution.
+
+:class:`Multiscale` keeps what can be reused between strokes on one photo: the image pyramid,
+the block-reduced seeds (updated only where the seeds changed), the previous result (only the
+changed blocks are rewritten), and a per-method cost estimate that picks a quick *preview*
+factor and the *final* factor. :func:`segment_fast` is the one-call pure form.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from ._segment import run_segmenter
+from .engine import Cancelled
+from .render import changed_window
+
+#: Pixels of the coarse image of the final stage (about 0.3 MP).
+FINAL_PIXELS = 300_000
+#: Compute budget (seconds) of a preview stage; a slower method gets a smaller preview image.
+PREVIEW_SECONDS = 0.04
+#: Smallest preview image (pixels).
+MIN_PREVIEW_PIXELS = 12_000
+
+
+@dataclass
+class FastResult:
+    """Labels from :meth:`Multiscale.segment` and what is needed to show them cheaply.
+
+    Attributes
+    ----------
+    labels : (H, W) ndarray of uint8
+        Full-resolution labels (a new array).
+    window : tuple or None
+        ``(r0, r1, c0, c1)`` image window outside which ``labels`` equals the previous result
+        of the same :class:`Multiscale`; ``None`` means anything may have changed.
+    factor : int
+        Block size of the coarse stage (1 = computed at full resolution).
+    final : bool
+        ``False`` for a preview: a finer stage (``factor`` of :meth:`Multiscale.plan`) remains.
+    seconds : dict
+        Time per step (``"coarse"``, ``"refine"``).
+    """
+
+    labels: np.ndarray
+    window: tuple | None
+    factor: int
+    final: bool = True
+    seconds: dict = field(default_factory=dict)
+
+
+def factor_for(shape, max_pixels: int) -> int:
+    """Smallest integer block size ``k`` with ``ceil(H / k) * ceil(W / k) <= max_pixels``."""
+    h, w = shape[:2]
+    k = max(1, int(math.floor(math.sqrt(h * w / float(max_pixels)))))
+    while math.ceil(h / k) * math.ceil(w / k) > max_pixels:
+        k += 1
+    return k
+
+
+def block_reduce_seeds(seeds: np.ndarray, k: int):
+    """Reduce seeds by ``k x k`` blocks (the last row/column of blocks may be partial).
+
+    Parameters
+    ----------
+    seeds : (H, W) ndarray of uint8
+    k : int
+
+    Returns
+    -------
+    code : (ceil(H / k), ceil(W / k)) ndarray of uint8
+        The block's seed code if all its seeded pixels agree, else ``0``.
+    mixed : same shape, ndarray of bool
+        Blocks holding two or more different seed codes.
+    """
+    h, w = seeds.shape
+    hb, wb = -(-h // k), -(-w // k)
+    if (hb * k, wb * k) != (h, w):
+        padded = np.zeros((hb * k, wb * k), np.uint8)
+        padded[:h, :w] = seeds
+        seeds = padded
+    blocks = seeds.reshape(hb, k, wb, k)
+    top = blocks.max(axis=(1, 3))
+    low = (blocks - np.uint8(1)).min(axis=(1, 3)) + np.uint8(1)  # smallest non-zero code (0 wraps)
+    mixed = (top != low) & (top > 0)
+    code = np.where(mixed, 0, top).astype(np.uint8)
+    return code, mixed
+
+
+def seed_labels(code: np.ndarray) -> np.ndarray:
+    """Label implied by seed codes: ``1`` (background) -> 0, ``k + 1`` -> k, ``0`` -> 0."""
+    return np.where(code >= 2, code - 1, 0).astype(np.uint8)
+
+
+class Multiscale:
+    """Coarse-to-fine segmentation of one photo, reusing work between calls.
+
+    Parameters
+    ----------
+    image : (H, W, 3|4) ndarray of uint8
+        The validated photo (RGB or RGBA; alpha is ignored).
+    final_pixels : int
+        Size of the final stage's coarse image; photos up to this size are segmented at full
+        resolution.
+    preview_seconds : float
+        Compute budget of a preview stage. A method whose estimated cost at the final size
+        exceeds it is first run on a smaller image; ``0`` disables previews.
+    radius : int
+        Neighbourhood (in blocks) of the local colour means used in the band.
+
+    Notes
+    -----
+    Not thread-safe: call it from one thread at a time (the engine's worker, or the caller).
+    """
+
+    def __init__(
+        self,
+        image: np.ndarray,
+        *,
+        final_pixels: int = FINAL_PIXELS,
+        preview_seconds: float = PREVIEW_SECONDS,
+        radius: int = 2,
+    ):
+        self.image = image[:, :, :3] if image.shape[2] == 4 else image
+        self.shape = image.shape[:2]
+        self.final_factor = factor_for(self.shape, int(final_pixels))
+        self.preview_seconds = float(preview_seconds)
+        self.radius = int(radius)
+        self._levels: dict[int, np.ndarray] = {}
+        self._seeds: dict[int, tuple] = {}  # k -> (full seeds ref, code, mixed)
+        self._last: tuple | None = None  # (k, labels, coarse labels, band)
+        self._cost: dict = {}  # method key -> seconds per coarse pixel
+
+    # ------------------------------------------------------------ planning
+    def plan(self, func: Callable, params: dict | None = None) -> list[int]:
+        """Block factors to run, coarsest first: ``[final]`` or ``[preview, final]``."""
+        k = self.final_factor
+        per_px = self._cost.get(_key(func, params), 2e-6)  # unknown: assume a slow method
+        budget = self.preview_seconds / per_px
+        if self.preview_seconds <= 0 or self._pixels(k) <= budget:
+            return [k]
+        target = max(budget, MIN_PREVIEW_PIXELS)
+        kp = factor_for(self.shape, int(target))
+        return [kp, k] if kp > k else [k]
+
+    def level(self, k: int) -> np.ndarray:
+        """The photo block-averaged by ``k`` (cached), ``(ceil(H / k), ceil(W / k), 3)`` uint8."""
+        if k not in self._levels:
+            img = self.image
+            h, w = self.shape
+            hb, wb = -(-h // k), -(-w // k)
+            if (hb * k, wb * k) != (h, w):
+                img = cv2.copyMakeBorder(img, 0, hb * k - h, 0, wb * k - w, cv2.BORDER_REPLICATE)
+            self._levels[k] = np.ascontiguousarray(cv2.resize(img, (wb, hb), interpolation=cv2.INTER_AREA))
+        return self._levels[k]
+
+    # ---------------------------------------------------------- segmenting
+    def segment_staged(self, func, seeds, prior=None, params=None, *, preview=False, should_stop=None) -> FastResult:
+        """The quick preview stage (``preview=True``, see :meth:`plan`) or the final stage.
+
+        A preview whose plan has a single stage is the final result (``final=True``).
+        """
+        plan = self.plan(func, params)
+        k = plan[0] if preview else plan[-1]
+        result = self.segment(func, seeds, prior, params, factor=k, should_stop=should_stop)
+        result.final = k == plan[-1]
+        return result
+
+    def segment(
+        self,
+        func: Callable,
+        seeds: np.ndarray,
+        prior: np.ndarray | None = None,
+        params: dict | None = None,
+        *,
+        factor: int | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> FastResult:
+        """Segment at block factor ``factor`` (default: the final one) and refine the band.
+
+        Parameters
+        ----------
+        func : callable
+            A registered segmenter (``func(image, seeds, **params)``).
+        seeds : (H, W) ndarray of uint8
+            Full-resolution seeds. Not modified; keep it unchanged afterwards (it is kept to
+            find what changed on the next call).
+        prior : (H, W) ndarray of uint8, optional
+            Starting labels for methods that accept one.
+        params : dict, optional
+            Method parameters.
+        factor : int, optional
+            Block size; ``1`` runs ``func`` at full resolution.
+        should_stop : callable, optional
+            Polled between steps; when it returns ``True``, :class:`Cancelled` is raised.
+
+        Returns
+        -------
+        FastResult
+        """
+        k = self.final_factor if factor is None else max(1, int(factor))
+        params = dict(params or {})
+        stop = should_stop or (lambda: False)
+        t0 = time.perf_counter()
+        if k == 1:
+            labels = run_segmenter(func, self.image, seeds, prior, params)
+            self._learn(func, params, time.perf_counter() - t0, labels.size)
+            last = self._last
+            window = changed_window(last[1], labels) if last is not None and last[0] == 1 else None
+            self._last = (1, labels, None, None)
+            return FastResult(labels, window, 1, seconds={"coarse": time.perf_counter() - t0})
+
+        code, mixed = self._coarse_seeds(seeds, k)
+        small = self.level(k)
+        cprior = None if prior is None else np.ascontiguousarray(prior[k // 2 :: k, k // 2 :: k])
+        tc = time.perf_counter()
+        coarse = run_segmenter(func, small, code, cprior, params)
+        t1 = time.perf_counter()
+        self._learn(func, params, t1 - tc, coarse.size)
+        if stop():
+            raise Cancelled
+        labels, window, band = self._refine(coarse, code, mixed, seeds, k)
+        self._last = (k, labels, coarse, band)
+        return FastResult(labels, window, k, seconds={"coarse": t1 - t0, "refine": time.perf_counter() - t1})
+
+    # ------------------------------------------------------------- private
+    def _pixels(self, k: int) -> int:
+        return -(-self.shape[0] // k) * -(-self.shape[1] // k)
+
+    def _learn(self, func, params, seconds: float, pixels: int) -> None:
+        key = _key(func, params)
+        per_px = seconds / max(1, pixels)
+        old = self._cost.get(key)
+        self._cost[key] = per_px if old is None else 0.5 * (old + per_px)
+
+    def _coarse_seeds(self, seeds: np.ndarray, k: int):
+        """Block-reduced seeds, recomputed only inside the window where ``seeds`` changed."""
+        cached = self._seeds.get(k)
+        if cached is None or cached[0].shape != seeds.shape:
+            code, mixed = block_reduce_seeds(seeds, k)
+        else:
+            prev, code, mixed = cached
+            win = changed_window(prev, seeds)
+            if win is not None:
+                code, mixed = code.copy(), mixed.copy()
+                r0, r1, c0, c1 = win
+                b0, b1, d0, d1 = r0 // k, -(-r1 // k), c0 // k, -(-c1 // k)
+                sub_code, sub_mixed = block_reduce_seeds(seeds[b0 * k : b1 * k, d0 * k : d1 * k], k)
+                code[b0:b1, d0:d1] = sub_code
+                mixed[b0:b1, d0:d1] = sub_mixed
+        self._seeds[k] = (seeds, code, mixed)
+        return code, mixed
+
+    def _refine(self, coarse, code, mixed, seeds, k):
+        """Full-resolution labels: blocks replicated, band pixels decided one by one."""
+        h, w = self.shape
+        kernel = np.ones((3, 3), np.uint8)
+        band = cv2.dilate(coarse, kernel) != cv2.erode(coarse, kernel)
+        band |= mixed
+        band |= (code > 0) & (coarse != seed_labels(code))
+
+        # Which blocks differ from the previous result (same factor): only those are rewritten.
+        last = self._last
+        if last is not None and last[0] == k:
+            labels = last[1].copy()
+            dirty = (coarse != last[2]) | band | last[3]
+            cwin = changed_window(np.zeros_like(dirty), dirty)
+        else:
+            labels = np.empty((h, w), np.uint8)
+            cwin = (0, coarse.shape[0], 0, coarse.shape[1])
+        if cwin is None:  # nothing changed since the previous result
+            return labels, (0, 0, 0, 0), band
+        b0, b1, d0, d1 = cwin
+        up = cv2.resize(coarse[b0:b1, d0:d1], None, fx=k, fy=k, interpolation=cv2.INTER_NEAREST)
+        r0, r1, c0, c1 = b0 * k, min(h, b1 * k), d0 * k, min(w, d1 * k)
+        labels[r0:r1, c0:c1] = up[: r1 - r0, : c1 - c0]
+
+        bi, bj = np.nonzero(band[b0:b1, d0:d1])
+        if bi.size:
+            bi += b0
+            bj += d0
+            self._decide_band(labels, coarse, band, seeds, bi, bj, k)
+        window = None if last is None or last[0] != k else (r0, r1, c0, c1)
+        return labels, window, band
+
+    def _decide_band(self, labels, coarse, band, seeds, bi, bj, k):
+        h, w = self.shape
+        small = self.level(k).astype(np.float32)
+        ksize = (2 * self.radius + 1, 2 * self.radius + 1)
+        steps = np.arange(k)
+        rr = np.minimum(bi[:, None] * k + steps, h - 1)[:, :, None]  # (n, k, 1)
+        cc = np.minimum(bj[:, None] * k + steps, w - 1)[:, None, :]  # (n, 1, k)
+        colors = self.image[rr, cc].astype(np.float32)  # (n, k, k, 3)
+        candidates = np.unique(coarse[bi, bj])
+        best = np.full(colors.shape[:3], np.inf, np.float32)
+        out = np.broadcast_to(coarse[bi, bj][:, None, None], best.shape).copy()
+        interior = ~band
+        for lab in candidates:
+            m = ((coarse == lab) & interior).astype(np.float32)
+            cnt = cv2.boxFilter(m, -1, ksize, normalize=False, borderType=cv2.BORDER_CONSTANT)[bi, bj]
+            sums = cv2.boxFilter(small * m[:, :, None], -1, ksize, normalize=False, borderType=cv2.BORDER_CONSTANT)[bi, bj]
+            ok = cnt > 0
+            mean = sums / np.maximum(cnt, 1)[:, None]
+            d = ((colors - mean[:, None, None, :]) ** 2).sum(axis=-1)
+            d[~ok] = np.inf
+            win = d < best
+            out[win] = lab
+            best = np.minimum(best, d)
+        s = seeds[rr, cc]
+        out = np.where(s >= 2, s - 1, np.where(s == 1, 0, out)).astype(np.uint8)
+        labels[rr, cc] = out
+
+
+def _key(func, params) -> tuple:
+    return (id(func), tuple(sorted((params or {}).items(), key=lambda kv: kv[0])).__repr__())
+
+
+def segment_fast(
+    func: Callable,
+    image: np.ndarray,
+    seeds: np.ndarray,
+    prior: np.ndarray | None = None,
+    params: dict | None = None,
+    *,
+    final_pixels: int = FINAL_PIXELS,
+    cache: Multiscale | None = None,
+) -> np.ndarray:
+    """Coarse-to-fine segmentation (the widget's final stage) as one pure call.
+
+    Parameters
+    ----------
+    func : callable
+        A segmenter, e.g. ``ipyseg.segmenters.get("grabcut")``.
+    image : (H, W, 3|4) ndarray of uint8
+        Validated photo.
+    seeds : (H, W) ndarray of uint8
+        Validated seeds.
+    prior : (H, W) ndarray of uint8, optional
+    params : dict, optional
+    final_pixels : int
+        Coarse image size; photos up to this size are segmented at full resolution.
+    cache : Multiscale, optional
+        Reuse the pyramid and previous result of an earlier call on the same photo.
+
+    Returns
+    -------
+    (H, W) ndarray of uint8
+        Labels; seeded pixels carry their seed's label.
+    """
+    ms = cache if cache is not None else Multiscale(image, final_pixels=final_pixels)
+    return ms.segment(func, seeds, prior, params).labels
