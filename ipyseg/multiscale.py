@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import cv2
 import numpy as np
@@ -35,9 +35,9 @@ from .render import changed_window
 #: Pixels of the coarse image of the final stage (about 0.3 MP).
 FINAL_PIXELS = 300_000
 #: Compute budget (seconds) of a preview stage; a slower method gets a smaller preview image.
-PREVIEW_SECONDS = 0.04
+PREVIEW_SECONDS = 0.03
 #: Smallest preview image (pixels).
-MIN_PREVIEW_PIXELS = 12_000
+MIN_PREVIEW_PIXELS = 5_000
 
 
 @dataclass
@@ -146,29 +146,41 @@ class Multiscale:
         self._levels: dict[int, np.ndarray] = {}
         self._seeds: dict[int, tuple] = {}  # k -> (full seeds ref, code, mixed)
         self._last: tuple | None = None  # (k, labels, coarse labels, band)
-        self._cost: dict = {}  # method key -> seconds per coarse pixel
+        self._cost: dict = {}  # method key -> {factor: seconds of the coarse segmentation}
 
     # ------------------------------------------------------------ planning
     def plan(self, func: Callable, params: dict | None = None) -> list[int]:
-        """Block factors to run, coarsest first: ``[final]`` or ``[preview, final]``."""
+        """Block factors to run, coarsest first: ``[final]`` or ``[preview, final]``.
+
+        A preview is planned when the final stage is estimated to take more than twice the
+        preview budget; its factor is the finest multiple of the final factor estimated to fit
+        the budget (at least ``MIN_PREVIEW_PIXELS`` pixels). Estimates are the measured times
+        of earlier calls, scaled by pixel count to levels not measured yet.
+        """
         k = self.final_factor
-        per_px = self._cost.get(_key(func, params), 2e-6)  # unknown: assume a slow method
-        budget = self.preview_seconds / per_px
-        if self.preview_seconds <= 0 or self._pixels(k) <= budget:
+        key = _key(func, params)
+        if self.preview_seconds <= 0 or self._estimate(key, k) <= 2 * self.preview_seconds:
             return [k]
-        target = max(budget, MIN_PREVIEW_PIXELS)
-        kp = factor_for(self.shape, int(target))
-        return [kp, k] if kp > k else [k]
+        m = 2
+        while self._pixels(m * k) > MIN_PREVIEW_PIXELS and self._estimate(key, m * k) > self.preview_seconds:
+            m += 1
+        if self._pixels(m * k) < MIN_PREVIEW_PIXELS and m > 2:
+            m -= 1
+        return [m * k, k]
 
     def level(self, k: int) -> np.ndarray:
-        """The photo block-averaged by ``k`` (cached), ``(ceil(H / k), ceil(W / k), 3)`` uint8."""
+        """The photo block-averaged by ``k`` (cached), ``(ceil(H / k), ceil(W / k), 3)`` uint8.
+
+        Multiples of the final factor are reduced from the final level (cheap).
+        """
         if k not in self._levels:
-            img = self.image
-            h, w = self.shape
-            hb, wb = -(-h // k), -(-w // k)
-            if (hb * k, wb * k) != (h, w):
-                img = cv2.copyMakeBorder(img, 0, hb * k - h, 0, wb * k - w, cv2.BORDER_REPLICATE)
-            self._levels[k] = np.ascontiguousarray(cv2.resize(img, (wb, hb), interpolation=cv2.INTER_AREA))
+            kf = self.final_factor
+            base, m = (self.image, k) if kf == 1 or k == kf or k % kf else (self.level(kf), k // kf)
+            h, w = base.shape[:2]
+            hb, wb = -(-h // m), -(-w // m)
+            if (hb * m, wb * m) != (h, w):
+                base = cv2.copyMakeBorder(base, 0, hb * m - h, 0, wb * m - w, cv2.BORDER_REPLICATE)
+            self._levels[k] = np.ascontiguousarray(cv2.resize(base, (wb, hb), interpolation=cv2.INTER_AREA))
         return self._levels[k]
 
     # ---------------------------------------------------------- segmenting
@@ -179,8 +191,9 @@ class Multiscale:
         """
         plan = self.plan(func, params)
         k = plan[0] if preview else plan[-1]
-        result = self.segment(func, seeds, prior, params, factor=k, should_stop=should_stop)
-        result.final = k == plan[-1]
+        final = k == plan[-1]
+        result = self.segment(func, seeds, prior, params, factor=k, refine=final, should_stop=should_stop)
+        result.final = final
         return result
 
     def segment(
@@ -191,6 +204,7 @@ class Multiscale:
         params: dict | None = None,
         *,
         factor: int | None = None,
+        refine: bool = True,
         should_stop: Callable[[], bool] | None = None,
     ) -> FastResult:
         """Segment at block factor ``factor`` (default: the final one) and refine the band.
@@ -208,6 +222,9 @@ class Multiscale:
             Method parameters.
         factor : int, optional
             Block size; ``1`` runs ``func`` at full resolution.
+        refine : bool
+            Decide the band pixel by pixel (and enforce seeds). ``False`` (for previews) only
+            replicates the blocks.
         should_stop : callable, optional
             Polled between steps; when it returns ``True``, :class:`Cancelled` is raised.
 
@@ -221,7 +238,7 @@ class Multiscale:
         t0 = time.perf_counter()
         if k == 1:
             labels = run_segmenter(func, self.image, seeds, prior, params)
-            self._learn(func, params, time.perf_counter() - t0, labels.size)
+            self._learn(func, params, time.perf_counter() - t0, 1)
             last = self._last
             window = changed_window(last[1], labels) if last is not None and last[0] == 1 else None
             self._last = (1, labels, None, None)
@@ -233,10 +250,10 @@ class Multiscale:
         tc = time.perf_counter()
         coarse = run_segmenter(func, small, code, cprior, params)
         t1 = time.perf_counter()
-        self._learn(func, params, t1 - tc, coarse.size)
+        self._learn(func, params, t1 - tc, k)
         if stop():
             raise Cancelled
-        labels, window, band = self._refine(coarse, code, mixed, seeds, k)
+        labels, window, band = self._refine(coarse, code, mixed, seeds, k, refine)
         self._last = (k, labels, coarse, band)
         return FastResult(labels, window, k, seconds={"coarse": t1 - t0, "refine": time.perf_counter() - t1})
 
@@ -244,14 +261,27 @@ class Multiscale:
     def _pixels(self, k: int) -> int:
         return -(-self.shape[0] // k) * -(-self.shape[1] // k)
 
-    def _learn(self, func, params, seconds: float, pixels: int) -> None:
-        key = _key(func, params)
-        per_px = seconds / max(1, pixels)
-        old = self._cost.get(key)
-        self._cost[key] = per_px if old is None else 0.5 * (old + per_px)
+    def _learn(self, func, params, seconds: float, k: int) -> None:
+        times = self._cost.setdefault(_key(func, params), {})
+        times[k] = seconds if k not in times else 0.5 * (times[k] + seconds)
+
+    def _estimate(self, key, k: int) -> float:
+        """Estimated seconds of the coarse segmentation at factor ``k``."""
+        times = self._cost.get(key)
+        if not times:
+            return 2e-6 * self._pixels(k)  # unknown method: assume a slow one
+        if k in times:
+            return times[k]
+        near = min(times, key=lambda q: abs(q - k))
+        return times[near] * self._pixels(k) / self._pixels(near)
 
     def _coarse_seeds(self, seeds: np.ndarray, k: int):
         """Block-reduced seeds, recomputed only inside the window where ``seeds`` changed."""
+        kf = self.final_factor
+        if k != kf and kf > 1 and k % kf == 0:  # a preview level: reduce the final level's blocks
+            code_f, mixed_f = self._coarse_seeds(seeds, kf)
+            code, mixed = block_reduce_seeds(code_f, k // kf)
+            return code, mixed | _block_any(mixed_f, k // kf)
         cached = self._seeds.get(k)
         if cached is None or cached[0].shape != seeds.shape:
             code, mixed = block_reduce_seeds(seeds, k)
@@ -268,7 +298,7 @@ class Multiscale:
         self._seeds[k] = (seeds, code, mixed)
         return code, mixed
 
-    def _refine(self, coarse, code, mixed, seeds, k):
+    def _refine(self, coarse, code, mixed, seeds, k, refine=True):
         """Full-resolution labels: blocks replicated, band pixels decided one by one."""
         h, w = self.shape
         kernel = np.ones((3, 3), np.uint8)
@@ -293,7 +323,7 @@ class Multiscale:
         labels[r0:r1, c0:c1] = up[: r1 - r0, : c1 - c0]
 
         bi, bj = np.nonzero(band[b0:b1, d0:d1])
-        if bi.size:
+        if refine and bi.size:
             bi += b0
             bj += d0
             self._decide_band(labels, coarse, band, seeds, bi, bj, k)
@@ -301,31 +331,50 @@ class Multiscale:
         return labels, window, band
 
     def _decide_band(self, labels, coarse, band, seeds, bi, bj, k):
+        """Label every full-resolution pixel of the band blocks ``(bi, bj)`` in place.
+
+        Each pixel takes the label maximising ``c . m - |m|^2 / 2`` (the nearest local mean
+        colour ``m``); seeded pixels take their seed's label.
+        """
         h, w = self.shape
-        small = self.level(k).astype(np.float32)
-        ksize = (2 * self.radius + 1, 2 * self.radius + 1)
+        r = self.radius
+        ksize = (2 * r + 1, 2 * r + 1)
+        # Work on the band's bounding box (plus the mean's reach) of the coarse image only.
+        y0, y1 = max(0, int(bi.min()) - r), min(coarse.shape[0], int(bi.max()) + r + 1)
+        x0, x1 = max(0, int(bj.min()) - r), min(coarse.shape[1], int(bj.max()) + r + 1)
+        small = self.level(k)[y0:y1, x0:x1].astype(np.float32)
+        sub, inner = coarse[y0:y1, x0:x1], ~band[y0:y1, x0:x1]
+        li, lj = bi - y0, bj - x0
         steps = np.arange(k)
         rr = np.minimum(bi[:, None] * k + steps, h - 1)[:, :, None]  # (n, k, 1)
         cc = np.minimum(bj[:, None] * k + steps, w - 1)[:, None, :]  # (n, 1, k)
-        colors = self.image[rr, cc].astype(np.float32)  # (n, k, k, 3)
-        candidates = np.unique(coarse[bi, bj])
-        best = np.full(colors.shape[:3], np.inf, np.float32)
-        out = np.broadcast_to(coarse[bi, bj][:, None, None], best.shape).copy()
-        interior = ~band
+        colors = self.image[rr, cc].reshape(bi.size, k * k, 3).astype(np.float32)  # (n, k*k, 3)
+        own = coarse[bi, bj]
+        candidates = np.unique(own)
+        best = np.full((bi.size, k * k), -np.inf, np.float32)
+        out = np.repeat(own[:, None], k * k, axis=1)
         for lab in candidates:
-            m = ((coarse == lab) & interior).astype(np.float32)
-            cnt = cv2.boxFilter(m, -1, ksize, normalize=False, borderType=cv2.BORDER_CONSTANT)[bi, bj]
-            sums = cv2.boxFilter(small * m[:, :, None], -1, ksize, normalize=False, borderType=cv2.BORDER_CONSTANT)[bi, bj]
-            ok = cnt > 0
-            mean = sums / np.maximum(cnt, 1)[:, None]
-            d = ((colors - mean[:, None, None, :]) ** 2).sum(axis=-1)
-            d[~ok] = np.inf
-            win = d < best
+            m = ((sub == lab) & inner).astype(np.float32)
+            cnt = cv2.boxFilter(m, -1, ksize, normalize=False, borderType=cv2.BORDER_CONSTANT)[li, lj]
+            sums = cv2.boxFilter(small * m[:, :, None], -1, ksize, normalize=False, borderType=cv2.BORDER_CONSTANT)[li, lj]
+            mean = sums / np.maximum(cnt, 1)[:, None]  # (n, 3)
+            score = np.matmul(colors, mean[:, :, None])[:, :, 0] - 0.5 * (mean * mean).sum(axis=1)[:, None]
+            score[cnt == 0] = -np.inf
+            win = score > best
             out[win] = lab
-            best = np.minimum(best, d)
-        s = seeds[rr, cc]
+            np.maximum(best, score, out=best)
+        s = seeds[rr, cc].reshape(bi.size, k * k)
         out = np.where(s >= 2, s - 1, np.where(s == 1, 0, out)).astype(np.uint8)
-        labels[rr, cc] = out
+        labels[rr, cc] = out.reshape(bi.size, k, k)
+
+
+def _block_any(mask: np.ndarray, m: int) -> np.ndarray:
+    """Whether any pixel of each ``m x m`` block of ``mask`` is set (last blocks may be partial)."""
+    h, w = mask.shape
+    hb, wb = -(-h // m), -(-w // m)
+    padded = np.zeros((hb * m, wb * m), bool)
+    padded[:h, :w] = mask
+    return padded.reshape(hb, m, wb, m).any(axis=(1, 3))
 
 
 def _key(func, params) -> tuple:

@@ -8,6 +8,7 @@ label edges) and a fraction of the size and encoding time of an RGBA PNG.
 from __future__ import annotations
 
 import colorsys
+import functools
 import io
 
 import cv2
@@ -47,19 +48,23 @@ def css(rgb, alpha: float = 1.0) -> str:
     return f"rgba({rgb[0]}, {rgb[1]}, {rgb[2]}, {alpha:.3f})"
 
 
+@functools.lru_cache(maxsize=32)
 def label_lut(opacity: float) -> np.ndarray:
-    """(256, 4) RGBA table for labels: 0 transparent, k the object colour at ``opacity``."""
+    """(256, 4) RGBA table for labels: 0 transparent, k the object colour at ``opacity`` (read-only, cached)."""
     lut = np.zeros((256, 4), dtype=np.uint8)
     lut[1:, :3] = [object_color(k) for k in range(1, 256)]
     lut[1:, 3] = int(round(255 * float(opacity)))
+    lut.flags.writeable = False
     return lut
 
 
+@functools.lru_cache(maxsize=32)
 def seed_lut(alpha: float = 0.9) -> np.ndarray:
-    """(256, 4) RGBA table for seed codes: 0 transparent, 1 background colour, k + 1 object k."""
+    """(256, 4) RGBA table for seed codes: 0 transparent, 1 background colour, k + 1 object k (read-only, cached)."""
     lut = np.zeros((256, 4), dtype=np.uint8)
     lut[1:, :3] = [seed_color(c) for c in range(1, 256)]
     lut[1:, 3] = int(round(255 * alpha))
+    lut.flags.writeable = False
     return lut
 
 

@@ -3,10 +3,10 @@ import threading
 import cv2
 import numpy as np
 import pytest
+from conftest import disk_scene, drag, iou, send
 
 import ipyseg
 from ipyseg import BACKGROUND, FOREGROUND, SegmentWidget
-from conftest import disk_scene, drag, iou, send
 
 
 @pytest.fixture
