@@ -47,7 +47,7 @@ class FastResult:
     Attributes
     ----------
     labels : (H, W) ndarray of uint8
-        Full-resolution labels (a new array).
+        Full-resolution labels: a new, read-only array (the next call starts from it).
     window : tuple or None
         ``(r0, r1, c0, c1)`` image window outside which ``labels`` equals the previous result
         of the same :class:`Multiscale`; ``None`` means anything may have changed.
@@ -214,8 +214,7 @@ class Multiscale:
         func : callable
             A registered segmenter (``func(image, seeds, **params)``).
         seeds : (H, W) ndarray of uint8
-            Full-resolution seeds. Not modified; keep it unchanged afterwards (it is kept to
-            find what changed on the next call).
+            Full-resolution seeds (not modified).
         prior : (H, W) ndarray of uint8, optional
             Starting labels for methods that accept one.
         params : dict, optional
@@ -237,7 +236,8 @@ class Multiscale:
         stop = should_stop or (lambda: False)
         t0 = time.perf_counter()
         if k == 1:
-            labels = run_segmenter(func, self.image, seeds, prior, params)
+            labels = run_segmenter(func, self.image, seeds, prior, params).copy()
+            labels.flags.writeable = False
             self._learn(func, params, time.perf_counter() - t0, 1)
             last = self._last
             window = changed_window(last[1], labels) if last is not None and last[0] == 1 else None
@@ -254,6 +254,7 @@ class Multiscale:
         if stop():
             raise Cancelled
         labels, window, band = self._refine(coarse, code, mixed, seeds, k, refine)
+        labels.flags.writeable = False
         self._last = (k, labels, coarse, band)
         return FastResult(labels, window, k, seconds={"coarse": t1 - t0, "refine": time.perf_counter() - t1})
 
@@ -295,7 +296,7 @@ class Multiscale:
                 sub_code, sub_mixed = block_reduce_seeds(seeds[b0 * k : b1 * k, d0 * k : d1 * k], k)
                 code[b0:b1, d0:d1] = sub_code
                 mixed[b0:b1, d0:d1] = sub_mixed
-        self._seeds[k] = (seeds, code, mixed)
+        self._seeds[k] = (seeds.copy(), code, mixed)  # a copy: callers may edit theirs in place
         return code, mixed
 
     def _refine(self, coarse, code, mixed, seeds, k, refine=True):
@@ -414,4 +415,4 @@ def segment_fast(
         Labels; seeded pixels carry their seed's label.
     """
     ms = cache if cache is not None else Multiscale(image, final_pixels=final_pixels)
-    return ms.segment(func, seeds, prior, params).labels
+    return ms.segment(func, seeds, prior, params).labels.copy()
