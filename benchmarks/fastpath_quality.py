@@ -94,13 +94,13 @@ def main(argv=None):
         for name in names:
             img, gt = load(name, args.scale)
             t = time.perf_counter()
-            full_n.append(noc(lambda s, img=img: run_segmenter(func, img, s, None, {}), img, gt, args.threshold, radius))
+            full_n.append(noc(lambda s, img=img, func=func: run_segmenter(func, img, s, None, {}), img, gt, args.threshold, radius))
             t_full += time.perf_counter() - t
             kw = {} if args.final_pixels is None else {"final_pixels": args.final_pixels}
             ms = Multiscale(img, preview_seconds=0, **kw)
             factors.add(ms.final_factor)
             t = time.perf_counter()
-            fast_n.append(noc(lambda s, ms=ms: ms.segment(func, s).labels, img, gt, args.threshold, radius))
+            fast_n.append(noc(lambda s, ms=ms, func=func: ms.segment(func, s).labels, img, gt, args.threshold, radius))
             t_fast += time.perf_counter() - t
             print(f"{name:12s} {img.shape[1]}x{img.shape[0]} full {full_n[-1]:2d}  fast {fast_n[-1]:2d}", flush=True)
         d = np.mean(fast_n) - np.mean(full_n)

@@ -149,21 +149,31 @@ def send(widget, event, x, y):
 
 
 def hook_apply(widget):
-    """Timestamp every result the engine applies: ``[(perf_counter, final)]``."""
+    """Timestamp every result the engine applies: ``[(perf_counter, process_time, final)]``.
+
+    Process CPU time from mouse-up to the draw is the latency an idle machine would see
+    (nothing else of ours runs meanwhile: the driver is blocked in ``wait``).
+    """
     log = []
     orig = widget._engine._apply
 
     def apply(result):
         orig(result)
         value = result.labels
-        log.append((time.perf_counter(), getattr(value, "final", True)))
+        log.append((time.perf_counter(), time.process_time(), getattr(value, "final", True)))
 
     widget._engine._apply = apply
     return log
 
 
-def drive(widget, stroke, moves: int = 50):
-    """One stroke through ipycanvas messages; returns (t_mouse_up, move handling times)."""
+def drive(widget, stroke, moves: int = 50, before_up=None):
+    """One stroke through ipycanvas messages; returns (t_mouse_up, [(wall, cpu) per move]).
+
+    CPU time (this thread's) is reported besides wall time because on a loaded machine the
+    scheduler can pause the process in the middle of a sub-millisecond handler.
+
+    ``before_up()`` is called just before the mouse-up message (to split what was sent).
+    """
     label, pts = stroke
     vp = widget.viewport
     widget.label = label
@@ -175,11 +185,13 @@ def drive(widget, stroke, moves: int = 50):
     send(widget, "mouse_move", xs[0], ys[0])
     send(widget, "mouse_down", xs[0], ys[0])
     times = []
-    for x, y in zip(xs[1:], ys[1:]):
-        a = time.perf_counter()
+    for x, y in zip(xs[1:], ys[1:], strict=True):
+        a, c = time.perf_counter(), time.thread_time()
         send(widget, "mouse_move", x, y)
-        times.append(time.perf_counter() - a)
-    t_up = time.perf_counter()
+        times.append((time.perf_counter() - a, time.thread_time() - c))
+    if before_up is not None:
+        before_up()
+    t_up = (time.perf_counter(), time.process_time())
     send(widget, "mouse_up", xs[-1], ys[-1])
     return t_up, times
 
@@ -189,18 +201,20 @@ def run_widget(photo: np.ndarray, method: str, n_strokes: int, rec: Recorder) ->
     w = ipyseg.SegmentWidget(photo, method=method)
     log = hook_apply(w)
     rec.take_bytes()
-    first, final, sent, moves = [], [], [], []
+    first, final, first_cpu, sent, preview, moves = [], [], [], [], [], []
     for stroke in strokes(n_strokes):
         log.clear()
-        t_up, mv = drive(w, stroke)
+        t_up, mv = drive(w, stroke, before_up=lambda: preview.append(rec.take_bytes()))
         if not w.wait(600):
             raise RuntimeError("segmentation did not finish")
         moves += mv
-        first.append(log[0][0] - t_up if log else float("nan"))
-        final.append(log[-1][0] - t_up if log else float("nan"))
-        sent.append(rec.take_bytes())
+        first.append(log[0][0] - t_up[0] if log else float("nan"))
+        first_cpu.append(log[0][1] - t_up[1] if log else float("nan"))
+        final.append(log[-1][0] - t_up[0] if log else float("nan"))
+        sent.append(rec.take_bytes())  # from mouse-up: seeds, overlay (preview and final), status
     w._engine.close()
-    return {"first": first, "final": final, "bytes": sent, "moves": moves, "canvas": (w.viewport.canvas_height, w.viewport.canvas_width)}
+    return {"first": first, "first_cpu": first_cpu, "final": final, "bytes": sent, "preview_bytes": preview, "moves": moves,
+            "canvas": (w.viewport.canvas_height, w.viewport.canvas_width)}
 
 
 def plain_pipeline(photo: np.ndarray, n_strokes: int, brush: float, which: list[int]) -> list[float]:
@@ -313,18 +327,21 @@ def main(argv=None):
                 row = {
                     "mp": mp, "photo": pname, "method": label, "shape": photo.shape[:2],
                     "first_p50": pct(r["first"], 50), "first_p95": pct(r["first"], 95),
+                    "first_cpu_p50": pct(r["first_cpu"], 50),
                     "final_p50": pct(r["final"], 50), "final_p95": pct(r["final"], 95),
                     "bytes_p50": pct(r["bytes"], 50), "bytes_max": max(r["bytes"]),
                     "bytes_pct_display": 100 * max(r["bytes"]) / disp_frame,
                     "bytes_pct_full": 100 * max(r["bytes"]) / raw_frame,
-                    "move_p50": pct(r["moves"], 50), "move_p95": pct(r["moves"], 95),
+                    "drag_bytes_p50": pct(r["preview_bytes"], 50),
+                    "move_p50": pct([m[0] for m in r["moves"]], 50), "move_p95": pct([m[0] for m in r["moves"]], 95),
+                    "move_cpu_p95": pct([m[1] for m in r["moves"]], 95),
                 }
                 rows.append(row)
                 raw[f"{mp}/{pname}/{method}"] = r
                 print(f"{mp:>4g} MP {pname:9s} {label:18s} answer p50 {1e3 * row['first_p50']:7.1f} ms p95 {1e3 * row['first_p95']:7.1f}"
-                      f" | final p50 {1e3 * row['final_p50']:7.1f} ms | bytes/update p50 {row['bytes_p50'] / 1e3:6.1f} kB max {row['bytes_max'] / 1e3:6.1f} kB"
-                      f" ({row['bytes_pct_display']:.2f} % of display RGBA, {row['bytes_pct_full']:.3f} % of full RGBA)"
-                      f" | move p50 {1e3 * row['move_p50']:.2f} ms p95 {1e3 * row['move_p95']:.2f} ms", flush=True)
+                      f" (cpu p50 {1e3 * row['first_cpu_p50']:6.1f}) | final p50 {1e3 * row['final_p50']:7.1f} ms | bytes/update p50 {row['bytes_p50'] / 1e3:6.1f} kB max {row['bytes_max'] / 1e3:6.1f} kB"
+                      f" ({row['bytes_pct_display']:.2f} % of display RGBA, {row['bytes_pct_full']:.3f} % of full RGBA; drag {row['drag_bytes_p50'] / 1e3:.1f} kB)"
+                      f" | move p50 {1e3 * row['move_p50']:.2f} ms p95 {1e3 * row['move_p95']:.2f} ms (cpu p95 {1e3 * row['move_cpu_p95']:.2f})", flush=True)
             if args.baseline_strokes and pname == args.photos.split(",")[0]:
                 which = sorted({int(round(x)) for x in np.linspace(1, args.strokes - 1, args.baseline_strokes)})
                 brush = max(3, round(0.02 * max(photo.shape[:2])))
