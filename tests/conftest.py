@@ -35,7 +35,7 @@ def drag(widget, points, moves_between=4):
     pts = np.asarray(points, float)
     send(widget, "mouse_move", *pts[0])
     send(widget, "mouse_down", *pts[0])
-    for a, b in zip(pts[:-1], pts[1:]):
+    for a, b in zip(pts[:-1], pts[1:], strict=True):
         for t in np.linspace(0, 1, moves_between + 1)[1:]:
             send(widget, "mouse_move", *(a + t * (b - a)))
     send(widget, "mouse_up", *pts[-1])

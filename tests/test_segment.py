@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
+from conftest import disk_scene, iou
 
 import ipyseg
 from ipyseg import BACKGROUND, FOREGROUND
-from conftest import disk_scene, iou
 
 
 def few_seeds(gt, fg_only=False):
