@@ -34,6 +34,9 @@ from .render import changed_window
 
 #: Pixels of the coarse image of the final stage (about 0.3 MP).
 FINAL_PIXELS = 300_000
+#: Photos up to this many pixels are segmented at full resolution (``1.6 * FINAL_PIXELS``), so
+#: that e.g. 640 x 480 is not halved for being a little above ``FINAL_PIXELS``.
+FULL_RESOLUTION_PIXELS = 480_000
 #: Compute budget (seconds) of a preview stage; a slower method gets a smaller preview image.
 PREVIEW_SECONDS = 0.03
 #: Smallest preview image (pixels).
@@ -117,8 +120,8 @@ class Multiscale:
     image : (H, W, 3|4) ndarray of uint8
         The validated photo (RGB or RGBA; alpha is ignored).
     final_pixels : int
-        Size of the final stage's coarse image; photos up to this size are segmented at full
-        resolution.
+        Size of the final stage's coarse image; photos up to 1.6 times this size are segmented
+        at full resolution.
     preview_seconds : float
         Compute budget of a preview stage. A method whose estimated cost at the final size
         exceeds it is first run on a smaller image; ``0`` disables previews.
@@ -140,7 +143,9 @@ class Multiscale:
     ):
         self.image = image[:, :, :3] if image.shape[2] == 4 else image
         self.shape = image.shape[:2]
-        self.final_factor = factor_for(self.shape, int(final_pixels))
+        h, w = self.shape
+        full = h * w <= FULL_RESOLUTION_PIXELS * final_pixels / FINAL_PIXELS
+        self.final_factor = 1 if full else factor_for(self.shape, int(final_pixels))
         self.preview_seconds = float(preview_seconds)
         self.radius = int(radius)
         self._levels: dict[int, np.ndarray] = {}
@@ -405,7 +410,7 @@ def segment_fast(
     prior : (H, W) ndarray of uint8, optional
     params : dict, optional
     final_pixels : int
-        Coarse image size; photos up to this size are segmented at full resolution.
+        Coarse image size; photos up to 1.6 times this size are segmented at full resolution.
     cache : Multiscale, optional
         Reuse the pyramid and previous result of an earlier call on the same photo.
 
