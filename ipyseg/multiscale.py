@@ -52,8 +52,11 @@ class FastResult:
     labels : (H, W) ndarray of uint8
         Full-resolution labels: a new, read-only array (the next call starts from it).
     window : tuple or None
-        ``(r0, r1, c0, c1)`` image window outside which ``labels`` equals the previous result
-        of the same :class:`Multiscale`; ``None`` means anything may have changed.
+        ``(r0, r1, c0, c1)`` image window outside which ``labels`` equals ``base``; ``None``
+        means anything may have changed.
+    base : (H, W) ndarray of uint8 or None
+        The previous result of the same :class:`Multiscale` that ``window`` refers to. A caller
+        that did not show ``base`` (e.g. it dropped a stale result) must ignore ``window``.
     factor : int
         Block size of the coarse stage (1 = computed at full resolution).
     final : bool
@@ -66,6 +69,7 @@ class FastResult:
     window: tuple | None
     factor: int
     final: bool = True
+    base: np.ndarray | None = None
     seconds: dict = field(default_factory=dict)
 
 
@@ -245,9 +249,10 @@ class Multiscale:
             labels.flags.writeable = False
             self._learn(func, params, time.perf_counter() - t0, 1)
             last = self._last
-            window = changed_window(last[1], labels) if last is not None and last[0] == 1 else None
+            base = last[1] if last is not None and last[0] == 1 else None
+            window = None if base is None else changed_window(base, labels)
             self._last = (1, labels, None, None)
-            return FastResult(labels, window, 1, seconds={"coarse": time.perf_counter() - t0})
+            return FastResult(labels, window, 1, base=base, seconds={"coarse": time.perf_counter() - t0})
 
         code, mixed = self._coarse_seeds(seeds, k)
         small = self.level(k)
@@ -260,8 +265,9 @@ class Multiscale:
             raise Cancelled
         labels, window, band = self._refine(coarse, code, mixed, seeds, k, refine)
         labels.flags.writeable = False
+        base = self._last[1] if window is not None else None
         self._last = (k, labels, coarse, band)
-        return FastResult(labels, window, k, seconds={"coarse": t1 - t0, "refine": time.perf_counter() - t1})
+        return FastResult(labels, window, k, base=base, seconds={"coarse": t1 - t0, "refine": time.perf_counter() - t1})
 
     # ------------------------------------------------------------- private
     def _pixels(self, k: int) -> int:

@@ -396,7 +396,8 @@ class SegmentWidget(widgets.VBox):
         self.last_error = None
         value, window = result.labels, None
         if isinstance(value, FastResult):
-            value, window = value.labels, value.window
+            # The window is relative to the fast path's previous result: only if that is shown.
+            value, window = value.labels, (value.window if value.base is self.labels else None)
             if not result.labels.final:  # a preview: the final stage follows (latest wins)
                 self._engine.submit(dataclasses.replace(result.request, preview=False))
         self.set_trait("labels", _frozen(np.asarray(value, dtype=np.uint8)))

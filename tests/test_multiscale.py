@@ -165,3 +165,17 @@ def test_twelve_megapixel_widget_handles_a_stroke_and_sends_little():
     # the object did not change: no overlay rectangle covers the whole canvas
     assert all(c is None or c[0] * c[1] < w.viewport.canvas_width * w.viewport.canvas_height / 2 for *_, c in sent)
     assert iou(w.mask, cv2.circle(np.zeros((h, w_), np.uint8), (2000, 1500), 900, 1, -1)) >= 0.98
+
+
+def test_overlay_stays_right_when_a_result_was_never_shown():
+    img, gt = disk_scene(h=800, w=1000)
+    w = SegmentWidget(img, method="watershed", max_display_pixels=250 * 200)
+    w.paint([(500, 400), (600, 400)], radius=8)
+    assert w._fast.final_factor > 1 and w.mask[400, 550]
+    # A result computed but dropped as stale (here: never applied) becomes the fast path's base.
+    hidden = w.seeds.copy()
+    hidden[300:500, 400:700] = BACKGROUND
+    w._fast.segment(segmenters.get("watershed"), hidden)
+    w.seeds = hidden  # same labels as the hidden result: its window would be empty
+    shown = w._display_index(w.labels)
+    assert not w.mask[400, 550] and (w._overlay_index == shown).all()
