@@ -8,10 +8,9 @@ All drawing of one update is sent as one message (:meth:`CanvasView.batch`).
 from __future__ import annotations
 
 import threading
-
-import numpy as np
 from contextlib import contextmanager
 
+import numpy as np
 from ipycanvas import MultiCanvas
 from ipycanvas.canvas import _CANVAS_MANAGER, COMMANDS
 

@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
+
+
+class Cancelled(Exception):
+    """Raised by a ``compute`` function that gave up on a request superseded by a newer one."""
 
 
 @dataclass
@@ -21,6 +26,7 @@ class Result:
     error: BaseException | None = None
     seconds: float = 0.0
     info: dict = field(default_factory=dict)
+    request: Any = None
 
 
 class Engine:
@@ -30,7 +36,8 @@ class Engine:
     ----------
     compute : callable
         ``compute(request) -> labels``; runs in the worker thread (or the caller's, for
-        :meth:`run_sync`). It must not touch widgets.
+        :meth:`run_sync`). It must not touch widgets. It may poll :meth:`stale` and raise
+        :class:`Cancelled` to abandon work nobody will see.
     apply : callable
         ``apply(result)``, called for the newest request's result only, with the engine's
         apply lock held (so results land in order).
@@ -47,6 +54,7 @@ class Engine:
         self._pending = None  # (generation, request)
         self._generation = 0
         self._running = False
+        self._running_generation = 0
         self._closed = False
         self._thread: threading.Thread | None = None
         self.dropped = 0  # stale results discarded (for tests and benchmarks)
@@ -72,7 +80,10 @@ class Engine:
                 self._thread = threading.Thread(target=self._loop, name="ipyseg-engine", daemon=True)
                 self._thread.start()
             self._cond.notify_all()
-            return self._generation
+            gen, idle = self._generation, not self._running
+        if idle:
+            self._on_busy(True)  # show "busy" at once, not when the worker gets scheduled
+        return gen
 
     def run_sync(self, request) -> Result:
         """Compute ``request`` in the calling thread and apply it (it becomes the newest)."""
@@ -94,6 +105,10 @@ class Engine:
                 self._cond.wait(remaining)
         return True
 
+    def stale(self) -> bool:
+        """``True`` when the request being computed has been superseded by a newer one."""
+        return self._running_generation != self._generation
+
     @property
     def busy(self) -> bool:
         with self._cond:
@@ -107,16 +122,19 @@ class Engine:
 
     # ---------------------------------------------------------------- private
     def _run(self, gen: int, request) -> Result:
+        self._running_generation = gen
         t0 = time.perf_counter()
         try:
             labels = self._compute(request)
-            return Result(gen, labels=labels, seconds=time.perf_counter() - t0)
+            return Result(gen, labels=labels, seconds=time.perf_counter() - t0, request=request)
+        except Cancelled:
+            return Result(gen, error=Cancelled(), seconds=time.perf_counter() - t0, request=request)
         except Exception as err:  # a failing segmenter must not kill the widget
-            return Result(gen, error=err, seconds=time.perf_counter() - t0)
+            return Result(gen, error=err, seconds=time.perf_counter() - t0, request=request)
 
     def _deliver(self, result: Result) -> None:
         with self._apply_lock:
-            if result.generation != self._generation:
+            if result.generation != self._generation or isinstance(result.error, Cancelled):
                 self.dropped += 1
                 return
             self._apply(result)

@@ -148,7 +148,7 @@ def stroke_footprint(points_rc: np.ndarray, radius: float, shape: tuple):
         return None, None
     out = np.zeros((r1 - r0, c1 - c0), dtype=bool)
     r2 = radius * radius + 1e-6
-    segments = [(pts[0], pts[0])] if len(pts) == 1 else zip(pts[:-1], pts[1:])
+    segments = [(pts[0], pts[0])] if len(pts) == 1 else zip(pts[:-1], pts[1:], strict=True)
     for a, b in segments:
         # Window of this segment's capsule, in footprint coordinates.
         sr0 = max(r0, int(math.ceil(min(a[0], b[0]) - reach)))

@@ -7,6 +7,7 @@ label edges) and a fraction of the size and encoding time of an RGBA PNG.
 
 from __future__ import annotations
 
+import functools
 import io
 
 import cv2
@@ -46,33 +47,54 @@ def css(rgb, alpha: float = 1.0) -> str:
     return f"rgba({rgb[0]}, {rgb[1]}, {rgb[2]}, {alpha:.3f})"
 
 
+@functools.lru_cache(maxsize=32)
 def label_lut(opacity: float) -> np.ndarray:
-    """(256, 4) RGBA table for labels: 0 transparent, k the object colour at ``opacity``."""
+    """(256, 4) RGBA table for labels: 0 transparent, k the object colour at ``opacity`` (read-only, cached)."""
     lut = np.zeros((256, 4), dtype=np.uint8)
     lut[1:, :3] = [object_color(k) for k in range(1, 256)]
     lut[1:, 3] = int(round(255 * float(opacity)))
+    lut.flags.writeable = False
     return lut
 
 
+@functools.lru_cache(maxsize=32)
 def seed_lut(alpha: float = 0.9) -> np.ndarray:
-    """(256, 4) RGBA table for seed codes: 0 transparent, 1 background colour, k + 1 object k."""
+    """(256, 4) RGBA table for seed codes: 0 transparent, 1 background colour, k + 1 object k (read-only, cached)."""
     lut = np.zeros((256, 4), dtype=np.uint8)
     lut[1:, :3] = [seed_color(c) for c in range(1, 256)]
     lut[1:, 3] = int(round(255 * alpha))
+    lut.flags.writeable = False
     return lut
 
 
-def resample_nearest(arr: np.ndarray, window, out_shape) -> np.ndarray:
-    """Nearest-neighbour resample of ``arr[r0:r1, c0:c1]`` to ``out_shape`` (rows, cols).
+def sample_nearest(arr: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``arr[rows[:, None], cols[None, :]]``, computed as two contiguous gathers (several times faster).
 
-    Samples the source pixel under each destination pixel centre, so a label image maps
-    pixel-exactly onto the canvas.
+    Parameters
+    ----------
+    arr : (H, W) ndarray
+    rows : (h,) ndarray of intp
+    cols : (w,) ndarray of intp
+
+    Returns
+    -------
+    (h, w) ndarray, same dtype as ``arr``
     """
+    return arr.take(rows, axis=0).take(cols, axis=1)
+
+
+def resample_window(index: np.ndarray, arr: np.ndarray, window, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """A copy of display ``index`` with ``window = (r0, r1, c0, c1)`` resampled from ``arr``.
+
+    ``rows`` and ``cols`` map every display row and column to its source (see
+    :meth:`ipyseg.geometry.Viewport.canvas_pixel_sources`); pixels outside the window keep their
+    old values, so only the part of a full-resolution label image that changed is sampled.
+    """
+    out = index.copy()
     r0, r1, c0, c1 = window
-    oh, ow = out_shape
-    rows = np.minimum(r0 + ((np.arange(oh) + 0.5) * (r1 - r0) / oh).astype(np.intp), r1 - 1)
-    cols = np.minimum(c0 + ((np.arange(ow) + 0.5) * (c1 - c0) / ow).astype(np.intp), c1 - 1)
-    return arr[rows[:, None], cols[None, :]]
+    if r1 > r0 and c1 > c0:
+        out[r0:r1, c0:c1] = sample_nearest(arr, rows[r0:r1], cols[c0:c1])
+    return out
 
 
 def encode_palette_png(index: np.ndarray, lut: np.ndarray, compress_level: int = 1) -> bytes:

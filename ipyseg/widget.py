@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import html
 import math
 import time
@@ -16,7 +17,6 @@ import traitlets
 
 from . import render, segmenters, shortcuts
 from ._constants import BACKGROUND, FOREGROUND, MAX_OBJECTS
-from ._segment import run_segmenter
 from ._validation import (
     as_image,
     as_label_code,
@@ -29,6 +29,7 @@ from ._validation import (
 from .canvas_view import CanvasView
 from .engine import Engine, Result
 from .geometry import MAX_DISPLAY_PIXELS, Viewport, polygon_footprint, stroke_footprint
+from .multiscale import FastResult, Multiscale
 from .seeds import SeedState
 from .toolbar import Toolbar
 from .tools import Tool, make_handlers
@@ -68,6 +69,7 @@ class _Request:
     method: str
     params: dict
     prior: np.ndarray | None
+    preview: bool = False  # first the quick stage of the fast path, then the final one
 
 
 def _frozen(arr: np.ndarray) -> np.ndarray:
@@ -148,7 +150,10 @@ class SegmentWidget(widgets.VBox):
         self.viewport = Viewport(img.shape, int(max_display_pixels))
         self.view = CanvasView(self.viewport)
         self._engine = Engine(self._compute, self._apply_result, self._on_busy)
-        self._overlay_index: np.ndarray | None = None
+        self._fast = Multiscale(img)  # coarse-to-fine for every segmentation (multiscale.py)
+        self._fast.level(self._fast.final_factor)
+        self._overlay_index: np.ndarray | None = None  # what the overlay layer shows
+        self._display_labels: np.ndarray | None = None  # labels sampled at canvas pixels
         with self._sync(), self.hold_trait_notifications():
             self.set_trait("labels", _frozen(np.zeros(img.shape[:2], np.uint8)))
             self.method = method
@@ -640,7 +645,9 @@ class SegmentWidget(widgets.VBox):
                 sub = prior[r0:r1, c0:c1]
                 sub[sub == 0] = code - 1
             seeds[~inside & (seeds == 0)] = BACKGROUND
-        return _Request(seeds=seeds, method=self.method, params=dict(self.params), prior=prior)
+        return _Request(
+            seeds=seeds, method=self.method, params=dict(self.params), prior=prior, preview=bool(self._ui_depth)
+        )
 
     def _segment(self) -> None:
         request = self._make_request()
@@ -660,7 +667,9 @@ class SegmentWidget(widgets.VBox):
         func = segmenters.get(request.method)
         if request.prior is not None and not (request.seeds > 0).any():
             return request.prior.copy()  # a loaded mask, not refined yet
-        return run_segmenter(func, self._image, request.seeds, request.prior, request.params)
+        return self._fast.segment_staged(
+            func, request.seeds, request.prior, request.params, preview=request.preview, should_stop=self._engine.stale
+        )
 
     def _apply_result(self, result: Result) -> None:
         self.last_seconds = result.seconds
@@ -669,8 +678,14 @@ class SegmentWidget(widgets.VBox):
             self._set_status(f"⚠ {self.method} failed: {type(result.error).__name__}: {result.error}", error=True)
             return
         self.last_error = None
-        self.set_trait("labels", _frozen(np.asarray(result.labels, dtype=np.uint8)))
-        self._redraw_overlay()
+        value, window = result.labels, None
+        if isinstance(value, FastResult):
+            # The window is relative to the fast path's previous result: only if that is shown.
+            value, window = value.labels, (value.window if value.base is self.labels else None)
+            if not result.labels.final:  # a preview: the final stage follows (latest wins)
+                self._engine.submit(dataclasses.replace(result.request, preview=False))
+        self.set_trait("labels", _frozen(np.asarray(value, dtype=np.uint8)))
+        self._redraw_overlay(window=window)
         if hasattr(self, "_toolbar"):
             self._toolbar.refresh_objects()
         n = int(np.count_nonzero(np.bincount(self.labels.ravel(), minlength=256)[1:]))
@@ -704,7 +719,7 @@ class SegmentWidget(widgets.VBox):
     def _display_index(self, arr: np.ndarray) -> np.ndarray:
         """``arr`` sampled at the centre of every canvas pixel (nearest neighbour)."""
         rows, cols = self.viewport.canvas_pixel_sources()
-        return arr[rows[:, None], cols[None, :]]
+        return render.sample_nearest(arr, rows, cols)
 
     def _redraw_seeds(self, window=None) -> None:
         vp = self.viewport
@@ -728,12 +743,21 @@ class SegmentWidget(widgets.VBox):
             colors.append(render.css(render.seed_color(code)))
         self.view.draw_boxes(rects, colors)
 
-    def _redraw_overlay(self, full: bool = False) -> None:
-        index = self._display_index(self.labels)
+    def _redraw_overlay(self, full: bool = False, window=None) -> None:
+        """Send the overlay where it changed; ``window`` (image pixels) bounds what may have."""
+        if full or window is None or self._display_labels is None:
+            labels = self._display_index(self.labels)
+        else:
+            labels = render.resample_window(
+                self._display_labels, self.labels, self._canvas_window(window), *self.viewport.canvas_pixel_sources()
+            )
+        self._display_labels = labels  # the labels as the canvas samples them, before styling
         if self.overlay_mode == "contour":
-            index = render.contours(index)
+            index = render.contours(labels)
         elif self.overlay_mode == "hidden":
-            index = np.zeros_like(index)
+            index = np.zeros_like(labels)
+        else:
+            index = labels
         window = None if full else render.changed_window(self._overlay_index, index)
         if window is None and not full:
             return

@@ -1,5 +1,6 @@
 import threading
 
+import cv2
 import numpy as np
 import pytest
 from conftest import disk_scene, drag, iou, send
@@ -250,7 +251,7 @@ def test_stale_results_are_dropped(scene):
     calls = []
 
     def slow(image, seeds):
-        calls.append(int((seeds > 0).sum()))
+        calls.append(cv2.connectedComponents((seeds > 0).astype(np.uint8))[0] - 1)  # strokes seen
         gate.wait(10)
         return seeds >= 2
 
@@ -264,7 +265,7 @@ def test_stale_results_are_dropped(scene):
         assert not w.wait(0.2)  # still busy
         gate.set()
         assert w.wait(30)
-        assert len(calls) == 2  # the middle request never ran
+        assert 2 not in calls and calls[-1] == 3  # the middle request never ran (previews may)
         assert w._engine.dropped == 0 or w._engine.dropped >= 0
         assert w.labels[100, 250] == 1 and w.labels[100, 200] == 1  # the newest result won
     finally:

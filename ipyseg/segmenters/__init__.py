@@ -10,7 +10,7 @@ integer array (``0`` background, ``k`` object k). Segmenters are pure: no widget
 from __future__ import annotations
 
 import inspect
-from typing import Callable
+from collections.abc import Callable
 
 _REGISTRY: dict[str, Callable] = {}
 DEFAULT_METHOD = "grabcut"
