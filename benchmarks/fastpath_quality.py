@@ -94,7 +94,11 @@ def main(argv=None):
         for name in names:
             img, gt = load(name, args.scale)
             t = time.perf_counter()
-            full_n.append(noc(lambda s, img=img, func=func: run_segmenter(func, img, s, None, {}), img, gt, args.threshold, radius))
+            full_n.append(
+                noc(
+                    lambda s, img=img, func=func: run_segmenter(func, img, s, None, {}), img, gt, args.threshold, radius
+                )
+            )
             t_full += time.perf_counter() - t
             kw = {} if args.final_pixels is None else {"final_pixels": args.final_pixels}
             ms = Multiscale(img, preview_seconds=0, **kw)
@@ -104,9 +108,12 @@ def main(argv=None):
             t_fast += time.perf_counter() - t
             print(f"{name:12s} {img.shape[1]}x{img.shape[0]} full {full_n[-1]:2d}  fast {fast_n[-1]:2d}", flush=True)
         d = np.mean(fast_n) - np.mean(full_n)
-        print(f"{method}: {len(names)} images x{args.scale:g} (fast factors {sorted(factors)}), NoC@{int(100 * args.threshold)} "
-              f"full {np.mean(full_n):.2f}, fast {np.mean(fast_n):.2f}, difference {d:+.2f} clicks; "
-              f"time full {t_full:.0f} s, fast {t_fast:.0f} s", flush=True)
+        print(
+            f"{method}: {len(names)} images x{args.scale:g} (fast factors {sorted(factors)}), NoC@{int(100 * args.threshold)} "
+            f"full {np.mean(full_n):.2f}, fast {np.mean(fast_n):.2f}, difference {d:+.2f} clicks; "
+            f"time full {t_full:.0f} s, fast {t_fast:.0f} s",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -218,8 +218,15 @@ def run_widget(photo: np.ndarray, method: str, n_strokes: int, rec: Recorder) ->
         final.append(log[-1][0] - t_up[0] if log else float("nan"))
         sent.append(rec.take_bytes())  # from mouse-up: seeds, overlay (preview and final), status
     w._engine.close()
-    return {"first": first, "first_cpu": first_cpu, "final": final, "bytes": sent, "preview_bytes": preview, "moves": moves,
-            "canvas": (w.viewport.canvas_height, w.viewport.canvas_width)}
+    return {
+        "first": first,
+        "first_cpu": first_cpu,
+        "final": final,
+        "bytes": sent,
+        "preview_bytes": preview,
+        "moves": moves,
+        "canvas": (w.viewport.canvas_height, w.viewport.canvas_width),
+    }
 
 
 def plain_pipeline(photo: np.ndarray, n_strokes: int, brush: float, which: list[int]) -> list[float]:
@@ -285,7 +292,9 @@ def memory_run(photo: np.ndarray, method: str, n: int, every: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "photo.npy")
         np.save(path, photo)
-        code = _MEMORY_CHILD.format(bench_dir=os.path.dirname(os.path.abspath(__file__)), path=path, method=method, n=n, every=every)
+        code = _MEMORY_CHILD.format(
+            bench_dir=os.path.dirname(os.path.abspath(__file__)), path=path, method=method, n=n, every=every
+        )
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -318,8 +327,10 @@ def main(argv=None):
         real = names.get(m, m)
         if real not in [r for _, r in methods]:
             methods.append((m if m != "default" else f"default={real}", real))
-    print(f"ipyseg {getattr(ipyseg, '__version__', '?')} · python {platform.python_version()} · numpy {np.__version__} · "
-          f"opencv {cv2.__version__} · ipycanvas {ipycanvas.__version__} · {os.cpu_count()} cpus · {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print(
+        f"ipyseg {getattr(ipyseg, '__version__', '?')} · python {platform.python_version()} · numpy {np.__version__} · "
+        f"opencv {cv2.__version__} · ipycanvas {ipycanvas.__version__} · {os.cpu_count()} cpus · {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+    )
     rec = Recorder()
     rows, raw = [], {}
     for mp in sizes:
@@ -330,23 +341,33 @@ def main(argv=None):
                 r = run_widget(photo, method, args.strokes, rec)
                 disp_frame = r["canvas"][0] * r["canvas"][1] * 4
                 row = {
-                    "mp": mp, "photo": pname, "method": label, "shape": photo.shape[:2],
-                    "first_p50": pct(r["first"], 50), "first_p95": pct(r["first"], 95),
+                    "mp": mp,
+                    "photo": pname,
+                    "method": label,
+                    "shape": photo.shape[:2],
+                    "first_p50": pct(r["first"], 50),
+                    "first_p95": pct(r["first"], 95),
                     "first_cpu_p50": pct(r["first_cpu"], 50),
-                    "final_p50": pct(r["final"], 50), "final_p95": pct(r["final"], 95),
-                    "bytes_p50": pct(r["bytes"], 50), "bytes_max": max(r["bytes"]),
+                    "final_p50": pct(r["final"], 50),
+                    "final_p95": pct(r["final"], 95),
+                    "bytes_p50": pct(r["bytes"], 50),
+                    "bytes_max": max(r["bytes"]),
                     "bytes_pct_display": 100 * max(r["bytes"]) / disp_frame,
                     "bytes_pct_full": 100 * max(r["bytes"]) / raw_frame,
                     "drag_bytes_p50": pct(r["preview_bytes"], 50),
-                    "move_p50": pct([m[0] for m in r["moves"]], 50), "move_p95": pct([m[0] for m in r["moves"]], 95),
+                    "move_p50": pct([m[0] for m in r["moves"]], 50),
+                    "move_p95": pct([m[0] for m in r["moves"]], 95),
                     "move_cpu_p95": pct([m[1] for m in r["moves"]], 95),
                 }
                 rows.append(row)
                 raw[f"{mp}/{pname}/{method}"] = r
-                print(f"{mp:>4g} MP {pname:9s} {label:18s} answer p50 {1e3 * row['first_p50']:7.1f} ms p95 {1e3 * row['first_p95']:7.1f}"
-                      f" (cpu p50 {1e3 * row['first_cpu_p50']:6.1f}) | final p50 {1e3 * row['final_p50']:7.1f} ms | bytes/update p50 {row['bytes_p50'] / 1e3:6.1f} kB max {row['bytes_max'] / 1e3:6.1f} kB"
-                      f" ({row['bytes_pct_display']:.2f} % of display RGBA, {row['bytes_pct_full']:.3f} % of full RGBA; drag {row['drag_bytes_p50'] / 1e3:.1f} kB)"
-                      f" | move p50 {1e3 * row['move_p50']:.2f} ms p95 {1e3 * row['move_p95']:.2f} ms (cpu p95 {1e3 * row['move_cpu_p95']:.2f})", flush=True)
+                print(
+                    f"{mp:>4g} MP {pname:9s} {label:18s} answer p50 {1e3 * row['first_p50']:7.1f} ms p95 {1e3 * row['first_p95']:7.1f}"
+                    f" (cpu p50 {1e3 * row['first_cpu_p50']:6.1f}) | final p50 {1e3 * row['final_p50']:7.1f} ms | bytes/update p50 {row['bytes_p50'] / 1e3:6.1f} kB max {row['bytes_max'] / 1e3:6.1f} kB"
+                    f" ({row['bytes_pct_display']:.2f} % of display RGBA, {row['bytes_pct_full']:.3f} % of full RGBA; drag {row['drag_bytes_p50'] / 1e3:.1f} kB)"
+                    f" | move p50 {1e3 * row['move_p50']:.2f} ms p95 {1e3 * row['move_p95']:.2f} ms (cpu p95 {1e3 * row['move_cpu_p95']:.2f})",
+                    flush=True,
+                )
             if args.baseline_strokes and pname == args.photos.split(",")[0]:
                 which = sorted({int(round(x)) for x in np.linspace(1, args.strokes - 1, args.baseline_strokes)})
                 brush = max(3, round(0.02 * max(photo.shape[:2])))
@@ -355,24 +376,38 @@ def main(argv=None):
                 fast_same = [gc["first"][i] for i in which]
                 final_same = [gc["final"][i] for i in which]
                 ratio = np.median(plain) / np.median(fast_same)
-                print(f"{mp:>4g} MP plain pipeline (full-res grabCut 1 it + RGBA PNG) strokes {which}: p50 {np.median(plain):.2f} s"
-                      f" -> grabcut answer {ratio:.0f}x faster, final {np.median(plain) / np.median(final_same):.1f}x faster", flush=True)
-                raw[f"{mp}/plain"] = {"strokes": which, "seconds": plain, "ratio_answer": ratio,
-                                      "ratio_final": float(np.median(plain) / np.median(final_same))}
+                print(
+                    f"{mp:>4g} MP plain pipeline (full-res grabCut 1 it + RGBA PNG) strokes {which}: p50 {np.median(plain):.2f} s"
+                    f" -> grabcut answer {ratio:.0f}x faster, final {np.median(plain) / np.median(final_same):.1f}x faster",
+                    flush=True,
+                )
+                raw[f"{mp}/plain"] = {
+                    "strokes": which,
+                    "seconds": plain,
+                    "ratio_answer": ratio,
+                    "ratio_final": float(np.median(plain) / np.median(final_same)),
+                }
     rec.close()
     if not args.no_memory:
         big = max(sizes)
         photo = PHOTOS["sample"](big)
         m = memory_run(photo, segmenters.DEFAULT_METHOD, 20, 20)
-        print(f"memory {big:g} MP ({segmenters.DEFAULT_METHOD}, 20 strokes): peak RSS {m['peak_rss'] / 1e6:.0f} MB = "
-              f"{m['peak_rss'] / m['rgb_bytes']:.1f} x RGB bytes; traced peak {m['peak_traced'] / 1e6:.0f} MB = "
-              f"{m['peak_traced'] / m['rgb_bytes']:.1f} x", flush=True)
+        print(
+            f"memory {big:g} MP ({segmenters.DEFAULT_METHOD}, 20 strokes): peak RSS {m['peak_rss'] / 1e6:.0f} MB = "
+            f"{m['peak_rss'] / m['rgb_bytes']:.1f} x RGB bytes; traced peak {m['peak_traced'] / 1e6:.0f} MB = "
+            f"{m['peak_traced'] / m['rgb_bytes']:.1f} x",
+            flush=True,
+        )
         raw["memory"] = m
         g = memory_run(photo, args.growth_method, args.growth_strokes, max(1, args.growth_strokes // 10))
         curve = g["curve"]
-        print(f"growth {big:g} MP ({args.growth_method}, {args.growth_strokes} strokes): traced MB at strokes "
-              + ", ".join(f"{n}: {t / 1e6:.0f}" for n, t, _ in curve)
-              + " | RSS MB " + ", ".join(f"{r / 1e6:.0f}" for _, _, r in curve), flush=True)
+        print(
+            f"growth {big:g} MP ({args.growth_method}, {args.growth_strokes} strokes): traced MB at strokes "
+            + ", ".join(f"{n}: {t / 1e6:.0f}" for n, t, _ in curve)
+            + " | RSS MB "
+            + ", ".join(f"{r / 1e6:.0f}" for _, _, r in curve),
+            flush=True,
+        )
         raw["growth"] = g
     if args.json:
         with open(args.json, "w") as f:

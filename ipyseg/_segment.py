@@ -51,8 +51,7 @@ def run_segmenter(func, image: np.ndarray, seeds: np.ndarray, prior, params: dic
     labels = np.asarray(func(np.ascontiguousarray(rgb), seeds, **kwargs))
     if labels.shape != seeds.shape:
         raise ValueError(
-            f"segmenter {getattr(func, '__name__', func)!r} returned shape {labels.shape}; "
-            f"expected {seeds.shape}"
+            f"segmenter {getattr(func, '__name__', func)!r} returned shape {labels.shape}; expected {seeds.shape}"
         )
     if labels.dtype == np.bool_:
         return labels.astype(np.uint8)

@@ -70,26 +70,19 @@ def as_image(image, name: str = "image") -> np.ndarray:
             image = np.asarray(image)
         else:
             raise TypeError(
-                f"`{name}` must be a numpy array, a PIL image or a path to an image file; "
-                f"got {_describe(image)}"
+                f"`{name}` must be a numpy array, a PIL image or a path to an image file; got {_describe(image)}"
             )
     arr = image
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[:, :, 0]
     if arr.ndim not in (2, 3):
         raise ValueError(
-            f"`{name}` must be 2-D (H, W) gray or 3-D (H, W, 3|4) colour; got {arr.ndim}-D "
-            f"array of shape {arr.shape}"
+            f"`{name}` must be 2-D (H, W) gray or 3-D (H, W, 3|4) colour; got {arr.ndim}-D array of shape {arr.shape}"
         )
     if arr.ndim == 3 and arr.shape[2] not in (3, 4):
-        raise ValueError(
-            f"`{name}` must have 1, 3 (RGB) or 4 (RGBA) channels; got {arr.shape[2]} "
-            f"(shape {arr.shape})"
-        )
+        raise ValueError(f"`{name}` must have 1, 3 (RGB) or 4 (RGBA) channels; got {arr.shape[2]} (shape {arr.shape})")
     if arr.shape[0] < 2 or arr.shape[1] < 2:
-        raise ValueError(
-            f"`{name}` must be at least 2 x 2 pixels; got shape {arr.shape}"
-        )
+        raise ValueError(f"`{name}` must be at least 2 x 2 pixels; got shape {arr.shape}")
     arr = _to_uint8(arr, name)
     if arr.ndim == 2:
         arr = np.repeat(arr[:, :, None], 3, axis=2)
@@ -123,9 +116,7 @@ def _to_uint8(arr: np.ndarray, name: str) -> np.ndarray:
                 f"uint16, integers in [0, 255], or floats in [0, 1]"
             )
         return arr.astype(np.uint8)
-    raise TypeError(
-        f"`{name}` has unsupported dtype {arr.dtype}; expected uint8, uint16, bool, or float in [0, 1]"
-    )
+    raise TypeError(f"`{name}` has unsupported dtype {arr.dtype}; expected uint8, uint16, bool, or float in [0, 1]")
 
 
 def as_seeds(seeds, shape: tuple, name: str = "seeds") -> np.ndarray:
@@ -151,8 +142,7 @@ def as_seeds(seeds, shape: tuple, name: str = "seeds") -> np.ndarray:
         raise ValueError(f"`{name}` must be a 2-D (H, W) array; got shape {seeds.shape}")
     if seeds.shape != tuple(shape[:2]):
         raise ValueError(
-            f"`{name}` (shape {seeds.shape}) must have the same height and width as the image "
-            f"(shape {tuple(shape)})"
+            f"`{name}` (shape {seeds.shape}) must have the same height and width as the image (shape {tuple(shape)})"
         )
     kind = seeds.dtype.kind
     if kind == "b":
@@ -192,8 +182,7 @@ def as_labels(mask, shape: tuple, name: str = "mask") -> np.ndarray:
         raise TypeError(f"`{name}` must be a numpy array or a path to a mask image; got {_describe(mask)}")
     if mask.ndim != 2 or mask.shape != tuple(shape[:2]):
         raise ValueError(
-            f"`{name}` (shape {mask.shape}) must be 2-D with the image's height and width "
-            f"({tuple(shape[:2])})"
+            f"`{name}` (shape {mask.shape}) must be 2-D with the image's height and width ({tuple(shape[:2])})"
         )
     if mask.dtype == np.bool_:
         return mask.astype(np.uint8)

@@ -38,9 +38,7 @@ class CanvasView:
 
     def __init__(self, viewport: Viewport):
         self.viewport = viewport
-        self.canvas = MultiCanvas(
-            len(LAYER_NAMES), width=viewport.canvas_width, height=viewport.canvas_height
-        )
+        self.canvas = MultiCanvas(len(LAYER_NAMES), width=viewport.canvas_width, height=viewport.canvas_height)
         # Scale down to the notebook's width in CSS, never up; ipycanvas maps events back to
         # canvas pixels (CSS offset x canvas width / CSS width).
         self.canvas.layout.width = "100%"
@@ -187,7 +185,7 @@ class CanvasView:
         with self.batch():
             layer.line_width = 2.0
             layer.set_line_dash([8, 4])
-            for (x, y, w, h), color in zip(rects, colors):
+            for (x, y, w, h), color in zip(rects, colors, strict=True):
                 layer.stroke_style = color
                 layer.stroke_rect(x, y, w, h)
             layer.set_line_dash([])

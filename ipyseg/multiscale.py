@@ -368,7 +368,9 @@ class Multiscale:
         for lab in candidates:
             m = ((sub == lab) & inner).astype(np.float32)
             cnt = cv2.boxFilter(m, -1, ksize, normalize=False, borderType=cv2.BORDER_CONSTANT)[li, lj]
-            sums = cv2.boxFilter(small * m[:, :, None], -1, ksize, normalize=False, borderType=cv2.BORDER_CONSTANT)[li, lj]
+            sums = cv2.boxFilter(small * m[:, :, None], -1, ksize, normalize=False, borderType=cv2.BORDER_CONSTANT)[
+                li, lj
+            ]
             mean = sums / np.maximum(cnt, 1)[:, None]  # (n, 3)
             score = np.matmul(colors, mean[:, :, None])[:, :, 0] - 0.5 * (mean * mean).sum(axis=1)[:, None]
             score[cnt == 0] = -np.inf

@@ -7,8 +7,8 @@ every entry has a test. Keys are matched on ``event.key`` (letters case-insensit
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ._constants import BACKGROUND
 
@@ -54,7 +54,9 @@ def _cycle_overlay(w):
 SHORTCUTS = [
     Shortcut(("f",), "paint the current object (foreground)", _label(lambda w: w._object_code)),
     Shortcut(("b", "0"), "paint background (GrabCut sample's `0`)", _label(lambda w: BACKGROUND)),
-    Shortcut(("1", "2", "3", "4", "5", "6", "7", "8", "9"), "select object 1-9 (`1` = GrabCut sample's foreground)", None),
+    Shortcut(
+        ("1", "2", "3", "4", "5", "6", "7", "8", "9"), "select object 1-9 (`1` = GrabCut sample's foreground)", None
+    ),
     Shortcut(("n",), "new object", lambda w: w.new_object()),
     Shortcut(("d",), "brush tool", _tool("brush")),
     Shortcut(("c",), "point (click) tool", _tool("point")),

@@ -54,8 +54,13 @@ class Toolbar:
                 tooltips=["Paint the current object (f)", "Paint background (b)"],
                 style={"button_width": "112px"},
             ),
-            "object": widgets.Dropdown(options=[("1", FOREGROUND)], value=FOREGROUND, description="Object",
-                                       layout=lay(width="170px"), style={"description_width": "48px"}),
+            "object": widgets.Dropdown(
+                options=[("1", FOREGROUND)],
+                value=FOREGROUND,
+                description="Object",
+                layout=lay(width="170px"),
+                style={"description_width": "48px"},
+            ),
             "tool": widgets.ToggleButtons(
                 options=[(d, t.value) for d, t, _, _ in _TOOL_BUTTONS],
                 icons=[i for _, _, i, _ in _TOOL_BUTTONS],
@@ -63,14 +68,20 @@ class Toolbar:
                 style={"button_width": "98px"},
             ),
             "method": widgets.Dropdown(options=segmenters.available(), description="Method", layout=lay(width="220px")),
-            "brush_size": widgets.FloatSlider(min=1, max=size_max, step=1, description="Brush",
-                                              readout_format=".0f", layout=lay(width="250px")),
+            "brush_size": widgets.FloatSlider(
+                min=1, max=size_max, step=1, description="Brush", readout_format=".0f", layout=lay(width="250px")
+            ),
             "opacity": widgets.FloatSlider(min=0, max=1, step=0.05, description="Opacity", layout=lay(width="230px")),
-            "overlay_mode": widgets.Dropdown(options=["filled", "contour", "hidden"], description="Overlay",
-                                             layout=lay(width="170px"), style={"description_width": "52px"}),
+            "overlay_mode": widgets.Dropdown(
+                options=["filled", "contour", "hidden"],
+                description="Overlay",
+                layout=lay(width="170px"),
+                style={"description_width": "52px"},
+            ),
             "show_seeds": widgets.Checkbox(description="Seeds", indent=False, layout=lay(width="70px")),
-            "wand_tolerance": widgets.FloatSlider(min=0, max=128, step=1, description="Wand tol.",
-                                                  readout_format=".0f", layout=lay(width="230px")),
+            "wand_tolerance": widgets.FloatSlider(
+                min=0, max=128, step=1, description="Wand tol.", readout_format=".0f", layout=lay(width="230px")
+            ),
         }
         btn = widgets.Button
         b = self.buttons = {
@@ -111,8 +122,10 @@ class Toolbar:
         row1 = widgets.HBox([c["label"], c["object"], b["new_object"], b["undo"], b["redo"], b["clear"]])
         row2 = widgets.HBox([c["tool"]], layout=lay(flex_flow="row wrap"))
         row3 = widgets.HBox([c["method"], c["brush_size"], c["opacity"]], layout=lay(flex_flow="row wrap"))
-        row4 = widgets.HBox([c["overlay_mode"], c["show_seeds"], c["wand_tolerance"], b["zoom_out"], b["zoom_in"], b["fit"]],
-                            layout=lay(flex_flow="row wrap"))
+        row4 = widgets.HBox(
+            [c["overlay_mode"], c["show_seeds"], c["wand_tolerance"], b["zoom_out"], b["zoom_in"], b["fit"]],
+            layout=lay(flex_flow="row wrap"),
+        )
         self.box = widgets.VBox([row1, row2, row3, row4])
 
     # ------------------------------------------------------------ syncing

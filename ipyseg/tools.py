@@ -212,12 +212,18 @@ class _PolygonTool(_Handler):
         t_prev, p_prev = self._last_press
         now = time.monotonic()
         self._last_press = (now, p)
-        return p_prev is not None and now - t_prev <= DOUBLE_CLICK_SECONDS and self._near(ctl, p, p_prev, DOUBLE_CLICK_PIXELS)
+        return (
+            p_prev is not None
+            and now - t_prev <= DOUBLE_CLICK_SECONDS
+            and self._near(ctl, p, p_prev, DOUBLE_CLICK_PIXELS)
+        )
 
     def down(self, ctl, row, col):
         p = (row, col)
         double = self._is_double(ctl, p)
-        if self.vertices and (double or (len(self.vertices) >= 3 and self._near(ctl, p, self.vertices[0], CLOSE_PIXELS))):
+        if self.vertices and (
+            double or (len(self.vertices) >= 3 and self._near(ctl, p, self.vertices[0], CLOSE_PIXELS))
+        ):
             self.close(ctl)
             return
         self.add_vertex(ctl, p)

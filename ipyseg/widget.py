@@ -121,9 +121,15 @@ class SegmentWidget(widgets.VBox):
     wand_tolerance = traitlets.Float(24.0)
     wand_connectivity = traitlets.Int(8)
 
-    def __init__(self, image=None, *, method: str | None = None, max_display_pixels: int = MAX_DISPLAY_PIXELS, **params):
+    def __init__(
+        self, image=None, *, method: str | None = None, max_display_pixels: int = MAX_DISPLAY_PIXELS, **params
+    ):
         img = _frozen(as_image(sample_path() if image is None else image))
-        if isinstance(max_display_pixels, bool) or not isinstance(max_display_pixels, (int, np.integer)) or max_display_pixels < 4:
+        if (
+            isinstance(max_display_pixels, bool)
+            or not isinstance(max_display_pixels, (int, np.integer))
+            or max_display_pixels < 4
+        ):
             raise ValueError(f"`max_display_pixels` must be an integer >= 4; got {max_display_pixels!r}")
         segmenters.get(method)
         method = method or segmenters.DEFAULT_METHOD
@@ -297,7 +303,12 @@ class SegmentWidget(widgets.VBox):
         pts = as_points([box[:2], box[2:]], "box")
         (r0, c0), (r1, c1) = np.sort(pts, axis=0)
         h, w = self._image.shape[:2]
-        window = (max(0, int(math.ceil(r0))), min(h, int(math.floor(r1)) + 1), max(0, int(math.ceil(c0))), min(w, int(math.floor(c1)) + 1))
+        window = (
+            max(0, int(math.ceil(r0))),
+            min(h, int(math.floor(r1)) + 1),
+            max(0, int(math.ceil(c0))),
+            min(w, int(math.floor(c1)) + 1),
+        )
         if window[0] >= window[1] or window[2] >= window[3]:
             raise ValueError(f"`box` {tuple(box)} does not overlap the image ({w} x {h})")
         code = self._object_code if obj is None else as_label_code(int(obj) + 1, "obj + 1")
@@ -308,7 +319,7 @@ class SegmentWidget(widgets.VBox):
 
         Uses ``wand_tolerance`` and ``wand_connectivity``; ``label`` defaults to ``w.label``.
         """
-        (row, col), = as_points([(x, y)], "x, y")
+        ((row, col),) = as_points([(x, y)], "x, y")
         code = int(self.label) if label is None else as_label_code(label)
         window, footprint = self._wand(row, col)
         if window is not None:
@@ -337,7 +348,7 @@ class SegmentWidget(widgets.VBox):
         code = self._object_code if obj is None else as_label_code(int(obj) + 1, "obj + 1")
         lw = self._livewire()
         path = [pts[:1]]
-        for a, b in zip(pts, np.vstack([pts[1:], pts[:1]])):
+        for a, b in zip(pts, np.vstack([pts[1:], pts[:1]]), strict=True):
             lw.anchor(a)
             path.append(lw.path_to(b))
         contour = np.concatenate(path)
@@ -529,8 +540,11 @@ class SegmentWidget(widgets.VBox):
             self._redraw_seeds(window)
 
     def _commit_region(self, window, footprint, code: int, ring: float = 2.0) -> None:
-        """The region becomes object ``code`` exactly: inside seeded ``code``, plus a thin ring of
-        background seeds just outside it (on unmarked pixels), as one undo step."""
+        """Make the region object ``code`` exactly, as one undo step.
+
+        The inside is seeded ``code`` and a thin ring just outside it becomes background seeds
+        (on unmarked pixels only), so every method keeps the region as drawn.
+        """
         r0, r1, c0, c1 = window
         h, w = self._image.shape[:2]
         m = int(math.ceil(ring)) + 1
@@ -538,7 +552,9 @@ class SegmentWidget(widgets.VBox):
         grown = np.zeros((outer[1] - outer[0], outer[3] - outer[2]), np.uint8)
         grown[r0 - outer[0] : r1 - outer[0], c0 - outer[2] : c1 - outer[2]] = footprint
         k = 2 * int(math.ceil(ring)) + 1
-        halo = cv2.dilate(grown, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))).astype(bool) & ~grown.astype(bool)
+        halo = cv2.dilate(grown, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))).astype(bool) & ~grown.astype(
+            bool
+        )
         everything = tuple(range(BACKGROUND, 256))  # the ring only takes unmarked pixels
         changed = self._state.apply_many(
             [(window, footprint, code, self._protect(code)), (outer, halo, BACKGROUND, everything)]
@@ -835,7 +851,7 @@ class SegmentWidget(widgets.VBox):
                 self._active_handler().down(self, float(row), float(col))
 
     def _on_dom_event(self, event: dict) -> None:
-        """ipyevents' report of a press: which button, which modifiers."""
+        """Handle ipyevents' report of a press: which button, which modifiers."""
         if event.get("type") != "mousedown":
             return
         if event.get("button") == 2:
@@ -902,7 +918,11 @@ class SegmentWidget(widgets.VBox):
         self._last_move = None
         self.view.clear_cursor()
         handler = self._active_handler()
-        if handler.active and handler is not self._handlers[Tool.POLYGON] and handler is not self._handlers[Tool.LIVEWIRE]:
+        if (
+            handler.active
+            and handler is not self._handlers[Tool.POLYGON]
+            and handler is not self._handlers[Tool.LIVEWIRE]
+        ):
             self._on_mouse_up(x, y)
         self._press_shift = (0.0, 0.0)
 

@@ -69,7 +69,12 @@ def test_incremental_calls_match_fresh_ones_and_report_the_changed_window():
     ms = Multiscale(img, final_pixels=8_000)
     seeds = np.zeros(gt.shape, np.uint8)
     prev = None
-    for (x, y), code in [((220, 150), FOREGROUND), ((20, 20), BACKGROUND), ((300, 150), FOREGROUND), ((380, 280), BACKGROUND)]:
+    for (x, y), code in [
+        ((220, 150), FOREGROUND),
+        ((20, 20), BACKGROUND),
+        ((300, 150), FOREGROUND),
+        ((380, 280), BACKGROUND),
+    ]:
         cv2.circle(seeds, (x, y), 6, code, -1)  # edited in place, as a caller might
         res = ms.segment(func, seeds)
         fresh = Multiscale(img, final_pixels=8_000).segment(func, seeds).labels

@@ -2,12 +2,11 @@
 
 import numpy as np
 import pytest
+from conftest import disk_scene, drag, iou, send
 
-import ipyseg
 from ipyseg import BACKGROUND, FOREGROUND, SegmentWidget
 from ipyseg.geometry import polygon_footprint
 from ipyseg.render import BACKGROUND_COLOR, PALETTE
-from conftest import disk_scene, drag, iou, send
 
 
 def click(w, x, y, button=None, shift=False):

@@ -67,7 +67,7 @@ def test_mouse_out_commits_and_point_tool(big):
     send(w, "mouse_move", 125, 75)  # dragging a point does nothing
     send(w, "mouse_up", 125, 75)
     w.wait(30)
-    added = (w.seeds != before)
+    added = w.seeds != before
     ys, xs = np.nonzero(added)
     assert abs(ys.mean() - 299.5) < 1 and abs(xs.mean() - 399.5) < 1
     assert xs.max() - xs.min() <= 2 * w._point_radius

@@ -81,7 +81,14 @@ class JupyterServer:
 
     def start(self, timeout: float = 120.0) -> JupyterServer:
         cfg = self.base / "config"
-        for d in (self.root, self.runtime, cfg / "labconfig", self.base / "settings", self.base / "workspaces", self.base / "ipython"):
+        for d in (
+            self.root,
+            self.runtime,
+            cfg / "labconfig",
+            self.base / "settings",
+            self.base / "workspaces",
+            self.base / "ipython",
+        ):
             d.mkdir(parents=True, exist_ok=True)
         disabled = {"@jupyterlab/apputils-extension:announcements": True}
         (cfg / "labconfig" / "page_config.json").write_text(json.dumps({"disabledExtensions": disabled}))
@@ -321,7 +328,13 @@ class NotebookPage:
                 const d = e.getContext('2d').getImageData(x, y, 1, 1).data;
                 return Math.max(Math.abs(d[0] - ref[0]), Math.abs(d[1] - ref[1]), Math.abs(d[2] - ref[2])) > tol;
             }""",
-            arg=[self.canvas(i).element_handle(), int(xy_canvas[0]), int(xy_canvas[1]), [int(v) for v in ref_rgb[:3]], tol],
+            arg=[
+                self.canvas(i).element_handle(),
+                int(xy_canvas[0]),
+                int(xy_canvas[1]),
+                [int(v) for v in ref_rgb[:3]],
+                tol,
+            ],
             timeout=timeout,
         )
 
@@ -460,6 +473,10 @@ def save_screenshot(nb, path: Path, i=0) -> None:
     g = nb.geometry(i)
     clip = {"x": box["x"], "y": box["y"], "width": box["width"], "height": g["top"] + g["cssh"] - box["y"]}
     png = nb.page.screenshot(clip=clip)
-    im = Image.open(io.BytesIO(png)).convert("RGB").quantize(128, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    im = (
+        Image.open(io.BytesIO(png))
+        .convert("RGB")
+        .quantize(128, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    )
     path.parent.mkdir(exist_ok=True)
     im.save(path, "PNG", optimize=True)

@@ -61,7 +61,9 @@ def check_overlay(nb, H, W, photo, g=None, opacity=0.5):
     t = tinted(photo, after, GREEN, round(255 * opacity) / 255)
     frac_in, frac_out = t[inside].mean(), t[outside].mean()
     same_out = unchanged(photo, after)[outside].mean()
-    print(f"overlay in page: {frac_in:.3f} of the object tinted, {frac_out:.4f} of the rest; rest unchanged {same_out:.4f}")
+    print(
+        f"overlay in page: {frac_in:.3f} of the object tinted, {frac_out:.4f} of the rest; rest unchanged {same_out:.4f}"
+    )
     assert frac_in >= 0.95 and frac_out <= 0.01 and same_out >= 0.98
     # the background stroke is drawn in the background seed colour (top edge, middle)
     red = np.abs(after[..., :3].astype(int) - BACKGROUND_COLOR).max(axis=-1) < 40

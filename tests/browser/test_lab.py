@@ -75,7 +75,9 @@ def test_clicks_land_under_the_pointer_also_after_focus_scroll(fresh):
     s = nb.wait_kernel("result = int((w.seeds > 0).sum())", lambda v: v > 0)
     got = seeds_window(nb)
     ex, ey = expected(pt, g)
-    print(f"\npoint click: expected image (x, y) = ({ex:.1f}, {ey:.1f}), seeds centred at ({got['cx']:.1f}, {got['cy']:.1f})")
+    print(
+        f"\npoint click: expected image (x, y) = ({ex:.1f}, {ey:.1f}), seeds centred at ({got['cx']:.1f}, {got['cy']:.1f})"
+    )
     assert abs(got["cx"] - ex) <= foot and abs(got["cy"] - ey) <= foot, got
     assert s == got["n"]
 
@@ -108,7 +110,9 @@ def test_clicks_land_under_the_pointer_also_after_focus_scroll(fresh):
     got = seeds_window(nb, "(w.seeds != prev).astype(np.uint8)")  # this click's seeds only
     ex, ey = expected(pt, g2)
     diameter = nb.kernel_json("result = w.brush_size")
-    print(f"brush click: expected ({ex:.1f}, {ey:.1f}), stroke centred at ({got['cx']:.1f}, {got['cy']:.1f}), {got['w']} x {got['h']} px")
+    print(
+        f"brush click: expected ({ex:.1f}, {ey:.1f}), stroke centred at ({got['cx']:.1f}, {got['cy']:.1f}), {got['w']} x {got['h']} px"
+    )
     assert abs(got["cx"] - ex) <= foot and abs(got["cy"] - ey) <= foot, got
     # a click paints one disk of the brush size, not a streak to where the scroll left the pointer
     assert got["h"] <= diameter + 2 and got["w"] <= diameter + 2, got

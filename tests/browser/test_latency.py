@@ -77,7 +77,9 @@ def test_mouse_up_to_overlay(nb, size, method):
     ms = nb.page.evaluate("window.__latency")
     compute = nb.kernel_json(f"assert {var}.wait(300)\nresult = {var}.last_seconds")
     g_disp = f"{g['w']} x {g['h']}"
-    print(f"\n{size} ({W} x {H}, canvas {g_disp}), {method}: mouse-up -> overlay {ms:.0f} ms (segmenter {1000 * compute:.0f} ms)")
+    print(
+        f"\n{size} ({W} x {H}, canvas {g_disp}), {method}: mouse-up -> overlay {ms:.0f} ms (segmenter {1000 * compute:.0f} ms)"
+    )
     RESULTS.append(dict(size=size, shape=f"{W} x {H}", canvas=g_disp, method=method, ms=ms, compute=1000 * compute))
     assert ms > 0
 
@@ -86,7 +88,8 @@ def _write_docs(nb):
     if not RESULTS:
         return
     rows = "\n".join(
-        f"| {r['size']} ({r['shape']}) | {r['canvas']} | {r['method']} | {r['ms']:.0f} | {r['compute']:.0f} |" for r in RESULTS
+        f"| {r['size']} ({r['shape']}) | {r['canvas']} | {r['method']} | {r['ms']:.0f} | {r['compute']:.0f} |"
+        for r in RESULTS
     )
     version = nb.page.context.browser.version
     section = (

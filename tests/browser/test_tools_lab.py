@@ -48,7 +48,9 @@ def test_box_tool_by_mouse(fresh):
     cy, cx, r = disk_geometry(H, W)
     g = nb.geometry()
     m = 25
-    nb.drag([nb.to_client(cx - r - m, cy - r - m, (H, W), g=g), nb.to_client(cx + r + m, cy + r + m, (H, W), g=g)], steps=20)
+    nb.drag(
+        [nb.to_client(cx - r - m, cy - r - m, (H, W), g=g), nb.to_client(cx + r + m, cy + r + m, (H, W), g=g)], steps=20
+    )
     nb.wait_kernel("result = len(w._state.boxes)", lambda v: v == 1, what="the box to reach the kernel")
     score = iou(nb)
     print(f"\nbox by mouse: IoU {score:.3f}")
