@@ -244,6 +244,14 @@ def format_table(rows: list[tuple[str, str, dict]]) -> str:
     return "\n".join(lines)
 
 
+def _merge_json(path: Path, name: str, dataset: str, summary: dict) -> None:
+    store = json.loads(path.read_text()) if path.is_file() else {"results": {}}
+    store["environment"] = environment()
+    store["results"][f"{name}/{dataset}"] = {"method": name, "dataset": dataset, **summary}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(store, separators=(",", ":")))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--methods", nargs="+", default=[None], help="method names, or 'all' (default: the default method)")
@@ -266,15 +274,10 @@ def main(argv=None):
             summary = run_benchmark(method, dataset, data=args.data, limit=args.limit, workers=args.workers, params=params)
             print(f"{name} on {dataset}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
             rows.append((name, dataset, summary))
+            if args.json is not None:  # after every set, so that a long run keeps what it measured
+                _merge_json(args.json, name, dataset, summary)
     print(format_table(rows))
 
-    if args.json is not None:
-        store = json.loads(args.json.read_text()) if args.json.is_file() else {"results": {}}
-        store["environment"] = environment()
-        for name, dataset, summary in rows:
-            store["results"][f"{name}/{dataset}"] = {"method": name, "dataset": dataset, **summary}
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(store, indent=1))
     if args.plot is not None:
         from benchmarks.noc_plot import plot_curves
 

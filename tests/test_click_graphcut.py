@@ -20,39 +20,39 @@ def test_is_the_default_method():
 
 
 def test_disk_on_texture_with_two_clicks():
-    image, gt = disk_scene()
+    image, gt = disk_scene(h=160, w=220)
     seeds = np.zeros(gt.shape, np.uint8)
-    click(seeds, 120, 176, FOREGROUND)
-    click(seeds, 20, 20, BACKGROUND)
+    click(seeds, 80, 121, FOREGROUND)
+    click(seeds, 15, 15, BACKGROUND)
     labels = ipyseg.segment(image, seeds, method=METHOD)
     assert labels.dtype == np.uint8 and labels.shape == gt.shape
     assert iou(labels > 0, gt) >= 0.9
 
 
 def test_foreground_only_click_gives_a_useful_mask():
-    image, gt = disk_scene(seed=3)
+    image, gt = disk_scene(h=160, w=220, seed=3)
     seeds = np.zeros(gt.shape, np.uint8)
-    click(seeds, 120, 176, FOREGROUND)
+    click(seeds, 80, 121, FOREGROUND)
     labels = ipyseg.segment(image, seeds)
     assert iou(labels > 0, gt) >= 0.85
 
 
 def test_full_resolution_and_coarse_paths_agree():
-    image, gt = disk_scene(seed=5)
+    image, gt = disk_scene(h=160, w=220, seed=5)
     seeds = np.zeros(gt.shape, np.uint8)
-    click(seeds, 120, 176, FOREGROUND)
-    coarse = ipyseg.segment(image, seeds, method=METHOD, coarse_pixels=10_000) > 0
+    click(seeds, 80, 121, FOREGROUND)
+    coarse = ipyseg.segment(image, seeds, method=METHOD, coarse_pixels=8_000) > 0
     full = ipyseg.segment(image, seeds, method=METHOD, coarse_pixels=10**9) > 0
     assert iou(coarse, gt) >= 0.85 and iou(full, gt) >= 0.85 and iou(coarse, full) >= 0.9
 
 
 def test_two_objects_do_not_overlap():
-    image, gt1 = disk_scene(h=240, w=400, center=(120, 100), radius=60, seed=1)
-    _, gt2 = disk_scene(h=240, w=400, center=(120, 300), radius=60)
+    image, gt1 = disk_scene(h=160, w=260, center=(80, 65), radius=40, seed=1)
+    _, gt2 = disk_scene(h=160, w=260, center=(80, 195), radius=40)
     image[gt2] = np.clip(image[gt2].astype(int) + [-180, 60, 150], 0, 255).astype(np.uint8)  # a blue-ish disk
     seeds = np.zeros(gt1.shape, np.uint8)
-    click(seeds, 120, 100, 2)
-    click(seeds, 120, 300, 3)
+    click(seeds, 80, 65, 2)
+    click(seeds, 80, 195, 3)
     labels = ipyseg.segment(image, seeds, method=METHOD)
     assert set(np.unique(labels)) <= {0, 1, 2}
     assert iou(labels == 1, gt1) >= 0.85 and iou(labels == 2, gt2) >= 0.85
@@ -60,7 +60,7 @@ def test_two_objects_do_not_overlap():
 
 
 def test_no_object_seed_gives_background():
-    image, gt = disk_scene()
+    image, gt = disk_scene(h=100, w=120)
     seeds = np.zeros(gt.shape, np.uint8)
     assert not ipyseg.segment(image, seeds, method=METHOD).any()
     click(seeds, 20, 20, BACKGROUND)
@@ -68,7 +68,7 @@ def test_no_object_seed_gives_background():
 
 
 def test_prior_box_without_seeds():
-    image, gt = disk_scene(seed=2)
+    image, gt = disk_scene(h=160, w=220, seed=2)
     rows, cols = np.nonzero(gt)
     box = np.zeros(gt.shape, np.uint8)
     box[rows.min() - 8 : rows.max() + 8, cols.min() - 8 : cols.max() + 8] = 1
@@ -77,11 +77,11 @@ def test_prior_box_without_seeds():
 
 
 def test_seeds_are_hard_constraints():
-    image, gt = disk_scene()
+    image, gt = disk_scene(h=160, w=220)
     seeds = np.zeros(gt.shape, np.uint8)
-    click(seeds, 120, 176, FOREGROUND)
-    click(seeds, 40, 60, FOREGROUND)  # a foreground click on the background texture
-    click(seeds, 125, 180, BACKGROUND, radius=3)  # and a background click inside the disk
+    click(seeds, 80, 121, FOREGROUND)
+    click(seeds, 30, 40, FOREGROUND)  # a foreground click on the background texture
+    click(seeds, 85, 126, BACKGROUND, radius=3)  # and a background click inside the disk
     labels = ipyseg.segment(image, seeds, method=METHOD)
     assert (labels[seeds == FOREGROUND] == 1).all() and (labels[seeds == BACKGROUND] == 0).all()
 

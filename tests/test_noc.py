@@ -85,7 +85,7 @@ def test_noc_and_curve_helpers():
 
 
 def test_robot_user_reaches_target_on_synthetic_scene():
-    image, gt = disk_scene()
+    image, gt = disk_scene(h=180, w=240)
     out = noc.run_robot(image, gt, np.ones(gt.shape, bool), method=None)
     assert out["ious"][-1] >= 0.9
     assert len(out["ious"]) <= 4

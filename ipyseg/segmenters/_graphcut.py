@@ -33,12 +33,14 @@ def fit_gmm(samples: np.ndarray, *, components: int = 5, max_samples: int = 2000
         assign = np.zeros(len(samples), np.int32)
     logw, means, icovs, lognorms = [], [], [], []
     eye = np.eye(3) * 0.01 * 255**2 / 100  # regularisation (a few grey levels)
+    if len(samples) == 0:
+        raise ValueError("`samples` must hold at least one colour; got none")
     for j in range(k):
         x = samples[assign == j].astype(np.float64)
-        if len(x) < 2:
+        if len(x) == 0:
             continue
         mu = x.mean(axis=0)
-        cov = np.cov(x, rowvar=False) + eye
+        cov = (np.cov(x, rowvar=False) if len(x) > 1 else np.zeros((3, 3))) + eye
         logw.append(np.log(len(x) / len(samples)))
         means.append(mu)
         icovs.append(np.linalg.inv(cov))

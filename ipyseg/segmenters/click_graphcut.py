@@ -32,7 +32,7 @@ def click_graphcut(
     border: float = 0.05,
     clean: bool = True,
     coarse_pixels: int = 40_000,
-    band: float = 2.0,
+    band: float = 8.0,
 ):
     """Iterated colour-model graph cut from seeds, with soft click influence.
 
@@ -91,8 +91,12 @@ def click_graphcut(
         start = cv2.resize(coarse.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
         reach = int(np.ceil(band / scale))
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
-        band = cv2.dilate(start.astype(np.uint8), kernel) > cv2.erode(start.astype(np.uint8), kernel)
-        out = _cut(lab, fg, bg, start & ~band, ~start & ~band, models, **opts)
+        ring = cv2.dilate(start.astype(np.uint8), kernel) > cv2.erode(start.astype(np.uint8), kernel)
+        # refit the colour models on full-resolution pixels (downscaling averages noise away)
+        if 10 <= start.sum() <= start.size - 10:
+            pixels = lab.reshape(-1, 3)
+            models = (fit_gmm(pixels[(start | fg).ravel()]), fit_gmm(pixels[(~start & ~fg).ravel()]))
+        out = start & ~bg if models is None else _cut(lab, fg, bg, start & ~ring, ~start & ~ring, models, **opts)
     else:
         out, _ = _iterate(lab, fg, bg, prior if has_prior else None, iterations, border, **opts)
     if clean:
@@ -136,6 +140,8 @@ def _iterate(lab, fg, bg, prior, iterations, border, *, smoothness, click_weight
         background = bg | (frame & (_distance_to(fg) > sigma))
         if background.sum() < 50:
             background = ~fg
+    if not background.any():  # foreground seeds cover everything (at this scale)
+        return current | ~bg, None
     models = None
     for _ in range(iterations):
         models = (fit_gmm(pixels[current.ravel()]), fit_gmm(pixels[background.ravel()]))
