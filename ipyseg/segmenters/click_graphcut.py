@@ -89,9 +89,10 @@ def click_graphcut(
         lab_c = cv2.resize(lab, size, interpolation=cv2.INTER_AREA)
         coarse, models = _iterate(lab_c, fg_c, bg_c, prior_c, iterations, border, **opts)
         start = cv2.resize(coarse.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
-        reach = int(np.ceil(band / scale))
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
-        ring = cv2.dilate(start.astype(np.uint8), kernel) > cv2.erode(start.astype(np.uint8), kernel)
+        # pixels within band / scale of the coarse boundary (distance transforms: cost O(pixels))
+        d_in = cv2.distanceTransform(start.astype(np.uint8), cv2.DIST_L2, 5)
+        d_out = cv2.distanceTransform((~start).astype(np.uint8), cv2.DIST_L2, 5)
+        ring = np.where(start, d_in, d_out) <= band / scale + 0.5
         # refit the colour models on full-resolution pixels (downscaling averages noise away)
         if 10 <= start.sum() <= start.size - 10:
             pixels = lab.reshape(-1, 3)
