@@ -45,6 +45,7 @@ def plot_curves(entries: list[dict], path: Path) -> None:
         for click in (1, 5, 10, 15, 20):
             x, _ = to_xy(click, Y_MIN)
             draw.text((x - 4, y0 + PANEL_H + 4), str(click), fill="black")
+        draw.text((x0 + PANEL_W // 2 - 15, y0 + PANEL_H + 4), "clicks", fill="black")
         for e in entries:
             if e["dataset"] == dataset:
                 pts = [to_xy(k + 1, v) for k, v in enumerate(e["curve"])]
