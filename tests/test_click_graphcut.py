@@ -107,5 +107,7 @@ def test_bad_params():
     click(seeds, 20, 27, FOREGROUND)
     with pytest.raises(ValueError, match="iterations"):
         ipyseg.segment(image, seeds, method=METHOD, iterations=0)
+    with pytest.raises(ValueError, match="band"):
+        ipyseg.segment(image, seeds, method=METHOD, band=0)
     with pytest.raises(TypeError, match="colour"):
         ipyseg.segment(image, seeds, method=METHOD, colour="red")

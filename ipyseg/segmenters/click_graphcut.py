@@ -71,6 +71,10 @@ def click_graphcut(
     iterations = int(iterations)
     if iterations < 1:
         raise ValueError(f"`iterations` must be >= 1; got {iterations}")
+    if not coarse_pixels >= 100:
+        raise ValueError(f"`coarse_pixels` must be >= 100; got {coarse_pixels}")
+    if not band >= 1:
+        raise ValueError(f"`band` must be >= 1 (coarse pixels); got {band}")
     fg = seeds == FOREGROUND
     bg = seeds == BACKGROUND
     has_prior = prior is not None and prior.any()
@@ -82,7 +86,10 @@ def click_graphcut(
     scale = min(1.0, float(np.sqrt(coarse_pixels / (h * w))))
     if scale < 1.0:
         size = (max(2, round(w * scale)), max(2, round(h * scale)))
-        shrink = lambda m: cv2.resize(m.astype(np.float32), size, interpolation=cv2.INTER_AREA)  # noqa: E731
+
+        def shrink(m):
+            return cv2.resize(m.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+
         fg_c = shrink(fg) > 0
         bg_c = (shrink(bg) > 0) & ~fg_c
         prior_c = shrink(prior) >= 0.5 if has_prior else None
