@@ -91,12 +91,12 @@ def test_programmatic_calls_are_synchronous(scene):
     w.paint([(150, 120), (200, 120)], label=FOREGROUND, radius=6)
     w.paint([(5, 5), (315, 5)], label=BACKGROUND, radius=3)
     assert iou(w.mask, gt) >= 0.9  # no wait needed
-    m_grabcut = w.mask.copy()
+    m_default = w.mask.copy()
     w.method = "watershed"
     assert w.method == "watershed" and w.controls["method"].value == "watershed"
     assert iou(w.mask, gt) >= 0.9
-    w.method = "grabcut"
-    assert (w.mask == m_grabcut).all()
+    w.method = ipyseg.segmenters.DEFAULT_METHOD
+    assert (w.mask == m_default).all()
     w.click(30, 200, label=BACKGROUND)
     assert w.seeds[200, 30] == BACKGROUND
     seen = []

@@ -13,7 +13,7 @@ import inspect
 from collections.abc import Callable
 
 _REGISTRY: dict[str, Callable] = {}
-DEFAULT_METHOD = "grabcut"
+DEFAULT_METHOD = "click_graphcut"
 
 
 def register(name: str, func: Callable | None = None, *, overwrite: bool = False):
@@ -69,5 +69,6 @@ def accepts_prior(func: Callable) -> bool:
     return "prior" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
+from . import click_graphcut as _click_graphcut  # noqa: E402,F401  (registers "click_graphcut")
 from . import grabcut as _grabcut  # noqa: E402,F401  (registers "grabcut")
 from . import watershed as _watershed  # noqa: E402,F401  (registers "watershed")

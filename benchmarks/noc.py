@@ -1,0 +1,291 @@
+"""Robot-user NoC benchmark (the RITM / f-BRS / SimpleClick protocol) for ipyseg methods.
+
+A simulated user clicks at the centre of the largest error region, one disk of radius 5 per
+click, until the IoU reaches 0.90 or 20 clicks were made. We report NoC@85 / NoC@90 (mean
+number of clicks to reach the IoU, 20 when never reached), how many instances never reached 0.90
+(">=20"), the mean IoU after 1, 3 and 5 clicks (an instance that stopped keeps its last IoU) and
+the median seconds per ``ipyseg.segment`` call.
+
+    PYTHONPATH=$PWD python benchmarks/noc.py --methods all --datasets grabcut berkeley \
+        --json benchmarks/results/noc.json --plot docs/noc_curves.png
+
+``--limit N`` runs only the first N instances of each set (quick iteration). Results written
+with ``--json`` are merged into the file (one entry per method and set), and ``--plot`` draws
+every entry of that file. Data are read from ``../shared/datasets`` (never copied here).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # one BLAS thread per worker process
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import ast  # noqa: E402
+import json  # noqa: E402
+import multiprocessing as mp  # noqa: E402
+import platform  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import ipyseg  # noqa: E402
+from ipyseg import BACKGROUND, FOREGROUND  # noqa: E402
+
+DATA = ROOT / ".." / "shared" / "datasets"
+MAX_CLICKS = 20
+STOP_IOU = 0.90
+RADIUS = 5
+REPORT_AT = (1, 3, 5)
+
+
+# --------------------------------------------------------------------------- data
+
+
+def list_instances(dataset: str, data: Path = DATA) -> list[tuple[str, Path, Path]]:
+    """``(stem, image path, mask path)`` for every instance of ``dataset``, sorted by stem."""
+    data = Path(data)
+    if dataset == "grabcut":
+        images, masks = data / "GrabCut" / "data_GT", data / "GrabCut" / "boundary_GT"
+    elif dataset == "berkeley":
+        images, masks = data / "Berkeley" / "images", data / "Berkeley" / "masks"
+    else:
+        raise ValueError(f"`dataset` must be 'grabcut' or 'berkeley'; got {dataset!r}")
+    if not images.is_dir():
+        raise FileNotFoundError(f"`data`: no folder '{images}' (pass --data)")
+    by_stem = {p.stem: p for p in masks.iterdir() if p.is_file()}
+    out = [(p.stem, p, by_stem[p.stem]) for p in sorted(images.iterdir()) if p.stem in by_stem]
+    return sorted(out)
+
+
+def load_instance(dataset: str, image_path: Path, mask_path: Path):
+    """Return ``(image, gt, valid)``: (H, W, 3) uint8 RGB, (H, W) bool object, (H, W) bool valid."""
+    image = ipyseg._validation.as_image(image_path)[:, :, :3]
+    mask = ipyseg._validation.read_image_file(mask_path, "mask")
+    if mask.ndim == 3:
+        mask = mask[:, :, 0]
+    if dataset == "grabcut":
+        gt, valid = mask == 255, mask != 128
+    else:
+        gt, valid = mask > 128, np.ones(mask.shape, bool)
+    if gt.shape != image.shape[:2]:
+        raise ValueError(f"mask {mask_path.name} has shape {gt.shape}; image has {image.shape[:2]}")
+    return image, gt, valid
+
+
+# --------------------------------------------------------------------------- protocol
+
+
+def iou(pred: np.ndarray, gt: np.ndarray, valid: np.ndarray) -> float:
+    """Intersection over union of two (H, W) bool masks, over ``valid`` pixels only."""
+    union = ((pred | gt) & valid).sum()
+    return float((pred & gt & valid).sum() / union) if union else 1.0
+
+
+def _padded_dt(region: np.ndarray) -> np.ndarray:
+    """L2 distance to the nearest pixel outside ``region``, the image border counting as outside."""
+    padded = np.pad(region, 1, constant_values=False).astype(np.uint8)
+    return cv2.distanceTransform(padded, cv2.DIST_L2, 0)[1:-1, 1:-1]
+
+
+def next_click(pred: np.ndarray, gt: np.ndarray, valid: np.ndarray, clicked: np.ndarray):
+    """The robot user's next click.
+
+    Parameters
+    ----------
+    pred, gt, valid, clicked : (H, W) ndarray of bool
+        Current prediction, ground truth, pixels that count, pixels already clicked.
+
+    Returns
+    -------
+    (row, col, positive) or None
+        ``positive`` is True for a foreground click. ``None`` when no error pixel is left
+        unclicked.
+    """
+    fn = _padded_dt(gt & ~pred & valid)
+    fp = _padded_dt(~gt & pred & valid)
+    fn[clicked] = 0
+    fp[clicked] = 0
+    fn_max, fp_max = float(fn.max()), float(fp.max())
+    if fn_max == 0 and fp_max == 0:
+        return None
+    positive = fn_max > fp_max  # ties go negative
+    dist = fn if positive else fp
+    row, col = np.unravel_index(int(np.argmax(dist)), dist.shape)  # first row-major maximum
+    return int(row), int(col), positive
+
+
+def add_disk(seeds: np.ndarray, row: int, col: int, code: int, radius: int = RADIUS) -> None:
+    """Paint a filled disk of ``code`` (in place) centred on (row, col)."""
+    cv2.circle(seeds, (col, row), radius, int(code), thickness=-1)
+
+
+def run_robot(image, gt, valid, method=None, *, params=None, max_clicks=MAX_CLICKS, stop_iou=STOP_IOU, radius=RADIUS):
+    """Run the robot user on one instance.
+
+    Returns
+    -------
+    dict
+        ``ious`` (one per click made), ``seconds`` (wall) and ``cpu_seconds`` (this process's CPU
+        time, which a loaded machine does not inflate) per click, ``clicks`` (row, col, positive).
+    """
+    seeds = np.zeros(gt.shape, np.uint8)
+    pred = np.zeros(gt.shape, bool)
+    ious, seconds, cpu, clicks = [], [], [], []
+    for _ in range(max_clicks):
+        click = next_click(pred, gt, valid, seeds > 0)
+        if click is None:
+            break
+        row, col, positive = click
+        add_disk(seeds, row, col, FOREGROUND if positive else BACKGROUND, radius)
+        t0, c0 = time.perf_counter(), time.process_time()
+        labels = ipyseg.segment(image, seeds, method=method, **(params or {}))
+        seconds.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+        pred = labels > 0
+        ious.append(iou(pred, gt, valid))
+        clicks.append(click)
+        if ious[-1] >= stop_iou:
+            break
+    return {"ious": ious, "seconds": seconds, "cpu_seconds": cpu, "clicks": clicks}
+
+
+def noc(ious: list[float], threshold: float, max_clicks: int = MAX_CLICKS) -> int:
+    """First click count whose IoU reaches ``threshold``, else ``max_clicks``."""
+    for k, value in enumerate(ious, start=1):
+        if value >= threshold:
+            return k
+    return max_clicks
+
+
+def iou_curve(ious: list[float], max_clicks: int = MAX_CLICKS) -> list[float]:
+    """IoU after 1..max_clicks clicks; an instance that stopped keeps its last IoU."""
+    if not ious:
+        return [0.0] * max_clicks
+    return list(ious) + [ious[-1]] * (max_clicks - len(ious))
+
+
+def summarize(results: list[dict]) -> dict:
+    """NoC@85, NoC@90, count >= 20, IoU@1/3/5 and the median s/click over instances."""
+    curves = np.array([iou_curve(r["ious"]) for r in results])
+    seconds = [s for r in results for s in r["seconds"]]
+    cpu = [s for r in results for s in r["cpu_seconds"]]
+    return {
+        "instances": len(results),
+        "noc85": float(np.mean([noc(r["ious"], 0.85) for r in results])),
+        "noc90": float(np.mean([noc(r["ious"], 0.90) for r in results])),
+        "fail90": int(sum(noc(r["ious"], 0.90) >= MAX_CLICKS and max(r["ious"] or [0]) < 0.90 for r in results)),
+        **{f"iou@{k}": float(curves[:, k - 1].mean()) for k in REPORT_AT},
+        "median_s": float(np.median(seconds)) if seconds else float("nan"),
+        "median_cpu_s": float(np.median(cpu)) if cpu else float("nan"),
+        "curve": curves.mean(axis=0).tolist(),
+    }
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def _init_worker():
+    cv2.setNumThreads(1)
+
+
+def _run_one(job):
+    dataset, stem, image_path, mask_path, method, params = job
+    image, gt, valid = load_instance(dataset, Path(image_path), Path(mask_path))
+    out = run_robot(image, gt, valid, method, params=params)
+    out["name"] = stem
+    out["pixels"] = int(gt.size)
+    return out
+
+
+def run_benchmark(method, dataset, *, data=DATA, limit=None, workers=2, params=None) -> dict:
+    """Run ``method`` on every instance of ``dataset``; returns the summary plus per-instance results."""
+    instances = list_instances(dataset, data)[:limit]
+    jobs = [(dataset, s, str(i), str(m), method, params) for s, i, m in instances]
+    if workers > 1:
+        with mp.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
+            results = pool.map(_run_one, jobs, chunksize=1)
+    else:
+        results = [_run_one(j) for j in jobs]
+    summary = summarize(results)
+    summary["per_instance"] = [
+        {k: r[k] for k in ("name", "pixels", "ious", "seconds", "cpu_seconds")} for r in results
+    ]
+    return summary
+
+
+def environment() -> dict:
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "opencv": cv2.__version__,
+    }
+
+
+def format_table(rows: list[tuple[str, str, dict]]) -> str:
+    head = "| method | set | n | NoC@85 | NoC@90 | ≥20 | IoU@1 | IoU@3 | IoU@5 | s/click (CPU) | s/click (wall) |"
+    lines = [head, "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for method, dataset, s in rows:
+        lines.append(
+            f"| `{method}` | {dataset} | {s['instances']} | {s['noc85']:.2f} | {s['noc90']:.2f} | {s['fail90']} | "
+            f"{s['iou@1']:.3f} | {s['iou@3']:.3f} | {s['iou@5']:.3f} | {s['median_cpu_s']:.3f} | {s['median_s']:.3f} |"
+        )
+    return "\n".join(lines)
+
+
+def _merge_json(path: Path, name: str, dataset: str, summary: dict) -> None:
+    store = json.loads(path.read_text()) if path.is_file() else {"results": {}}
+    store["environment"] = environment()
+    store["results"][f"{name}/{dataset}"] = {"method": name, "dataset": dataset, **summary}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(store, separators=(",", ":")))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--methods", nargs="+", default=[None], help="method names, or 'all' (default: the default method)")
+    parser.add_argument("--datasets", nargs="+", default=["grabcut", "berkeley"], choices=["grabcut", "berkeley"])
+    parser.add_argument("--data", type=Path, default=DATA, help="folder holding GrabCut/ and Berkeley/")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N instances of each set")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="method parameter")
+    parser.add_argument("--json", type=Path, default=None, help="merge results into this JSON file")
+    parser.add_argument("--plot", type=Path, default=None, help="draw IoU-vs-clicks curves of the JSON file's entries")
+    args = parser.parse_args(argv)
+
+    methods = ipyseg.methods() if args.methods == ["all"] else args.methods
+    params = {k: ast.literal_eval(v) for k, v in (p.split("=", 1) for p in args.param)}
+    rows = []
+    for method in methods:
+        name = method or ipyseg.segmenters.DEFAULT_METHOD
+        for dataset in args.datasets:
+            t0 = time.perf_counter()
+            summary = run_benchmark(method, dataset, data=args.data, limit=args.limit, workers=args.workers, params=params)
+            print(f"{name} on {dataset}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+            rows.append((name, dataset, summary))
+            if args.json is not None:  # after every set, so that a long run keeps what it measured
+                _merge_json(args.json, name, dataset, summary)
+    print(format_table(rows))
+
+    if args.plot is not None:
+        from benchmarks.noc_plot import plot_curves
+
+        entries = json.loads(args.json.read_text())["results"].values() if args.json else [
+            {"method": n, "dataset": d, **s} for n, d, s in rows
+        ]
+        plot_curves(list(entries), args.plot)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""Click-aware iterated graph cut: GrabCut's energy plus a prior that fades with distance from clicks."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .._constants import BACKGROUND, FOREGROUND
+from . import register
+from ._common import fill_unseeded_holes, keep_seeded_components, one_vs_rest
+from ._graphcut import edge_weights, fit_gmm, gmm_loglik, min_cut
+
+
+def _distance_to(mask: np.ndarray) -> np.ndarray:
+    """Euclidean distance (pixels) to the nearest True pixel of ``mask``; ``inf`` if none."""
+    if not mask.any():
+        return np.full(mask.shape, np.inf, np.float32)
+    return cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 3)
+
+
+@register("click_graphcut")
+@one_vs_rest
+def click_graphcut(
+    image,
+    seeds,
+    *,
+    prior=None,
+    iterations: int = 4,
+    smoothness: float = 50.0,
+    click_weight: float = 4.0,
+    click_sigma: float = 0.06,
+    border: float = 0.05,
+    clean: bool = True,
+    coarse_pixels: int = 40_000,
+    band: float = 8.0,
+):
+    """Iterated colour-model graph cut from seeds, with soft click influence.
+
+    Parameters
+    ----------
+    image : (H, W, 3) ndarray of uint8
+        RGB image.
+    seeds : (H, W) ndarray of uint8
+        ``0`` unmarked, ``1`` background, ``2`` foreground (hard constraints).
+    prior : (H, W) ndarray of bool, optional
+        Probable foreground (a loaded mask or a box): the first colour models come from it.
+    iterations : int
+        Colour-model re-estimations (GrabCut style).
+    smoothness : float
+        Weight of the contrast-sensitive boundary term.
+    click_weight : float
+        Strength of the bias towards a click's label near that click (nats).
+    click_sigma : float
+        Reach of that bias, as a fraction of the image diagonal (Gaussian sigma).
+    border : float
+        Width of the image-border strip that seeds the first background colour model, as a
+        fraction of the smaller image side.
+    clean : bool
+        Keep only components connected to foreground seeds and fill holes without a background
+        seed.
+    coarse_pixels : int
+        The colour models are iterated on a copy downscaled to about this many pixels; the
+        full-resolution cut then only decides a thin band around that coarse boundary.
+    band : float
+        Half-width of that band, in coarse pixels.
+
+    Returns
+    -------
+    (H, W) ndarray of bool
+    """
+    iterations = int(iterations)
+    if iterations < 1:
+        raise ValueError(f"`iterations` must be >= 1; got {iterations}")
+    if not coarse_pixels >= 100:
+        raise ValueError(f"`coarse_pixels` must be >= 100; got {coarse_pixels}")
+    if not band >= 1:
+        raise ValueError(f"`band` must be >= 1 (coarse pixels); got {band}")
+    fg = seeds == FOREGROUND
+    bg = seeds == BACKGROUND
+    has_prior = prior is not None and prior.any()
+    if not fg.any() and not has_prior:
+        return fg
+    opts = dict(smoothness=smoothness, click_weight=click_weight, click_sigma=click_sigma)
+    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
+    h, w = seeds.shape
+    scale = min(1.0, float(np.sqrt(coarse_pixels / (h * w))))
+    if scale < 1.0:
+        size = (max(2, round(w * scale)), max(2, round(h * scale)))
+
+        def shrink(m):
+            return cv2.resize(m.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+
+        fg_c = shrink(fg) > 0
+        bg_c = (shrink(bg) > 0) & ~fg_c
+        prior_c = shrink(prior) >= 0.5 if has_prior else None
+        lab_c = cv2.resize(lab, size, interpolation=cv2.INTER_AREA)
+        coarse, models = _iterate(lab_c, fg_c, bg_c, prior_c, iterations, border, **opts)
+        start = cv2.resize(coarse.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
+        # pixels within band / scale of the coarse boundary (distance transforms: cost O(pixels))
+        d_in = cv2.distanceTransform(start.astype(np.uint8), cv2.DIST_L2, 5)
+        d_out = cv2.distanceTransform((~start).astype(np.uint8), cv2.DIST_L2, 5)
+        ring = np.where(start, d_in, d_out) <= band / scale + 0.5
+        # refit the colour models on full-resolution pixels (downscaling averages noise away)
+        if 10 <= start.sum() <= start.size - 10:
+            pixels = lab.reshape(-1, 3)
+            models = (fit_gmm(pixels[(start | fg).ravel()]), fit_gmm(pixels[(~start & ~fg).ravel()]))
+        out = start & ~bg if models is None else _cut(lab, fg, bg, start & ~ring, ~start & ~ring, models, **opts)
+    else:
+        out, _ = _iterate(lab, fg, bg, prior if has_prior else None, iterations, border, **opts)
+    if clean:
+        anchor = fg if not has_prior else fg | (prior & out)
+        out = fill_unseeded_holes(keep_seeded_components(out, anchor), bg)
+    return out
+
+
+def _spatial(fg, bg, *, click_weight, click_sigma):
+    """Costs of labelling background near foreground clicks and foreground near background clicks."""
+    sigma = max(click_sigma * float(np.hypot(*fg.shape)), 1.0)
+    near_fg = click_weight * np.exp(-0.5 * (_distance_to(fg) / sigma) ** 2)
+    near_bg = click_weight * np.exp(-0.5 * (_distance_to(bg) / sigma) ** 2)
+    return near_fg, near_bg, sigma
+
+
+def _cut(lab, fg, bg, fixed_fg, fixed_bg, models, *, smoothness, click_weight, click_sigma):
+    """One graph cut with fixed colour models: seeds ``fg`` / ``bg`` and ``fixed_*`` pixels are hard."""
+    free = ~(fg | bg | fixed_fg | fixed_bg)
+    near_fg, near_bg, _ = _spatial(fg, bg, click_weight=click_weight, click_sigma=click_sigma)
+    cost_fg, cost_bg = near_bg, near_fg  # colour costs only where the cut is free
+    cost_fg[free] -= gmm_loglik(lab[free], models[0])
+    cost_bg[free] -= gmm_loglik(lab[free], models[1])
+    return min_cut(cost_fg, cost_bg, edge_weights(lab), smoothness, fg | fixed_fg, bg | fixed_bg)
+
+
+def _iterate(lab, fg, bg, prior, iterations, border, *, smoothness, click_weight, click_sigma):
+    """GrabCut-style alternation of colour-model fits and graph cuts; returns (mask, models)."""
+    h, w = fg.shape
+    pixels = lab.reshape(-1, 3)
+    edges = edge_weights(lab)
+    near_fg, near_bg, sigma = _spatial(fg, bg, click_weight=click_weight, click_sigma=click_sigma)
+    if prior is not None:
+        current = (prior | fg) & ~bg
+        background = ~current
+    else:
+        current = fg
+        strip = max(1, int(round(border * min(h, w))))
+        frame = np.ones((h, w), bool)
+        frame[strip:-strip, strip:-strip] = False
+        background = bg | (frame & (_distance_to(fg) > sigma))
+        if background.sum() < 50:
+            background = ~fg
+    if not background.any():  # foreground seeds cover everything (at this scale)
+        return current | ~bg, None
+    models = None
+    for _ in range(iterations):
+        models = (fit_gmm(pixels[current.ravel()]), fit_gmm(pixels[background.ravel()]))
+        cost_fg = -gmm_loglik(pixels, models[0]).reshape(h, w) + near_bg
+        cost_bg = -gmm_loglik(pixels, models[1]).reshape(h, w) + near_fg
+        new = min_cut(cost_fg, cost_bg, edges, smoothness, fg, bg)
+        if np.array_equal(new, current) or not new.any() or new.all():
+            current = new if new.any() else current
+            break
+        current = new
+        background = ~current
+    return current, models

@@ -1,0 +1,113 @@
+import numpy as np
+import pytest
+from conftest import disk_scene, iou
+
+import ipyseg
+from ipyseg import BACKGROUND, FOREGROUND
+from ipyseg.segmenters import DEFAULT_METHOD
+from ipyseg.segmenters._graphcut import edge_weights, min_cut
+
+METHOD = "click_graphcut"
+
+
+def click(seeds, row, col, code, radius=5):
+    yy, xx = np.mgrid[: seeds.shape[0], : seeds.shape[1]]
+    seeds[(yy - row) ** 2 + (xx - col) ** 2 <= radius**2] = code
+
+
+def test_is_the_default_method():
+    assert DEFAULT_METHOD == METHOD and ipyseg.methods()[0] == METHOD
+
+
+def test_disk_on_texture_with_two_clicks():
+    image, gt = disk_scene(h=160, w=220)
+    seeds = np.zeros(gt.shape, np.uint8)
+    click(seeds, 80, 121, FOREGROUND)
+    click(seeds, 15, 15, BACKGROUND)
+    labels = ipyseg.segment(image, seeds, method=METHOD)
+    assert labels.dtype == np.uint8 and labels.shape == gt.shape
+    assert iou(labels > 0, gt) >= 0.9
+
+
+def test_foreground_only_click_gives_a_useful_mask():
+    image, gt = disk_scene(h=160, w=220, seed=3)
+    seeds = np.zeros(gt.shape, np.uint8)
+    click(seeds, 80, 121, FOREGROUND)
+    labels = ipyseg.segment(image, seeds)
+    assert iou(labels > 0, gt) >= 0.85
+
+
+def test_full_resolution_and_coarse_paths_agree():
+    image, gt = disk_scene(h=160, w=220, seed=5)
+    seeds = np.zeros(gt.shape, np.uint8)
+    click(seeds, 80, 121, FOREGROUND)
+    coarse = ipyseg.segment(image, seeds, method=METHOD, coarse_pixels=8_000) > 0
+    full = ipyseg.segment(image, seeds, method=METHOD, coarse_pixels=10**9) > 0
+    assert iou(coarse, gt) >= 0.85 and iou(full, gt) >= 0.85 and iou(coarse, full) >= 0.9
+
+
+def test_two_objects_do_not_overlap():
+    image, gt1 = disk_scene(h=160, w=260, center=(80, 65), radius=40, seed=1)
+    _, gt2 = disk_scene(h=160, w=260, center=(80, 195), radius=40)
+    image[gt2] = np.clip(image[gt2].astype(int) + [-180, 60, 150], 0, 255).astype(np.uint8)  # a blue-ish disk
+    seeds = np.zeros(gt1.shape, np.uint8)
+    click(seeds, 80, 65, 2)
+    click(seeds, 80, 195, 3)
+    labels = ipyseg.segment(image, seeds, method=METHOD)
+    assert set(np.unique(labels)) <= {0, 1, 2}
+    assert iou(labels == 1, gt1) >= 0.85 and iou(labels == 2, gt2) >= 0.85
+    assert not (labels == 1)[gt2].any() and not (labels == 2)[gt1].any()
+
+
+def test_no_object_seed_gives_background():
+    image, gt = disk_scene(h=100, w=120)
+    seeds = np.zeros(gt.shape, np.uint8)
+    assert not ipyseg.segment(image, seeds, method=METHOD).any()
+    click(seeds, 20, 20, BACKGROUND)
+    assert not ipyseg.segment(image, seeds, method=METHOD).any()
+
+
+def test_prior_box_without_seeds():
+    image, gt = disk_scene(h=160, w=220, seed=2)
+    rows, cols = np.nonzero(gt)
+    box = np.zeros(gt.shape, np.uint8)
+    box[rows.min() - 8 : rows.max() + 8, cols.min() - 8 : cols.max() + 8] = 1
+    labels = ipyseg.segment(image, np.zeros(gt.shape, np.uint8), method=METHOD, prior=box)
+    assert iou(labels > 0, gt) >= 0.85
+
+
+def test_seeds_are_hard_constraints():
+    image, gt = disk_scene(h=160, w=220)
+    seeds = np.zeros(gt.shape, np.uint8)
+    click(seeds, 80, 121, FOREGROUND)
+    click(seeds, 30, 40, FOREGROUND)  # a foreground click on the background texture
+    click(seeds, 85, 126, BACKGROUND, radius=3)  # and a background click inside the disk
+    labels = ipyseg.segment(image, seeds, method=METHOD)
+    assert (labels[seeds == FOREGROUND] == 1).all() and (labels[seeds == BACKGROUND] == 0).all()
+
+
+def test_min_cut_fixed_pixels_and_band():
+    rng = np.random.default_rng(0)
+    image = rng.normal(0, 1, (20, 30, 3)).astype(np.float32)
+    cost_fg = np.where(np.arange(30) < 15, 0.0, 5.0)[None].repeat(20, 0)
+    cost_bg = 5.0 - cost_fg
+    edges = edge_weights(image)
+    none = np.zeros((20, 30), bool)
+    out = min_cut(cost_fg, cost_bg, edges, 1.0, none, none)
+    assert out[:, :15].all() and not out[:, 15:].any()
+    fixed = np.zeros((20, 30), bool)
+    fixed[:, 25:] = True  # imposed foreground where the data say background
+    out = min_cut(cost_fg, cost_bg, edges, 1.0, fixed, none)
+    assert out[:, 25:].all() and not out[:, 15:25].any() and out[:, :15].all()
+
+
+def test_bad_params():
+    image, gt = disk_scene(h=40, w=50)
+    seeds = np.zeros(gt.shape, np.uint8)
+    click(seeds, 20, 27, FOREGROUND)
+    with pytest.raises(ValueError, match="iterations"):
+        ipyseg.segment(image, seeds, method=METHOD, iterations=0)
+    with pytest.raises(ValueError, match="band"):
+        ipyseg.segment(image, seeds, method=METHOD, band=0)
+    with pytest.raises(TypeError, match="colour"):
+        ipyseg.segment(image, seeds, method=METHOD, colour="red")
