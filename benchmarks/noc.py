@@ -128,8 +128,14 @@ def add_disk(seeds: np.ndarray, row: int, col: int, code: int, radius: int = RAD
     cv2.circle(seeds, (col, row), radius, int(code), thickness=-1)
 
 
-def run_robot(image, gt, valid, method=None, *, params=None, max_clicks=MAX_CLICKS, stop_iou=STOP_IOU, radius=RADIUS):
+def run_robot(
+    image, gt, valid, method=None, *, params=None, max_clicks=MAX_CLICKS, stop_iou=STOP_IOU, radius=RADIUS, fast=False
+):
     """Run the robot user on one instance.
+
+    ``fast=True`` segments through the widget's coarse-to-fine path
+    (:func:`ipyseg.multiscale.segment_fast`, one pyramid reused across the clicks, as the widget
+    does) instead of the full-resolution :func:`ipyseg.segment`.
 
     Returns
     -------
@@ -140,6 +146,18 @@ def run_robot(image, gt, valid, method=None, *, params=None, max_clicks=MAX_CLIC
     seeds = np.zeros(gt.shape, np.uint8)
     pred = np.zeros(gt.shape, bool)
     ious, seconds, cpu, clicks = [], [], [], []
+    if fast:
+        from ipyseg.multiscale import Multiscale, segment_fast
+
+        func, cache = ipyseg.segmenters.get(method), Multiscale(image)
+
+        def segment(seeds):
+            return segment_fast(func, image, seeds, None, params or {}, cache=cache)
+    else:
+
+        def segment(seeds):
+            return ipyseg.segment(image, seeds, method=method, **(params or {}))
+
     for _ in range(max_clicks):
         click = next_click(pred, gt, valid, seeds > 0)
         if click is None:
@@ -147,7 +165,7 @@ def run_robot(image, gt, valid, method=None, *, params=None, max_clicks=MAX_CLIC
         row, col, positive = click
         add_disk(seeds, row, col, FOREGROUND if positive else BACKGROUND, radius)
         t0, c0 = time.perf_counter(), time.process_time()
-        labels = ipyseg.segment(image, seeds, method=method, **(params or {}))
+        labels = segment(seeds.copy())
         seconds.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
         pred = labels > 0
@@ -197,28 +215,44 @@ def _init_worker():
     cv2.setNumThreads(1)
 
 
+def scale_instance(image, gt, valid, scale: float):
+    """Upscale an instance (bicubic photo, nearest masks), as a stand-in for a camera photo."""
+    h, w = gt.shape
+    size = (int(round(w * scale)), int(round(h * scale)))
+    near = cv2.INTER_NEAREST
+    return (
+        cv2.resize(image, size, interpolation=cv2.INTER_CUBIC),
+        cv2.resize(gt.astype(np.uint8), size, interpolation=near).astype(bool),
+        cv2.resize(valid.astype(np.uint8), size, interpolation=near).astype(bool),
+    )
+
+
 def _run_one(job):
-    dataset, stem, image_path, mask_path, method, params = job
+    dataset, stem, image_path, mask_path, method, params, scale, fast = job
     image, gt, valid = load_instance(dataset, Path(image_path), Path(mask_path))
-    out = run_robot(image, gt, valid, method, params=params)
+    if scale != 1:
+        image, gt, valid = scale_instance(image, gt, valid, scale)
+    out = run_robot(image, gt, valid, method, params=params, radius=int(round(RADIUS * scale)), fast=fast)
     out["name"] = stem
     out["pixels"] = int(gt.size)
     return out
 
 
-def run_benchmark(method, dataset, *, data=DATA, limit=None, workers=2, params=None) -> dict:
-    """Run ``method`` on every instance of ``dataset``; returns the summary plus per-instance results."""
+def run_benchmark(method, dataset, *, data=DATA, limit=None, workers=2, params=None, scale=1.0, fast=False) -> dict:
+    """Run ``method`` on every instance of ``dataset``; returns the summary plus per-instance results.
+
+    ``scale`` upscales every instance (and the click radius); ``fast`` uses the widget's
+    coarse-to-fine path (see :func:`run_robot`).
+    """
     instances = list_instances(dataset, data)[:limit]
-    jobs = [(dataset, s, str(i), str(m), method, params) for s, i, m in instances]
+    jobs = [(dataset, s, str(i), str(m), method, params, scale, fast) for s, i, m in instances]
     if workers > 1:
         with mp.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
             results = pool.map(_run_one, jobs, chunksize=1)
     else:
         results = [_run_one(j) for j in jobs]
     summary = summarize(results)
-    summary["per_instance"] = [
-        {k: r[k] for k in ("name", "pixels", "ious", "seconds", "cpu_seconds")} for r in results
-    ]
+    summary["per_instance"] = [{k: r[k] for k in ("name", "pixels", "ious", "seconds", "cpu_seconds")} for r in results]
     return summary
 
 
@@ -254,7 +288,9 @@ def _merge_json(path: Path, name: str, dataset: str, summary: dict) -> None:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--methods", nargs="+", default=[None], help="method names, or 'all' (default: the default method)")
+    parser.add_argument(
+        "--methods", nargs="+", default=[None], help="method names, or 'all' (default: the default method)"
+    )
     parser.add_argument("--datasets", nargs="+", default=["grabcut", "berkeley"], choices=["grabcut", "berkeley"])
     parser.add_argument("--data", type=Path, default=DATA, help="folder holding GrabCut/ and Berkeley/")
     parser.add_argument("--limit", type=int, default=None, help="only the first N instances of each set")
@@ -262,28 +298,46 @@ def main(argv=None):
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="method parameter")
     parser.add_argument("--json", type=Path, default=None, help="merge results into this JSON file")
     parser.add_argument("--plot", type=Path, default=None, help="draw IoU-vs-clicks curves of the JSON file's entries")
+    parser.add_argument("--scale", type=float, default=1.0, help="upscale the photos (and click radius) by this factor")
+    parser.add_argument(
+        "--compare-fast", action="store_true", help="run each method twice: full resolution and the widget's fast path"
+    )
     args = parser.parse_args(argv)
 
     methods = ipyseg.methods() if args.methods == ["all"] else args.methods
     params = {k: ast.literal_eval(v) for k, v in (p.split("=", 1) for p in args.param)}
     rows = []
     for method in methods:
-        name = method or ipyseg.segmenters.DEFAULT_METHOD
-        for dataset in args.datasets:
-            t0 = time.perf_counter()
-            summary = run_benchmark(method, dataset, data=args.data, limit=args.limit, workers=args.workers, params=params)
-            print(f"{name} on {dataset}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
-            rows.append((name, dataset, summary))
-            if args.json is not None:  # after every set, so that a long run keeps what it measured
-                _merge_json(args.json, name, dataset, summary)
+        for fast in (False, True) if args.compare_fast else (False,):
+            name = (method or ipyseg.segmenters.DEFAULT_METHOD) + (" (fast path)" if fast else "")
+            if args.scale != 1:
+                name += f" x{args.scale:g}"
+            for dataset in args.datasets:
+                t0 = time.perf_counter()
+                summary = run_benchmark(
+                    method,
+                    dataset,
+                    data=args.data,
+                    limit=args.limit,
+                    workers=args.workers,
+                    params=params,
+                    scale=args.scale,
+                    fast=fast,
+                )
+                print(f"{name} on {dataset}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+                rows.append((name, dataset, summary))
+                if args.json is not None:  # after every set, so that a long run keeps what it measured
+                    _merge_json(args.json, name, dataset, summary)
     print(format_table(rows))
 
     if args.plot is not None:
         from benchmarks.noc_plot import plot_curves
 
-        entries = json.loads(args.json.read_text())["results"].values() if args.json else [
-            {"method": n, "dataset": d, **s} for n, d, s in rows
-        ]
+        entries = (
+            json.loads(args.json.read_text())["results"].values()
+            if args.json
+            else [{"method": n, "dataset": d, **s} for n, d, s in rows]
+        )
         plot_curves(list(entries), args.plot)
 
 
