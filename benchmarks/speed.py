@@ -372,21 +372,18 @@ def main(argv=None):
                 which = sorted({int(round(x)) for x in np.linspace(1, args.strokes - 1, args.baseline_strokes)})
                 brush = max(3, round(0.02 * max(photo.shape[:2])))
                 plain = plain_pipeline(photo, args.strokes, brush, which)
-                gc = raw[f"{mp}/{pname}/grabcut"]
-                fast_same = [gc["first"][i] for i in which]
-                final_same = [gc["final"][i] for i in which]
-                ratio = np.median(plain) / np.median(fast_same)
-                print(
-                    f"{mp:>4g} MP plain pipeline (full-res grabCut 1 it + RGBA PNG) strokes {which}: p50 {np.median(plain):.2f} s"
-                    f" -> grabcut answer {ratio:.0f}x faster, final {np.median(plain) / np.median(final_same):.1f}x faster",
-                    flush=True,
-                )
-                raw[f"{mp}/plain"] = {
-                    "strokes": which,
-                    "seconds": plain,
-                    "ratio_answer": ratio,
-                    "ratio_final": float(np.median(plain) / np.median(final_same)),
-                }
+                out = {"strokes": which, "seconds": plain}
+                for name in [m for m in args.methods.split(",") if f"{mp}/{pname}/{m}" in raw]:
+                    got = raw[f"{mp}/{pname}/{name}"]
+                    answer = np.median(plain) / np.median([got["first"][i] for i in which])
+                    final = np.median(plain) / np.median([got["final"][i] for i in which])
+                    print(
+                        f"{mp:>4g} MP plain pipeline (full-res grabCut 1 it + RGBA PNG) strokes {which}: p50 {np.median(plain):.2f} s"
+                        f" -> {name} answer {answer:.0f}x faster, final {final:.1f}x faster",
+                        flush=True,
+                    )
+                    out[f"ratio_answer_{name}"], out[f"ratio_final_{name}"] = float(answer), float(final)
+                raw[f"{mp}/plain"] = out
     rec.close()
     if not args.no_memory:
         big = max(sizes)

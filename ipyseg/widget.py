@@ -30,7 +30,7 @@ from .canvas_view import CanvasView
 from .engine import Engine, Result
 from .geometry import MAX_DISPLAY_PIXELS, Viewport, polygon_footprint, stroke_footprint
 from .multiscale import FastResult, Multiscale
-from .seeds import SeedState
+from .seeds import SeedState, codes_present
 from .toolbar import Toolbar
 from .tools import Tool, make_handlers
 
@@ -158,6 +158,7 @@ class SegmentWidget(widgets.VBox):
         self._engine = Engine(self._compute, self._apply_result, self._on_busy)
         self._fast = Multiscale(img)  # coarse-to-fine for every segmentation (multiscale.py)
         self._fast.level(self._fast.final_factor)
+        self._label_ids: list[int] = []  # objects present in labels
         self._overlay_index: np.ndarray | None = None  # what the overlay layer shows
         self._display_labels: np.ndarray | None = None  # labels sampled at canvas pixels
         with self._sync(), self.hold_trait_notifications():
@@ -275,8 +276,8 @@ class SegmentWidget(widgets.VBox):
     # ----------------------------------------------------------- objects
     def objects(self) -> list[int]:
         """Ids of the objects that exist (seeded, segmented, boxed, named or selected), ascending."""
-        ids = {int(c) - 1 for c in np.flatnonzero(np.bincount(self._state.array.ravel(), minlength=256)[2:]) + 2}
-        ids |= {int(k) for k in np.flatnonzero(np.bincount(self.labels.ravel(), minlength=256)[1:]) + 1}
+        ids = {int(c) - 1 for c in codes_present(self._state.array) if c >= FOREGROUND}
+        ids |= {int(k) for k in self._label_ids}
         ids |= {c - 1 for c in self._state.boxes}
         ids |= {int(k) for k in self.object_names}
         ids.add(self._last_object_code - 1)
@@ -526,8 +527,7 @@ class SegmentWidget(widgets.VBox):
         """Seed codes an edit with ``code`` must keep ("preserve other objects")."""
         if not self.preserve_objects or code < FOREGROUND:
             return ()
-        present = np.flatnonzero(np.bincount(self._state.array.ravel(), minlength=256)[2:]) + 2
-        return tuple(int(c) for c in present if c != code)
+        return tuple(int(c) for c in codes_present(self._state.array) if c >= FOREGROUND and c != code)
 
     def _commit_stroke(self, points_rc: np.ndarray, code: int, radius: float) -> None:
         window, footprint = stroke_footprint(points_rc, radius, self._image.shape)
@@ -700,11 +700,13 @@ class SegmentWidget(widgets.VBox):
             value, window = value.labels, (value.window if value.base is self.labels else None)
             if not result.labels.final:  # a preview: the final stage follows (latest wins)
                 self._engine.submit(dataclasses.replace(result.request, preview=False))
-        self.set_trait("labels", _frozen(np.asarray(value, dtype=np.uint8)))
+        labels = _frozen(np.asarray(value, dtype=np.uint8))
+        self._label_ids = [int(k) for k in codes_present(labels) if k > 0]
+        self.set_trait("labels", labels)
         self._redraw_overlay(window=window)
         if hasattr(self, "_toolbar"):
             self._toolbar.refresh_objects()
-        n = int(np.count_nonzero(np.bincount(self.labels.ravel(), minlength=256)[1:]))
+        n = len(self._label_ids)
         objs = f"{n} object{'s' if n != 1 else ''}"
         self._set_status(f"{self.method} · {1000 * result.seconds:.0f} ms · {objs}")
 

@@ -100,3 +100,12 @@ def test_viewport_round_trip_and_fit():
     assert rows.shape == (vp.canvas_height,) and cols.max() <= 3999 and rows.max() <= 2999
     small = Viewport((100, 200))
     assert (small.canvas_width, small.canvas_height) == (200, 100) and small.scale == 1.0
+
+
+def test_codes_present():
+    from ipyseg.seeds import codes_present
+
+    a = np.zeros((50, 60), np.uint8)
+    a[3, 4], a[10:12, 10:12], a[-1, -1] = 255, 7, 2
+    assert codes_present(a).tolist() == [0, 2, 7, 255]
+    assert codes_present(np.full((3, 3), 9, np.uint8)[:, ::2]).tolist() == [9]  # non-contiguous input

@@ -152,7 +152,7 @@ def test_undo_redo_eraser_clear(scene):
     w.buttons["clear"].click()
     w.wait(30)
     assert not w.seeds.any() and not w.mask.any()
-    assert not w.undo.__self__._state.can_redo
+    assert not w._state.can_redo
 
 
 def test_eraser_tool_by_mouse(scene):
@@ -247,11 +247,12 @@ def test_failing_segmenter_keeps_seeds_and_last_labels(scene):
 
 def test_stale_results_are_dropped(scene):
     img, gt = scene
-    gate = threading.Event()
+    gate, entered = threading.Event(), threading.Event()
     calls = []
 
     def slow(image, seeds):
         calls.append(cv2.connectedComponents((seeds > 0).astype(np.uint8))[0] - 1)  # strokes seen
+        entered.set()
         gate.wait(10)
         return seeds >= 2
 
@@ -260,13 +261,14 @@ def test_stale_results_are_dropped(scene):
         w = SegmentWidget(img, method="slow-test")
         with w._from_ui():
             w.paint([(100, 100)], radius=3)  # first background request: blocks in slow()
+            assert entered.wait(10)
             w.paint([(200, 100)], radius=3)
-            w.paint([(250, 100)], radius=3)  # replaces the waiting request
+            w.paint([(250, 100)], radius=3)  # replaces the request still waiting
         assert not w.wait(0.2)  # still busy
         gate.set()
         assert w.wait(30)
-        assert 2 not in calls and calls[-1] == 3  # the middle request never ran (previews may)
-        assert w._engine.dropped == 0 or w._engine.dropped >= 0
+        assert 2 not in calls and calls[0] == 1 and calls[-1] == 3  # the middle request never ran
+        assert w._engine.dropped >= 1  # the first request's result came too late to be shown
         assert w.labels[100, 250] == 1 and w.labels[100, 200] == 1  # the newest result won
     finally:
         from ipyseg import segmenters

@@ -8,12 +8,12 @@ import cv2
 import numpy as np
 
 from .._constants import BACKGROUND, FOREGROUND
+from ..seeds import codes_present
 
 
 def object_codes(seeds: np.ndarray) -> list[int]:
     """Seed codes of the objects present (``k + 1`` for object k), ascending."""
-    counts = np.bincount(seeds.ravel(), minlength=256)
-    return [int(c) for c in np.flatnonzero(counts[2:]) + 2]
+    return [int(c) for c in codes_present(seeds) if c >= FOREGROUND]
 
 
 def one_vs_rest(binary):
