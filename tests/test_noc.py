@@ -79,8 +79,12 @@ def test_noc_and_curve_helpers():
     assert noc.noc(ious, 0.85) == 2 and noc.noc(ious, 0.90) == 3 and noc.noc([0.2, 0.3], 0.9) == 20
     curve = noc.iou_curve(ious)
     assert len(curve) == 20 and curve[-1] == 0.91 and curve[:3] == ious
-    summary = noc.summarize([{"ious": ious, "seconds": [1, 2, 3], "cpu_seconds": [1, 1, 1]},
-                             {"ious": [0.1] * 20, "seconds": [1] * 20, "cpu_seconds": [1] * 20}])
+    summary = noc.summarize(
+        [
+            {"ious": ious, "seconds": [1, 2, 3], "cpu_seconds": [1, 1, 1]},
+            {"ious": [0.1] * 20, "seconds": [1] * 20, "cpu_seconds": [1] * 20},
+        ]
+    )
     assert summary["noc90"] == pytest.approx((3 + 20) / 2) and summary["fail90"] == 1
 
 

@@ -59,9 +59,7 @@ def check_params(name: str | None, params: dict) -> None:
     ]
     unknown = sorted(set(params) - set(accepted))
     if unknown:
-        raise TypeError(
-            f"unknown parameter(s) {unknown} for method {name or DEFAULT_METHOD!r}; accepted: {accepted}"
-        )
+        raise TypeError(f"unknown parameter(s) {unknown} for method {name or DEFAULT_METHOD!r}; accepted: {accepted}")
 
 
 def accepts_prior(func: Callable) -> bool:

@@ -7,7 +7,7 @@ import numpy as np
 
 from .._constants import BACKGROUND, FOREGROUND
 from . import register
-from ._common import fill_unseeded_holes, keep_seeded_components, one_vs_rest
+from ._common import at_least, fill_unseeded_holes, keep_seeded_components, one_vs_rest
 from ._graphcut import edge_weights, fit_gmm, gmm_loglik, min_cut
 
 
@@ -68,9 +68,7 @@ def click_graphcut(
     -------
     (H, W) ndarray of bool
     """
-    iterations = int(iterations)
-    if iterations < 1:
-        raise ValueError(f"`iterations` must be >= 1; got {iterations}")
+    iterations = at_least(iterations, 1, "iterations")
     if not coarse_pixels >= 100:
         raise ValueError(f"`coarse_pixels` must be >= 100; got {coarse_pixels}")
     if not band >= 1:

@@ -7,7 +7,7 @@ import numpy as np
 
 from .._constants import BACKGROUND, FOREGROUND
 from . import register
-from ._common import fill_unseeded_holes, keep_seeded_components, one_vs_rest
+from ._common import at_least, fill_unseeded_holes, keep_seeded_components, one_vs_rest
 
 
 @register("grabcut")
@@ -34,9 +34,7 @@ def grabcut(image, seeds, *, prior=None, iterations: int = 3, clean: bool = True
     -------
     (H, W) ndarray of bool
     """
-    iterations = int(iterations)
-    if iterations < 1:
-        raise ValueError(f"`iterations` must be >= 1; got {iterations}")
+    iterations = at_least(iterations, 1, "iterations")
     fg = seeds == FOREGROUND
     bg = seeds == BACKGROUND
     mask = np.full(seeds.shape, cv2.GC_PR_BGD, dtype=np.uint8)
