@@ -111,8 +111,8 @@ class _EraserTool(_StrokeTool):
     erase = True
 
 
-class _ClickTool(_Handler):
-    """Acts on release at the press position (by then the button is known)."""
+class _PressTool(_Handler):
+    """Remembers where the button went down, until release or cancel."""
 
     def __init__(self):
         self.at = None
@@ -124,13 +124,17 @@ class _ClickTool(_Handler):
     def down(self, ctl, row, col):
         self.at = (row, col)
 
+    def cancel(self, ctl):
+        self.at = None
+
+
+class _ClickTool(_PressTool):
+    """Acts on release at the press position (by then the button is known)."""
+
     def up(self, ctl, row, col):
         if self.at is not None:
             at, self.at = self.at, None
             self.act(ctl, *at)
-
-    def cancel(self, ctl):
-        self.at = None
 
 
 class _PointTool(_ClickTool):
@@ -308,29 +312,16 @@ class _LiveWireTool(_PolygonTool):
         super().cancel(ctl)
 
 
-class _PanTool(_Handler):
-    """Drag to move the view (when zoomed in)."""
-
-    def __init__(self):
-        self.anchor = None
-
-    @property
-    def active(self) -> bool:
-        return self.anchor is not None
-
-    def down(self, ctl, row, col):
-        self.anchor = (row, col)
+class _PanTool(_PressTool):
+    """Drag to move the view (when zoomed in): the pressed image point stays under the pointer."""
 
     def move(self, ctl, row, col):
-        if self.anchor is not None:
-            ctl._pan(self.anchor[0] - row, self.anchor[1] - col)
+        if self.at is not None:
+            ctl._pan(self.at[0] - row, self.at[1] - col)
 
     def up(self, ctl, row, col):
         self.move(ctl, row, col)
-        self.anchor = None
-
-    def cancel(self, ctl):
-        self.anchor = None
+        self.at = None
 
 
 HANDLERS = {

@@ -72,6 +72,13 @@ class _Request:
     preview: bool = False  # first the quick stage of the fast path, then the final one
 
 
+def _in_range(value, lo: float, hi: float, name: str) -> float:
+    v = float(value)
+    if not lo <= v <= hi:
+        raise ValueError(f"`{name}` must be in [{lo:g}, {hi:g}]; got {value}")
+    return v
+
+
 def _frozen(arr: np.ndarray) -> np.ndarray:
     arr.flags.writeable = False
     return arr
@@ -452,10 +459,7 @@ class SegmentWidget(widgets.VBox):
 
     @traitlets.validate("opacity")
     def _valid_opacity(self, proposal):
-        v = float(proposal.value)
-        if not 0.0 <= v <= 1.0:
-            raise ValueError(f"`opacity` must be in [0, 1]; got {proposal.value}")
-        return v
+        return _in_range(proposal.value, 0.0, 1.0, "opacity")
 
     @traitlets.observe("opacity", "overlay_mode")
     def _overlay_style_changed(self, change):
@@ -473,10 +477,7 @@ class SegmentWidget(widgets.VBox):
 
     @traitlets.validate("wand_tolerance")
     def _valid_wand_tolerance(self, proposal):
-        v = float(proposal.value)
-        if not 0 <= v <= 255:
-            raise ValueError(f"`wand_tolerance` must be in [0, 255] (per channel); got {proposal.value}")
-        return v
+        return _in_range(proposal.value, 0.0, 255.0, "wand_tolerance")
 
     @traitlets.validate("wand_connectivity")
     def _valid_wand_connectivity(self, proposal):
