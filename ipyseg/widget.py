@@ -6,7 +6,6 @@ import contextlib
 import dataclasses
 import html
 import math
-import time
 import warnings
 from dataclasses import dataclass
 
@@ -15,8 +14,10 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 
-from . import render, segmenters, shortcuts
+from . import render, segmenters
 from ._constants import BACKGROUND, FOREGROUND, MAX_OBJECTS
+from ._drawing import DisplayMixin
+from ._input import InputMixin
 from ._validation import (
     as_image,
     as_label_code,
@@ -34,8 +35,6 @@ from .seeds import SeedState, codes_present
 from .toolbar import Toolbar
 from .tools import Tool, make_handlers
 
-#: Seconds within which ipyevents' button/modifier report belongs to the same press.
-_PRESS_MATCH_SECONDS = 0.5
 #: Largest zoom: one image pixel spans this many canvas pixels.
 MAX_PIXEL_ZOOM = 32.0
 OVERLAY_MODES = ("filled", "contour", "hidden")
@@ -84,7 +83,7 @@ def _frozen(arr: np.ndarray) -> np.ndarray:
     return arr
 
 
-class SegmentWidget(widgets.VBox):
+class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
     """Interactive segmentation of one image: paint seeds, get labels.
 
     Parameters
@@ -719,230 +718,3 @@ class SegmentWidget(widgets.VBox):
         self.set_trait("status", text)
         color = "#b00020" if error else "#444"
         self._status_html.value = f'<span style="color:{color};font-size:90%">{html.escape(text)}</span>'
-
-    # ------------------------------------------------------------- drawing
-    def _canvas_window(self, window) -> tuple:
-        """Canvas-pixel window covering image window ``(r0, r1, c0, c1)``, with a margin."""
-        vp = self.viewport
-        r0, r1, c0, c1 = window
-        x0, y0 = vp.image_to_canvas(r0 - 0.5, c0 - 0.5)
-        x1, y1 = vp.image_to_canvas(r1 - 0.5, c1 - 0.5)
-        m = 2
-        return (
-            max(0, int(math.floor(y0)) - m),
-            min(vp.canvas_height, int(math.ceil(y1)) + m),
-            max(0, int(math.floor(x0)) - m),
-            min(vp.canvas_width, int(math.ceil(x1)) + m),
-        )
-
-    def _display_index(self, arr: np.ndarray) -> np.ndarray:
-        """``arr`` sampled at the centre of every canvas pixel (nearest neighbour)."""
-        rows, cols = self.viewport.canvas_pixel_sources()
-        return render.sample_nearest(arr, rows, cols)
-
-    def _redraw_seeds(self, window=None) -> None:
-        vp = self.viewport
-        cw = (0, vp.canvas_height, 0, vp.canvas_width) if window is None else self._canvas_window(window)
-        rows, cols = vp.canvas_pixel_sources()
-        r0, r1, c0, c1 = cw
-        index = np.zeros((vp.canvas_height, vp.canvas_width), np.uint8)
-        if self.show_seeds:
-            index[r0:r1, c0:c1] = self._state.array[rows[r0:r1, None], cols[None, c0:c1]]
-        with self.view.batch():
-            self.view.show_index(self.view.seeds_layer, index, render.seed_lut(), cw)
-            if self.show_seeds and self._state.boxes:
-                self._draw_boxes()
-
-    def _draw_boxes(self) -> None:
-        rects, colors = [], []
-        for code, (r0, r1, c0, c1) in sorted(self._state.boxes.items()):
-            x0, y0 = self.viewport.image_to_canvas(r0 - 0.5, c0 - 0.5)
-            x1, y1 = self.viewport.image_to_canvas(r1 - 0.5, c1 - 0.5)
-            rects.append((float(x0), float(y0), float(x1 - x0), float(y1 - y0)))
-            colors.append(render.css(render.seed_color(code)))
-        self.view.draw_boxes(rects, colors)
-
-    def _redraw_overlay(self, full: bool = False, window=None) -> None:
-        """Send the overlay where it changed; ``window`` (image pixels) bounds what may have."""
-        if full or window is None or self._display_labels is None:
-            labels = self._display_index(self.labels)
-        else:
-            labels = render.resample_window(
-                self._display_labels, self.labels, self._canvas_window(window), *self.viewport.canvas_pixel_sources()
-            )
-        self._display_labels = labels  # the labels as the canvas samples them, before styling
-        if self.overlay_mode == "contour":
-            index = render.contours(labels)
-        elif self.overlay_mode == "hidden":
-            index = np.zeros_like(labels)
-        else:
-            index = labels
-        window = None if full else render.changed_window(self._overlay_index, index)
-        if window is None and not full:
-            return
-        self._overlay_index = index
-        opacity = 1.0 if self.overlay_mode == "contour" else self.opacity
-        self.view.show_index(self.view.overlay_layer, index, render.label_lut(opacity), window)
-
-    def _photo_for_view(self) -> np.ndarray:
-        """The photo as the canvas shows it: area-averaged when shrunk, pixel-exact when enlarged."""
-        vp = self.viewport
-        rgb = self._image
-        if vp.scale >= 1.0:
-            rows, cols = vp.canvas_pixel_sources()
-            return rgb[rows[:, None], cols[None, :]]
-        r0, r1, c0, c1 = vp.visible_region()
-        return cv2.resize(rgb[r0:r1, c0:c1], (vp.canvas_width, vp.canvas_height), interpolation=cv2.INTER_AREA)
-
-    def _redraw_all(self) -> None:
-        with self.view.batch():
-            photo = self._photo_for_view()
-            if self.viewport.zoom == 1.0:
-                self.view.show_photo(photo)  # lossless PNG
-            else:
-                # Zoomed views change on every pan step: JPEG quality 92 keeps them quick.
-                self.view.show_photo_window(render.encode_jpeg(photo, 92))
-            self._redraw_overlay(full=True)
-            self._redraw_seeds()
-
-    # -------------------------------------------------------------- events
-    def _connect_events(self) -> None:
-        layer = self.view.event_layer
-        layer.on_mouse_down(self._on_mouse_down)
-        layer.on_mouse_move(self._on_mouse_move)
-        layer.on_mouse_up(self._on_mouse_up)
-        layer.on_mouse_out(self._on_mouse_out)
-        layer.on_mouse_wheel(self._on_mouse_wheel)
-        layer.on_key_down(self._on_key_down)
-        layer.on_client_ready(self._redraw_all)
-        try:
-            import ipyevents
-        except ImportError:  # pragma: no cover - a declared dependency
-            self._dom_events = None
-        else:
-            # ipycanvas reports no mouse button or modifier: ipyevents adds them, and stops
-            # the browser's context menu so that a right-drag can paint background.
-            self._dom_events = ipyevents.Event(
-                source=self.view.canvas, watched_events=["mousedown", "contextmenu"], prevent_default_action=True
-            )
-            self._dom_events.on_dom_event(self._on_dom_event)
-
-    def _active_handler(self):
-        return self._pan_gesture if self._pan_gesture.active else self._handlers[self.tool]
-
-    def _on_mouse_down(self, x, y):
-        # ipycanvas focuses the canvas before it measures the mouse-down position; when that
-        # focus scrolls the page, the measured position is off by the scroll. The browser
-        # always reports a mouse-move at the press position first, measured before any
-        # scroll, so that position is the one the user pressed at. The page moved under the
-        # pointer, so the later events of this press are off by the same amount: the shift is
-        # taken out of them until the button is released (a click stays a click).
-        self._press_shift = (0.0, 0.0)
-        if self._last_move is not None:
-            self._press_shift = (x - self._last_move[0], y - self._last_move[1])
-            x, y = self._last_move
-        row, col = self.viewport.canvas_to_image(x, y)
-        now = time.monotonic()
-        report, self._dom_report = self._dom_report, None
-        self._down_at = (now, float(row), float(col))
-        self._button_code = None
-        with self._from_ui():
-            if report is not None and now - report[0] < _PRESS_MATCH_SECONDS:  # ipyevents came first
-                self._down_at = None
-                self._apply_press_info(report[1], (float(row), float(col)), started=False)
-            if not self._pan_gesture.active:
-                self._active_handler().down(self, float(row), float(col))
-
-    def _on_dom_event(self, event: dict) -> None:
-        """Handle ipyevents' report of a press: which button, which modifiers."""
-        if event.get("type") != "mousedown":
-            return
-        if event.get("button") == 2:
-            kind = "background"
-        elif event.get("button") == 1 or event.get("shiftKey"):
-            kind = "pan"
-        else:
-            kind = None
-        now = time.monotonic()
-        down, self._down_at = self._down_at, None
-        if down is not None and now - down[0] < _PRESS_MATCH_SECONDS:  # its mouse-down came first
-            with self._from_ui():
-                self._apply_press_info(kind, down[1:], started=True)
-        else:
-            self._dom_report = (now, kind)
-
-    def _apply_press_info(self, kind, start, *, started: bool) -> None:
-        """Make the press at image ``start`` a background (right button) or pan gesture.
-
-        ``started``: the tool's handler has already seen the mouse-down (it is cancelled; no
-        tool commits anything before mouse-up).
-        """
-        if kind == "background":
-            self._button_code = BACKGROUND
-            handler = self._handlers[self.tool]
-            if started and isinstance(getattr(handler, "points", None), list) and handler.points:
-                handler.down(self, *handler.points[0])  # redraw the first dab in background colour
-        elif kind == "pan":
-            if started:
-                self._handlers[self.tool].cancel(self)
-            self._pan_gesture.down(self, *start)
-
-    def _unshift(self, x, y):
-        """A position of the current press in the frame of its mouse-down (see _on_mouse_down)."""
-        return x - self._press_shift[0], y - self._press_shift[1]
-
-    def _on_mouse_move(self, x, y):
-        self._last_move = (x, y)
-        x, y = self._unshift(x, y)
-        handler = self._active_handler()
-        tool = self.tool
-        with self.view.batch():
-            if tool in (Tool.BRUSH, Tool.ERASER, Tool.POINT):
-                radius = self._brush_radius if tool != Tool.POINT else self._point_radius
-                color = "#ffffff" if tool == Tool.ERASER else render.css(render.seed_color(self._paint_code))
-                self.view.draw_cursor(x, y, radius * self.viewport.scale, color)
-            else:
-                self.view.draw_crosshair(x, y, render.css(render.seed_color(self._object_code)))
-            if handler.active:
-                row, col = self.viewport.canvas_to_image(x, y)
-                with self._from_ui():
-                    handler.move(self, float(row), float(col))
-
-    def _on_mouse_up(self, x, y):
-        row, col = self.viewport.canvas_to_image(*self._unshift(x, y))
-        self._press_shift = (0.0, 0.0)
-        try:
-            with self._from_ui():
-                self._active_handler().up(self, float(row), float(col))
-        finally:
-            self._button_code = None
-
-    def _on_mouse_out(self, x, y):
-        self._last_move = None
-        self.view.clear_cursor()
-        handler = self._active_handler()
-        if (
-            handler.active
-            and handler is not self._handlers[Tool.POLYGON]
-            and handler is not self._handlers[Tool.LIVEWIRE]
-        ):
-            self._on_mouse_up(x, y)
-        self._press_shift = (0.0, 0.0)
-
-    def _on_mouse_wheel(self, dx, dy):
-        # ipycanvas sends the wheel deltas, not the pointer: zoom around the last move.
-        if dy:
-            with self._from_ui():
-                self._zoom_at_pointer(1.25 if dy < 0 else 1 / 1.25)
-
-    def _on_key_down(self, key, shift_key, ctrl_key, meta_key):
-        with self._from_ui():
-            shortcuts.handle_key(self, key, shift_key, ctrl_key, meta_key)
-
-    def _preview(self, points_rc: np.ndarray, code: int) -> None:
-        xs, ys = self.viewport.image_to_canvas(points_rc[:, 0], points_rc[:, 1])
-        width = 2 * self._brush_radius * self.viewport.scale
-        if code == 0:
-            self.view.erase_segment(xs, ys, width)
-        else:
-            self.view.stroke_segment(xs, ys, render.css(render.seed_color(code), 0.9), width)
