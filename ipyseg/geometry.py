@@ -118,6 +118,22 @@ class Viewport:
         self.left = float(min(max(0.0, left), w - view_w))
 
 
+def box_window(a_rc, b_rc, shape: tuple) -> tuple:
+    """Integer window ``(r0, r1, c0, c1)`` of the pixels whose centres lie in the rectangle with
+    corners ``a_rc`` and ``b_rc`` (image ``(row, col)``, any order), clipped to ``shape``.
+
+    The window is empty (``r0 >= r1`` or ``c0 >= c1``) when the rectangle misses the image.
+    """
+    (r0, r1), (c0, c1) = sorted((a_rc[0], b_rc[0])), sorted((a_rc[1], b_rc[1]))
+    h, w = shape[:2]
+    return (
+        max(0, int(math.ceil(r0))),
+        min(h, int(math.floor(r1)) + 1),
+        max(0, int(math.ceil(c0))),
+        min(w, int(math.floor(c1)) + 1),
+    )
+
+
 def stroke_footprint(points_rc: np.ndarray, radius: float, shape: tuple):
     """Rasterise a brush stroke: the pixels whose centres lie within ``radius`` of the polyline.
 

@@ -23,7 +23,7 @@ from enum import Enum
 import numpy as np
 
 from ._constants import UNMARKED
-from .geometry import polygon_footprint
+from .geometry import box_window, polygon_footprint
 
 #: Two presses closer in time (s) and space (display pixels) than this are a double-click.
 DOUBLE_CLICK_SECONDS = 0.4
@@ -144,48 +144,30 @@ class _PointTool(_ClickTool):
         ctl._commit_stroke(np.array([(row, col)]), ctl._paint_code, ctl._point_radius)
 
 
-class _BoxTool(_Handler):
+class _BoxTool(_PressTool):
     """Drag a rectangle: the current object lies inside it, everything outside is background."""
 
-    def __init__(self):
-        self.start = None
-
-    @property
-    def active(self) -> bool:
-        return self.start is not None
-
     def _corners(self, row, col):
-        (r0, c0), (r1, c1) = self.start, (row, col)
+        (r0, c0), (r1, c1) = self.at, (row, col)
         return np.array([(r0, c0), (r0, c1), (r1, c1), (r1, c0)])
 
-    def down(self, ctl, row, col):
-        self.start = (row, col)
-
     def move(self, ctl, row, col):
-        if self.start is not None:
+        if self.at is not None:
             ctl._show_guide(self._corners(row, col), closed=True)
 
     def up(self, ctl, row, col):
-        if self.start is None:
+        if self.at is None:
             return
-        (ra, ca), self.start = self.start, None
+        start, self.at = self.at, None
         ctl._clear_guide()
-        h, w = ctl.image.shape[:2]
-        r0, r1 = sorted((ra, row))
-        c0, c1 = sorted((ca, col))
-        window = (
-            max(0, int(np.ceil(r0))),
-            min(h, int(np.floor(r1)) + 1),
-            max(0, int(np.ceil(c0))),
-            min(w, int(np.floor(c1)) + 1),
-        )
+        window = box_window(start, (row, col), ctl.image.shape)
         min_side = 3.0 / ctl.viewport.scale  # a click, not a box
         if window[1] - window[0] >= min_side and window[3] - window[2] >= min_side:
             ctl._commit_box(window)
 
     def cancel(self, ctl):
-        if self.start is not None:
-            self.start = None
+        if self.at is not None:
+            self.at = None
             ctl._clear_guide()
 
 

@@ -29,7 +29,7 @@ from ._validation import (
 )
 from .canvas_view import CanvasView
 from .engine import Engine, Result
-from .geometry import MAX_DISPLAY_PIXELS, Viewport, polygon_footprint, stroke_footprint
+from .geometry import MAX_DISPLAY_PIXELS, Viewport, box_window, polygon_footprint, stroke_footprint
 from .multiscale import FastResult, Multiscale
 from .seeds import SeedState, codes_present
 from .toolbar import Toolbar
@@ -307,15 +307,9 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         obj : int, optional
             Object id; default the current object.
         """
-        pts = as_points([box[:2], box[2:]], "box")
-        (r0, c0), (r1, c1) = np.sort(pts, axis=0)
+        a, b = as_points([box[:2], box[2:]], "box")
         h, w = self._image.shape[:2]
-        window = (
-            max(0, int(math.ceil(r0))),
-            min(h, int(math.floor(r1)) + 1),
-            max(0, int(math.ceil(c0))),
-            min(w, int(math.floor(c1)) + 1),
-        )
+        window = box_window(a, b, self._image.shape)
         if window[0] >= window[1] or window[2] >= window[3]:
             raise ValueError(f"`box` {tuple(box)} does not overlap the image ({w} x {h})")
         code = self._object_code if obj is None else as_label_code(int(obj) + 1, "obj + 1")
@@ -668,8 +662,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
     def _segment(self) -> None:
         request = self._make_request()
         if self._ui_depth:
-            self._on_busy(True)
-            self._engine.submit(request)
+            self._engine.submit(request)  # the engine shows "busy" at once
         else:
             result = self._engine.run_sync(request)
             if result.error is not None and result.generation == self._engine.generation:
