@@ -44,7 +44,7 @@ class DisplayMixin:
         r0, r1, c0, c1 = cw
         index = np.zeros((vp.canvas_height, vp.canvas_width), np.uint8)
         if self.show_seeds:
-            index[r0:r1, c0:c1] = self._state.array[rows[r0:r1, None], cols[None, c0:c1]]
+            index[r0:r1, c0:c1] = render.sample_nearest(self._state.array, rows[r0:r1], cols[c0:c1])
         with self.view.batch():
             self.view.show_index(self.view.seeds_layer, index, render.seed_lut(), cw)
             if self.show_seeds and self._state.boxes:
@@ -87,7 +87,7 @@ class DisplayMixin:
         rgb = self._image
         if vp.scale >= 1.0:
             rows, cols = vp.canvas_pixel_sources()
-            return rgb[rows[:, None], cols[None, :]]
+            return render.sample_nearest(rgb, rows, cols)
         r0, r1, c0, c1 = vp.visible_region()
         return cv2.resize(rgb[r0:r1, c0:c1], (vp.canvas_width, vp.canvas_height), interpolation=cv2.INTER_AREA)
 
@@ -95,9 +95,9 @@ class DisplayMixin:
         with self.view.batch():
             photo = self._photo_for_view()
             if self.viewport.zoom == 1.0:
-                self.view.show_photo(photo)  # lossless PNG
+                self.view.show_photo(render.encode_png(photo))  # lossless
             else:
                 # Zoomed views change on every pan step: JPEG quality 92 keeps them quick.
-                self.view.show_photo_window(render.encode_jpeg(photo, 92))
+                self.view.show_photo(render.encode_jpeg(photo, 92))
             self._redraw_overlay(full=True)
             self._redraw_seeds()

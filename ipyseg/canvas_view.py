@@ -96,11 +96,11 @@ class CanvasView:
         layer._canvas_manager.send_draw_command(layer, COMMANDS["putImageData"], [int(x), int(y)], [png])
         self.bytes_sent += len(png)
 
-    def show_photo(self, rgb_display: np.ndarray) -> None:
-        """Send the display-resolution photo once (lossless PNG)."""
+    def show_photo(self, encoded: bytes) -> None:
+        """Replace the photo layer with an encoded display-resolution image (PNG or JPEG bytes)."""
         with self.batch():
             self.image_layer.clear()
-            self.put_png(self.image_layer, render.encode_png(rgb_display))
+            self.put_png(self.image_layer, encoded)
 
     def show_index(self, layer, index: np.ndarray, lut: np.ndarray, window=None) -> None:
         """Replace a rectangle of ``layer`` by a palette-coloured index image.
@@ -189,12 +189,6 @@ class CanvasView:
                 layer.stroke_style = color
                 layer.stroke_rect(x, y, w, h)
             layer.set_line_dash([])
-
-    def show_photo_window(self, png: bytes) -> None:
-        """Replace the photo layer (after zoom or pan) with already-encoded bytes."""
-        with self.batch():
-            self.image_layer.clear()
-            self.put_png(self.image_layer, png)
 
     def clear_cursor(self) -> None:
         with self.lock:

@@ -91,13 +91,13 @@ def sample_nearest(arr: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.nd
 
     Parameters
     ----------
-    arr : (H, W) ndarray
+    arr : (H, W) or (H, W, C) ndarray
     rows : (h,) ndarray of intp
     cols : (w,) ndarray of intp
 
     Returns
     -------
-    (h, w) ndarray, same dtype as ``arr``
+    (h, w) or (h, w, C) ndarray, same dtype as ``arr``
     """
     return arr.take(rows, axis=0).take(cols, axis=1)
 
