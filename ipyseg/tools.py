@@ -7,6 +7,7 @@ controller interface (implemented by ``SegmentWidget``):
   right-button drag); ``ctl._object_code``: the current object's seed code;
 * ``ctl._preview(points_rc, code)``: draw part of a stroke preview (nothing is committed);
 * ``ctl._commit_stroke(points_rc, code, radius)``, ``ctl._commit_fill(window, footprint, code)``,
+  ``ctl._commit_polygon(points_rc, code, exact=False)``,
   ``ctl._commit_box(window)``: apply an edit as one undo step and segment;
 * ``ctl._show_guide(points_rc, closed)`` / ``ctl._clear_guide()``: outline on the cursor layer;
 * ``ctl._pan(d_row, d_col)``, ``ctl._wand(row, col)``, ``ctl._livewire()``, ``ctl.viewport``.
@@ -23,7 +24,7 @@ from enum import Enum
 import numpy as np
 
 from ._constants import UNMARKED
-from .geometry import box_window, polygon_footprint
+from .geometry import box_window
 
 #: Two presses closer in time (s) and space (display pixels) than this are a double-click.
 DOUBLE_CLICK_SECONDS = 0.4
@@ -231,13 +232,11 @@ class _PolygonTool(_Handler):
         self.vertices = []
         ctl._clear_guide()
         if len(pts) >= 3:
-            window, footprint = polygon_footprint(pts, ctl.image.shape)
-            if window is not None:
-                self.commit(ctl, window, footprint)
+            self.commit(ctl, pts)
 
-    def commit(self, ctl, window, footprint):
+    def commit(self, ctl, pts):
         """The filled polygon becomes seeds of the current label."""
-        ctl._commit_fill(window, footprint, ctl._paint_code)
+        ctl._commit_polygon(pts, ctl._paint_code)
 
     def key(self, ctl, key):
         if key == "Enter" and self.vertices:
@@ -285,9 +284,9 @@ class _LiveWireTool(_PolygonTool):
         super().close(ctl)
         self.path = []
 
-    def commit(self, ctl, window, footprint):
+    def commit(self, ctl, pts):
         """The closed contour's inside becomes the current object (with a background halo)."""
-        ctl._commit_region(window, footprint, ctl._object_code)
+        ctl._commit_polygon(pts, ctl._object_code, exact=True)
 
     def cancel(self, ctl):
         self.path = []

@@ -331,9 +331,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         pts = as_points(points)
         if len(pts) < 3:
             raise ValueError(f"`points` must have at least 3 vertices; got {len(pts)}")
-        window, footprint = polygon_footprint(pts, self._image.shape)
-        if window is not None:
-            self._commit_fill(window, footprint, int(self.label) if label is None else as_label_code(label))
+        self._commit_polygon(pts, int(self.label) if label is None else as_label_code(label))
 
     def livewire(self, anchors, obj: int | None = None) -> np.ndarray:
         """Close an edge-snapping contour through image ``(x, y)`` anchors; its inside becomes the object.
@@ -353,9 +351,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
             lw.anchor(a)
             path.append(lw.path_to(b))
         contour = np.concatenate(path)
-        window, footprint = polygon_footprint(contour, self._image.shape)
-        if window is not None:
-            self._commit_region(window, footprint, code)
+        self._commit_polygon(contour, code, exact=True)
         return contour[:, ::-1].copy()
 
     def fill(self, mask, label: int = FOREGROUND) -> None:
@@ -532,6 +528,16 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         if not self._after_edit(changed) and window is not None:
             # Nothing changed (e.g. erasing where nothing was): drop the preview.
             self._redraw_seeds(window)
+
+    def _commit_polygon(self, points_rc: np.ndarray, code: int, *, exact: bool = False) -> None:
+        """Fill a polygon with seeds of ``code``; ``exact``: make it the object (see _commit_region)."""
+        window, footprint = polygon_footprint(points_rc, self._image.shape)
+        if window is None:
+            return
+        if exact:
+            self._commit_region(window, footprint, code)
+        else:
+            self._commit_fill(window, footprint, code)
 
     def _commit_region(self, window, footprint, code: int, ring: float = 2.0) -> None:
         """Make the region object ``code`` exactly, as one undo step.
