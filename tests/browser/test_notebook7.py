@@ -18,6 +18,15 @@ def notebook_server(chromium_path, tmp_path_factory, request):
     return _start_server("notebook", tmp_path_factory, request)
 
 
+def _saved_with_widget(path) -> bool:
+    """Whether the notebook file on disk holds the widget's output (a file being written reads as invalid)."""
+    try:
+        cells = nbformat.read(path, as_version=4).cells
+    except (OSError, ValueError):  # the server is still writing it (NotJSONError is a ValueError)
+        return False
+    return any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in cells[0].get("outputs", []))
+
+
 def test_segment_in_notebook7_and_after_reload(notebook_server, context, request):
     nb = open_notebook(notebook_server, context, request, "nb7", [scene_cell(H, W, method="watershed")])
     page = nb.page
@@ -32,10 +41,7 @@ def test_segment_in_notebook7_and_after_reload(notebook_server, context, request
     page.keyboard.press("Control+s")
     path = notebook_server.root / nb.name
     deadline = time.monotonic() + 60
-    while not any(
-        "application/vnd.jupyter.widget-view+json" in o.get("data", {})
-        for o in nbformat.read(path, as_version=4).cells[0].get("outputs", [])
-    ):
+    while not _saved_with_widget(path):
         assert time.monotonic() < deadline, "the notebook was not saved with the widget's output"
         time.sleep(0.2)
     nb.console.clear()
