@@ -14,6 +14,7 @@ import numpy as np
 
 from . import render, shortcuts
 from ._constants import BACKGROUND
+from .events import clean_canvas_message, clean_dom_event
 from .tools import Tool
 
 #: Seconds within which ipyevents' button/modifier report belongs to the same press.
@@ -25,6 +26,11 @@ class InputMixin:
 
     def _connect_events(self) -> None:
         layer = self.view.event_layer
+        # Every front-end message passes the edge check (events.py) once, before ipycanvas'
+        # own dispatch: malformed ones are dropped there and counted in ``dropped_events``.
+        self.dropped_events = 0
+        self.view.canvas.on_msg(layer._handle_frontend_event, remove=True)
+        self.view.canvas.on_msg(self._on_canvas_message)
         layer.on_mouse_down(self._on_mouse_down)
         layer.on_mouse_move(self._on_mouse_move)
         layer.on_mouse_up(self._on_mouse_up)
@@ -43,6 +49,14 @@ class InputMixin:
                 source=self.view.canvas, watched_events=["mousedown", "contextmenu"], prevent_default_action=True
             )
             self._dom_events.on_dom_event(self._on_dom_event)
+
+    def _on_canvas_message(self, _, content, buffers) -> None:
+        vp = self.viewport
+        clean = clean_canvas_message(content, bound=16.0 * max(vp.canvas_width, vp.canvas_height))
+        if clean is None:
+            self.dropped_events += 1
+            return
+        self.view.event_layer._handle_frontend_event(_, clean, buffers)
 
     def _active_handler(self):
         return self._pan_gesture if self._pan_gesture.active else self._handlers[self.tool]
@@ -72,7 +86,11 @@ class InputMixin:
 
     def _on_dom_event(self, event: dict) -> None:
         """Handle ipyevents' report of a press: which button, which modifiers."""
-        if event.get("type") != "mousedown":
+        event = clean_dom_event(event)
+        if event is None:
+            self.dropped_events += 1
+            return
+        if event["type"] != "mousedown":
             return
         if event.get("button") == 2:
             kind = "background"

@@ -231,6 +231,15 @@ def as_label_code(label, name: str = "label") -> int:
     return int(label)
 
 
+def as_object_id(obj, name: str = "obj") -> int:
+    """Validate an object id (``1`` is the first object; ``0`` is the background, not an object)."""
+    if isinstance(obj, bool) or not isinstance(obj, (int, np.integer)):
+        raise TypeError(f"`{name}` must be an integer object id in [1, {MAX_OBJECTS}]; got {_describe(obj)}")
+    if not 1 <= int(obj) <= MAX_OBJECTS:
+        raise ValueError(f"`{name}` must be an object id in [1, {MAX_OBJECTS}] (0 is the background); got {obj}")
+    return int(obj)
+
+
 def as_radius(radius, name: str = "radius") -> float:
     """Validate a brush radius in image pixels (a positive finite number)."""
     if isinstance(radius, bool) or not isinstance(radius, (int, float, np.integer, np.floating)):

@@ -8,6 +8,7 @@ All drawing of one update is sent as one message (:meth:`CanvasView.batch`).
 from __future__ import annotations
 
 import threading
+import functools
 from contextlib import contextmanager
 
 import numpy as np
@@ -18,6 +19,25 @@ from . import render
 from .geometry import Viewport
 
 LAYER_NAMES = ("image", "overlay", "seeds", "cursor")
+
+#: ipycanvas caches draw commands and their image buffers in ONE manager per kernel
+#: (``_CANVAS_MANAGER``), so every view of every widget, from the event thread and from engine
+#: threads, must hold this one lock while it fills or flushes that cache; otherwise two widgets
+#: drawing at once could pair an image buffer with another widget's command.
+DRAW_LOCK = threading.RLock()
+_batch_depth = 0  # nesting of batch() across all views (guarded by DRAW_LOCK)
+
+
+def _drawing(method):
+    """Make a draw method a no-op once the view is closed (its canvas has no front end)."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        if self._closed:
+            return None
+        return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 class CanvasView:
@@ -47,9 +67,21 @@ class CanvasView:
         self.image_layer, self.overlay_layer, self.seeds_layer, self.cursor_layer = (
             self.canvas[i] for i in range(len(LAYER_NAMES))
         )
-        self.lock = threading.RLock()  # drawing comes from the event thread and the engine
-        self._depth = 0
+        self.lock = DRAW_LOCK  # shared by all views: the command cache is kernel-wide
         self.bytes_sent = 0
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Stop drawing and close the canvas widgets (its layers and layouts, not the shared manager)."""
+        from ._lifecycle import close_tree
+
+        with DRAW_LOCK:
+            self._closed = True
+            close_tree(self.canvas, keep=[_CANVAS_MANAGER])
 
     @contextmanager
     def batch(self):
@@ -59,21 +91,22 @@ class CanvasView:
         the body raises (``hold_canvas`` would leave caching switched on for good), and nested
         batches are merged rather than flushed early.
         """
-        with self.lock:
-            if self._depth:
-                self._depth += 1
+        global _batch_depth
+        with DRAW_LOCK:
+            if _batch_depth:
+                _batch_depth += 1
                 try:
                     yield
                 finally:
-                    self._depth -= 1
+                    _batch_depth -= 1
                 return
-            self._depth = 1
+            _batch_depth = 1
             was_caching = _CANVAS_MANAGER._caching
             _CANVAS_MANAGER._caching = True
             try:
                 yield
             finally:
-                self._depth = 0
+                _batch_depth = 0
                 try:
                     _CANVAS_MANAGER.flush()
                 finally:
@@ -85,6 +118,7 @@ class CanvasView:
         return self.cursor_layer
 
     # ------------------------------------------------------------------ pixels
+    @_drawing
     def put_png(self, layer, png: bytes, x: int = 0, y: int = 0, *, clear=None) -> None:
         """Draw PNG bytes at canvas ``(x, y)``; ``clear=(w, h)`` first clears that rectangle.
 
@@ -96,12 +130,14 @@ class CanvasView:
         layer._canvas_manager.send_draw_command(layer, COMMANDS["putImageData"], [int(x), int(y)], [png])
         self.bytes_sent += len(png)
 
+    @_drawing
     def show_photo(self, encoded: bytes) -> None:
         """Replace the photo layer with an encoded display-resolution image (PNG or JPEG bytes)."""
         with self.batch():
             self.image_layer.clear()
             self.put_png(self.image_layer, encoded)
 
+    @_drawing
     def show_index(self, layer, index: np.ndarray, lut: np.ndarray, window=None) -> None:
         """Replace a rectangle of ``layer`` by a palette-coloured index image.
 
@@ -124,6 +160,7 @@ class CanvasView:
             self.put_png(layer, png, c0, r0, clear=(c1 - c0, r1 - r0))
 
     # ----------------------------------------------------------------- vectors
+    @_drawing
     def stroke_segment(self, xs, ys, color: str, width: float) -> None:
         """Preview part of a brush stroke on the seeds layer (canvas coordinates)."""
         layer = self.seeds_layer
@@ -138,6 +175,7 @@ class CanvasView:
             else:
                 layer.stroke_lines(np.column_stack([xs, ys]))
 
+    @_drawing
     def erase_segment(self, xs, ys, width: float) -> None:
         """Preview an eraser stroke: clear the seeds layer under it."""
         layer = self.seeds_layer
@@ -146,6 +184,7 @@ class CanvasView:
             self.stroke_segment(xs, ys, "#000000", width)
             layer.global_composite_operation = "source-over"
 
+    @_drawing
     def draw_cursor(self, x: float, y: float, radius: float, color: str) -> None:
         """Show the brush footprint (a circle of ``radius`` canvas pixels) at ``(x, y)``."""
         layer = self.cursor_layer
@@ -155,6 +194,7 @@ class CanvasView:
             layer.stroke_style = color
             layer.stroke_circle(float(x), float(y), max(1.0, radius))
 
+    @_drawing
     def draw_crosshair(self, x: float, y: float, color: str) -> None:
         """A small crosshair cursor for tools without a brush footprint."""
         layer = self.cursor_layer
@@ -165,6 +205,7 @@ class CanvasView:
             layer.stroke_line(x - 6, y, x + 6, y)
             layer.stroke_line(x, y - 6, x, y + 6)
 
+    @_drawing
     def draw_guide(self, xs, ys, color: str, closed: bool) -> None:
         """A polyline (polygon, live-wire, box outline) on the cursor layer, above everything."""
         layer = self.cursor_layer
@@ -179,6 +220,7 @@ class CanvasView:
                 layer.stroke_lines(pts)
             layer.set_line_dash([])
 
+    @_drawing
     def draw_boxes(self, rects, colors) -> None:
         """Outline box constraints ``(x, y, w, h)`` on the seeds layer."""
         layer = self.seeds_layer
@@ -190,6 +232,7 @@ class CanvasView:
                 layer.stroke_rect(x, y, w, h)
             layer.set_line_dash([])
 
+    @_drawing
     def clear_cursor(self) -> None:
-        with self.lock:
+        with self.batch():
             self.cursor_layer.clear()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,15 @@ class Result:
     request: Any = None
 
 
+def _weak(func: Callable | None) -> Callable[[], Callable | None]:
+    """A getter for ``func`` that does not keep a bound method's object alive."""
+    if func is None:
+        return lambda: None
+    if getattr(func, "__self__", None) is not None and hasattr(func, "__func__"):
+        return weakref.WeakMethod(func)
+    return lambda: func
+
+
 class Engine:
     """Single background worker with a one-slot queue.
 
@@ -43,12 +53,20 @@ class Engine:
         apply lock held (so results land in order).
     on_busy : callable, optional
         ``on_busy(bool)`` when the worker starts or stops computing.
+
+    Notes
+    -----
+    The engine owns its worker thread: :meth:`close` stops and joins it. Bound methods are
+    held weakly, so the worker never keeps their object (a widget with its photo) alive; when
+    that object is collected, the worker exits at its next request (owners should also call
+    :meth:`close` from a finaliser). Anything a ``compute`` raises in the worker, even
+    ``SystemExit`` or ``KeyboardInterrupt``, becomes an error result: the worker survives.
     """
 
     def __init__(self, compute: Callable, apply: Callable, on_busy: Callable | None = None):
-        self._compute = compute
-        self._apply = apply
-        self._on_busy = on_busy or (lambda busy: None)
+        self._compute = _weak(compute)
+        self._apply = _weak(apply)
+        self._on_busy_ref = _weak(on_busy)
         self._cond = threading.Condition()
         self._apply_lock = threading.RLock()
         self._pending = None  # (generation, request)
@@ -58,6 +76,7 @@ class Engine:
         self._closed = False
         self._thread: threading.Thread | None = None
         self.dropped = 0  # stale results discarded (for tests and benchmarks)
+        self.last_apply_error: BaseException | None = None  # an apply/on_busy callback that raised
 
     @property
     def generation(self) -> int:
@@ -69,11 +88,25 @@ class Engine:
             self._generation += 1
             return self._generation
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def thread(self) -> threading.Thread | None:
+        """The worker thread, if one was started (for tests)."""
+        return self._thread
+
+    def _on_busy(self, busy: bool) -> None:
+        cb = self._on_busy_ref()
+        if cb is not None:
+            cb(busy)
+
     def submit(self, request) -> int:
         """Queue ``request`` for the worker, replacing any request still waiting."""
         with self._cond:
             if self._closed:
-                raise RuntimeError("engine is closed")
+                raise RuntimeError("the engine is closed (its widget was closed)")
             self._generation += 1
             self._pending = (self._generation, request)
             if self._thread is None or not self._thread.is_alive():
@@ -86,11 +119,17 @@ class Engine:
         return gen
 
     def run_sync(self, request) -> Result:
-        """Compute ``request`` in the calling thread and apply it (it becomes the newest)."""
+        """Compute ``request`` in the calling thread and apply it (it becomes the newest).
+
+        ``KeyboardInterrupt`` and ``SystemExit`` raised by the computation propagate (the
+        user interrupted the kernel); the newest applied result stays as it was.
+        """
+        if self._closed:
+            raise RuntimeError("the engine is closed (its widget was closed)")
         gen = self.next_generation()
         with self._cond:
             self._pending = None  # a waiting request is older than this one
-        result = self._run(gen, request)
+        result = self._run(gen, request, catch=Exception)
         self._deliver(result)
         return result
 
@@ -106,57 +145,87 @@ class Engine:
         return True
 
     def stale(self) -> bool:
-        """``True`` when the request being computed has been superseded by a newer one."""
-        return self._running_generation != self._generation
+        """``True`` when the request being computed was superseded by a newer one, or the engine closed."""
+        return self._closed or self._running_generation != self._generation
 
     @property
     def busy(self) -> bool:
         with self._cond:
             return self._pending is not None or self._running
 
-    def close(self) -> None:
+    def close(self, timeout: float | None = 10.0) -> bool:
+        """Stop the worker: drop any waiting request, let a running one give up, join the thread.
+
+        Idempotent. Results that arrive after this are not applied. Returns ``False`` if the
+        worker was still busy after ``timeout`` seconds (it exits as soon as its computation
+        ends; it is a daemon thread).
+        """
         with self._cond:
             self._closed = True
             self._pending = None
             self._cond.notify_all()
+            thread = self._thread
+        if thread is None or thread is threading.current_thread():
+            return True
+        thread.join(timeout)
+        return not thread.is_alive()
 
     # ---------------------------------------------------------------- private
-    def _run(self, gen: int, request) -> Result:
+    def _run(self, gen: int, request, catch=BaseException) -> Result:
         self._running_generation = gen
         t0 = time.perf_counter()
+        compute = self._compute()
         try:
-            labels = self._compute(request)
+            if compute is None:
+                raise Cancelled
+            labels = compute(request)
             return Result(gen, labels=labels, seconds=time.perf_counter() - t0, request=request)
         except Cancelled:
             return Result(gen, error=Cancelled(), seconds=time.perf_counter() - t0, request=request)
-        except Exception as err:  # a failing segmenter must not kill the widget
+        except catch as err:  # a failing segmenter must not kill the widget, nor the worker
             return Result(gen, error=err, seconds=time.perf_counter() - t0, request=request)
+        finally:
+            del compute
 
     def _deliver(self, result: Result) -> None:
         with self._apply_lock:
-            if result.generation != self._generation or isinstance(result.error, Cancelled):
+            apply = self._apply()
+            if (
+                apply is None
+                or self._closed
+                or result.generation != self._generation
+                or isinstance(result.error, Cancelled)
+            ):
                 self.dropped += 1
                 return
-            self._apply(result)
+            apply(result)
 
     def _loop(self) -> None:
         while True:
             with self._cond:
                 while self._pending is None and not self._closed:
                     self._cond.wait()
-                if self._closed:
+                if self._closed or self._compute() is None:  # closed, or the owner is gone
+                    self._pending = None
+                    self._cond.notify_all()
                     return
                 gen, request = self._pending
                 self._pending = None
                 self._running = True
-            self._on_busy(True)
             try:
+                self._on_busy(True)
                 self._deliver(self._run(gen, request))
+            except BaseException as err:  # an apply callback failed: keep the worker alive
+                self.last_apply_error = err
             finally:
                 with self._cond:
                     idle = self._pending is None
+                    request = None
                 if idle:
-                    self._on_busy(False)
+                    try:
+                        self._on_busy(False)
+                    except BaseException as err:
+                        self.last_apply_error = err
                 with self._cond:
                     self._running = False
                     self._cond.notify_all()

@@ -204,6 +204,11 @@ class SeedState:
         return _union(a.window for a in item)
 
     # ---------------------------------------------------------------- private
+    def forget_history(self) -> None:
+        """Drop every undo and redo step (frees their memory); the seeds stay."""
+        self._undo.clear()
+        self._redo.clear()
+
     def _make_atom(self, window, patch, index, new) -> _Atom:
         r0, r1, c0, c1 = window
         area = (r1 - r0) * (c1 - c0)

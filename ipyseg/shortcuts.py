@@ -43,7 +43,11 @@ def _label(code_of):
 
 
 def _brush(factor):
-    return lambda w: setattr(w, "brush_size", max(1.0, round(w.brush_size * factor, 1)))
+    def run(w):
+        lo, hi = w.brush_size_range
+        w.brush_size = min(hi, max(lo, round(w.brush_size * factor, 1)))
+
+    return run
 
 
 def _cycle_overlay(w):

@@ -8,6 +8,7 @@ so that the segmentation runs in the background and the kernel keeps handling ev
 from __future__ import annotations
 
 import ipywidgets as widgets
+import traitlets
 
 from . import segmenters
 from ._constants import BACKGROUND, FOREGROUND
@@ -46,7 +47,7 @@ class Toolbar:
         self.widget = w = widget
         self._refreshing = False
         lay = widgets.Layout
-        size_max = max(50, round(0.15 * max(w.image.shape[:2])))
+        size_min, size_max = w.brush_size_range
         c = self.controls = {
             "label": widgets.ToggleButtons(
                 options=[("Foreground", FOREGROUND), ("Background", BACKGROUND)],
@@ -69,7 +70,7 @@ class Toolbar:
             ),
             "method": widgets.Dropdown(options=segmenters.available(), description="Method", layout=lay(width="220px")),
             "brush_size": widgets.FloatSlider(
-                min=1, max=size_max, step=1, description="Brush", readout_format=".0f", layout=lay(width="250px")
+                min=size_min, max=size_max, step=1, description="Brush", readout_format=".0f", layout=lay(width="250px")
             ),
             "opacity": widgets.FloatSlider(min=0, max=1, step=0.05, description="Opacity", layout=lay(width="230px")),
             "overlay_mode": widgets.Dropdown(
@@ -80,7 +81,7 @@ class Toolbar:
             ),
             "show_seeds": widgets.Checkbox(description="Seeds", indent=False, layout=lay(width="70px")),
             "wand_tolerance": widgets.FloatSlider(
-                min=0, max=128, step=1, description="Wand tol.", readout_format=".0f", layout=lay(width="230px")
+                min=0, max=255, step=1, description="Wand tol.", readout_format=".0f", layout=lay(width="230px")
             ),
         }
         btn = widgets.Button
@@ -95,14 +96,14 @@ class Toolbar:
         }
         self.status = widgets.HTML(value="")
 
-        for name in ("tool", "brush_size", "opacity", "overlay_mode", "show_seeds", "wand_tolerance"):
-            widgets.link((w, name), (c[name], "value"))  # the widget's value wins
-        c["method"].value = w.method
-        c["method"].observe(self._method_picked, "value")
+        # One source of truth: the widget's traits. A control shows its trait; a value from the
+        # page that the trait refuses (None from a cleared selection, NaN from a slider, ...)
+        # is dropped and the control shows the trait again.
+        for name in ("tool", "brush_size", "opacity", "overlay_mode", "show_seeds", "wand_tolerance", "method"):
+            self._bind(name)
         c["label"].observe(self._label_picked, "value")
         c["object"].observe(self._object_picked, "value")
         w.observe(self.sync_label, "label")
-        w.observe(lambda ch: setattr(c["method"], "value", ch.new), "method")
 
         def ui(fn):
             def handler(_):
@@ -129,6 +130,43 @@ class Toolbar:
         self.box = widgets.VBox([row1, row2, row3, row4])
 
     # ------------------------------------------------------------ syncing
+    def _bind(self, name: str) -> None:
+        """Keep ``controls[name].value`` equal to the widget's trait ``name``, both ways."""
+        w, control = self.widget, self.controls[name]
+        control.value = getattr(w, name)
+
+        def to_control(change):
+            self._refreshing = True
+            try:
+                if name == "method" and change.new not in control.options:  # registered after we were built
+                    control.options = segmenters.available()
+                control.value = change.new
+            finally:
+                self._refreshing = False
+            if control.value != change.new:  # cannot happen while ranges agree; never leave them apart
+                raise AssertionError(f"toolbar control {name!r} cannot show {change.new!r}")
+
+        def to_widget(change):
+            if self._refreshing or change.new == getattr(w, name):
+                return
+            try:
+                if name == "method":  # a method change segments: in the background, errors shown
+                    with w._from_ui():
+                        w.method = change.new
+                else:
+                    setattr(w, name, change.new)
+            except (traitlets.TraitError, ValueError, TypeError):
+                pass
+            if control.value != getattr(w, name):
+                self._refreshing = True
+                try:
+                    control.value = getattr(w, name)
+                finally:
+                    self._refreshing = False
+
+        w.observe(to_control, name)
+        control.observe(to_widget, "value")
+
     def refresh_objects(self) -> None:
         """Rebuild the object dropdown from the widget's objects and names."""
         w = self.widget
@@ -145,23 +183,28 @@ class Toolbar:
 
     def sync_label(self, change=None) -> None:
         w = self.widget
-        self.controls["label"].value = BACKGROUND if w.label == BACKGROUND else FOREGROUND
+        self._refreshing = True
+        try:
+            self.controls["label"].value = BACKGROUND if w.label == BACKGROUND else FOREGROUND
+        finally:
+            self._refreshing = False
         self.refresh_objects()
 
     def _label_picked(self, change):
+        if self._refreshing:
+            return
         w = self.widget
+        if change.new is None:  # nothing selected: show the widget's label again
+            self.sync_label()
+            return
         code = BACKGROUND if change.new == BACKGROUND else w._object_code
-        if change.new is not None and code != w.label:
+        if code != w.label:
             w.label = code
 
     def _object_picked(self, change):
         if self._refreshing:
             return
-        if change.new is not None and change.new != self.widget.label:
+        if change.new is None:
+            self.refresh_objects()
+        elif change.new != self.widget.label:
             self.widget.label = change.new
-
-    def _method_picked(self, change):
-        w = self.widget
-        if change.new != w.method:
-            with w._from_ui():
-                w.method = change.new

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import html
 import math
+import threading
 import warnings
+import weakref
 from dataclasses import dataclass
 
 import cv2
@@ -18,10 +21,12 @@ from . import render, segmenters
 from ._constants import BACKGROUND, FOREGROUND, MAX_OBJECTS
 from ._drawing import DisplayMixin
 from ._input import InputMixin
+from ._lifecycle import close_tree, track_cell
 from ._validation import (
     as_image,
     as_label_code,
     as_labels,
+    as_object_id,
     as_points,
     as_radius,
     as_seeds,
@@ -81,6 +86,22 @@ def _in_range(value, lo: float, hi: float, name: str) -> float:
 def _frozen(arr: np.ndarray) -> np.ndarray:
     arr.flags.writeable = False
     return arr
+
+
+def _editing(method):
+    """Refuse an edit on a closed widget (before anything changes)."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        self._check_open()
+        return method(self, *args, **kwargs)
+
+    return wrapper
+
+
+def _close_engine(engine: Engine) -> None:
+    """Finaliser of a collected widget: stop its worker without waiting (it may be this thread)."""
+    engine.close(timeout=0)
 
 
 class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
@@ -158,10 +179,15 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         self._wand_image = None
         self.last_error: BaseException | None = None
         self.last_seconds = 0.0
+        self._closed = False
+        self._status_lock = threading.RLock()  # last_error and status change together
+        self._error_generation = -1  # engine generation at which last_error was set
 
         self.viewport = Viewport(img.shape, int(max_display_pixels))
         self.view = CanvasView(self.viewport)
         self._engine = Engine(self._compute, self._apply_result, self._on_busy)
+        # The engine holds this widget weakly; when the widget is collected, its worker stops.
+        self._finalizer = weakref.finalize(self, _close_engine, self._engine)
         self._fast = Multiscale(img)  # coarse-to-fine for every segmentation (multiscale.py)
         self._fast.level(self._fast.final_factor)
         self._label_ids: list[int] = []  # objects present in labels
@@ -180,6 +206,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         super().__init__(children=[self._toolbar.box, self.view.canvas, self._status_html])
         self._connect_events()
         self._redraw_all()
+        track_cell(self)  # re-running this notebook cell closes this widget (see close())
 
     # ------------------------------------------------------------ public API
     @property
@@ -192,6 +219,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         """(H, W) bool: pixels of any object."""
         return self.labels > 0
 
+    @_editing
     def paint(self, points, label: int = FOREGROUND, radius: float | None = None) -> None:
         """Paint a stroke through ``points`` as one undo step, then segment.
 
@@ -209,25 +237,30 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         r = self._brush_radius if radius is None else as_radius(radius)
         self._commit_stroke(pts, code, r)
 
+    @_editing
     def click(self, x: float, y: float, label: int = FOREGROUND) -> None:
         """Add a point seed (a small disk) at image ``(x, y)``, then segment."""
         pts = as_points([(x, y)], "x, y")
         self._commit_stroke(pts, as_label_code(label), self._point_radius)
 
+    @_editing
     def erase(self, points, radius: float | None = None) -> None:
         """Erase seeds along a stroke through image ``(x, y)`` points, then segment."""
         pts = as_points(points)
         r = self._brush_radius if radius is None else as_radius(radius)
         self._commit_stroke(pts, 0, r)
 
+    @_editing
     def undo(self) -> bool:
         """Undo the last seed edit; ``False`` if there was nothing to undo."""
         return self._after_edit(self._state.undo())
 
+    @_editing
     def redo(self) -> bool:
         """Redo the last undone edit; ``False`` if there was nothing to redo."""
         return self._after_edit(self._state.redo())
 
+    @_editing
     def clear(self) -> None:
         """Remove every seed (one undo step) and any loaded mask; labels become empty."""
         self._prior = None
@@ -256,6 +289,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
             a = np.minimum(a, self._image[:, :, 3])
         return np.dstack([rgb, a])
 
+    @_editing
     def load_mask(self, mask_or_path) -> None:
         """Use an external mask or label image as the starting labels.
 
@@ -279,6 +313,47 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         """Block until background segmentation (from mouse strokes) is done; ``False`` on timeout."""
         return self._engine.wait(timeout)
 
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    def close(self) -> None:
+        """Close the widget: stop its worker thread, free its working memory, remove its views.
+
+        ``image``, ``seeds``, ``labels`` and ``mask`` stay readable (so do ``cutout`` and
+        ``save_mask``); edits raise ``RuntimeError``. Undo history, the image pyramid and the
+        display caches are freed. Re-running the notebook cell that created a widget closes it
+        (its output was just replaced), so old photos do not pile up in the kernel.
+        Idempotent.
+        """
+        if self.__dict__.get("_closed", False):
+            return
+        if "_toolbar" not in self.__dict__:  # the constructor failed part-way (ipywidgets' __del__)
+            self.__dict__["_closed"] = True
+            if "_engine" in self.__dict__:
+                self._engine.close(timeout=0)
+            return
+        self._closed = True
+        self._engine.close()  # waits for a running computation to give up (it polls stale())
+        self._finalizer.detach()
+        self._fast = None
+        self._state.forget_history()
+        self._livewire_cache = self._wand_image = None
+        self._display_labels = self._overlay_index = None
+        self.view.close()
+        from ipycanvas.canvas import _CANVAS_MANAGER
+
+        close_tree(*self.children, self.layout, *filter(None, [self._dom_events]), keep=[_CANVAS_MANAGER])
+        super().close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError(
+                "this SegmentWidget is closed: its image, seeds and labels stay readable, but it can no longer "
+                "be edited; create a new SegmentWidget (e.g. SegmentWidget(w.image) and w2.seeds = w.seeds)"
+            )
+
     # ----------------------------------------------------------- objects
     def objects(self) -> list[int]:
         """Ids of the objects that exist (seeded, segmented, boxed, named or selected), ascending."""
@@ -289,6 +364,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         ids.add(self._last_object_code - 1)
         return sorted(ids)
 
+    @_editing
     def new_object(self) -> int:
         """Start a new object: returns its id k and makes it current (``label = k + 1``)."""
         k = max(self.objects()) + 1
@@ -297,6 +373,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         self.label = k + 1
         return k
 
+    @_editing
     def paint_box(self, box, obj: int | None = None) -> None:
         """Constrain an object to a rectangle (GrabCut's box): outside it is background.
 
@@ -312,9 +389,10 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         window = box_window(a, b, self._image.shape)
         if window[0] >= window[1] or window[2] >= window[3]:
             raise ValueError(f"`box` {tuple(box)} does not overlap the image ({w} x {h})")
-        code = self._object_code if obj is None else as_label_code(int(obj) + 1, "obj + 1")
+        code = self._object_code if obj is None else as_object_id(obj, "obj") + 1
         self._after_edit(self._state.set_box(code, window))
 
+    @_editing
     def magic_wand(self, x: float, y: float, label: int | None = None) -> None:
         """The region of similar colour around image ``(x, y)`` becomes seeds of ``label``.
 
@@ -326,6 +404,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         if window is not None:
             self._commit_fill(window, footprint, code)
 
+    @_editing
     def polygon(self, points, label: int | None = None) -> None:
         """Fill the polygon through image ``(x, y)`` vertices with seeds of ``label`` (default ``w.label``)."""
         pts = as_points(points)
@@ -333,6 +412,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
             raise ValueError(f"`points` must have at least 3 vertices; got {len(pts)}")
         self._commit_polygon(pts, int(self.label) if label is None else as_label_code(label))
 
+    @_editing
     def livewire(self, anchors, obj: int | None = None) -> np.ndarray:
         """Close an edge-snapping contour through image ``(x, y)`` anchors; its inside becomes the object.
 
@@ -344,7 +424,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         pts = as_points(anchors, "anchors")
         if len(pts) < 2:
             raise ValueError(f"`anchors` must have at least 2 points; got {len(pts)}")
-        code = self._object_code if obj is None else as_label_code(int(obj) + 1, "obj + 1")
+        code = self._object_code if obj is None else as_object_id(obj, "obj") + 1
         lw = self._livewire()
         path = [pts[:1]]
         for a, b in zip(pts, np.vstack([pts[1:], pts[:1]]), strict=True):
@@ -354,6 +434,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         self._commit_polygon(contour, code, exact=True)
         return contour[:, ::-1].copy()
 
+    @_editing
     def fill(self, mask, label: int = FOREGROUND) -> None:
         """Set seeds of ``label`` on every pixel of a (H, W) bool ``mask`` (one undo step)."""
         m = as_labels(mask, self._image.shape, "mask") > 0
@@ -368,6 +449,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         """Current zoom (1 = the whole image fits the canvas)."""
         return self.viewport.zoom
 
+    @_editing
     def zoom_by(self, factor: float, x: float | None = None, y: float | None = None) -> None:
         """Zoom by ``factor`` keeping canvas point ``(x, y)`` (default: the centre) fixed."""
         vp = self.viewport
@@ -379,6 +461,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         vp.set_view(zoom, row + 0.5 - y / (vp.fit_scale_y * zoom), col + 0.5 - x / (vp.fit_scale_x * zoom))
         self._redraw_all()
 
+    @_editing
     def reset_view(self) -> None:
         """Show the whole image again."""
         self.viewport.set_view(1.0, 0.0, 0.0)
@@ -389,6 +472,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
     def _valid_seeds(self, proposal):
         if self._syncing:
             return proposal.value
+        self._check_open()
         return as_seeds(proposal.value, self._image.shape)
 
     @traitlets.observe("seeds")
@@ -398,6 +482,8 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
 
     @traitlets.validate("method")
     def _valid_method(self, proposal):
+        if getattr(self, "_closed", False):
+            self._check_open()
         segmenters.get(proposal.value)
         return proposal.value
 
@@ -413,6 +499,8 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
     @traitlets.validate("params")
     def _valid_params(self, proposal):
         value = proposal.value
+        if getattr(self, "_closed", False):
+            self._check_open()
         if not isinstance(value, dict):
             raise TypeError(f"`params` must be a dict; got {type(value).__name__}")
         if self.method:
@@ -442,9 +530,15 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
             self._handlers[change.old].cancel(self)
             self._redraw_seeds()  # drop any half-drawn preview
 
+    @property
+    def brush_size_range(self) -> tuple[float, float]:
+        """Smallest and largest ``brush_size`` (image pixels): 1 to a quarter of the longer side (>= 50)."""
+        return 1.0, float(max(50, round(0.25 * max(self._image.shape[:2]))))
+
     @traitlets.validate("brush_size")
     def _valid_brush(self, proposal):
-        return as_radius(proposal.value, "brush_size")
+        lo, hi = self.brush_size_range
+        return _in_range(as_radius(proposal.value, "brush_size"), lo, hi, "brush_size")
 
     @traitlets.validate("opacity")
     def _valid_opacity(self, proposal):
@@ -642,10 +736,9 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         except Exception as err:
             if self._ui_depth > 1:
                 raise
-            self.last_error = err
             for handler in (*self._handlers.values(), self._pan_gesture):
                 handler.cancel(self)
-            self._set_status(f"⚠ {type(err).__name__}: {err}", error=True)
+            self._report_error(err, f"⚠ {type(err).__name__}: {err}")
         finally:
             self._ui_depth -= 1
 
@@ -689,10 +782,9 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
     def _apply_result(self, result: Result) -> None:
         self.last_seconds = result.seconds
         if result.error is not None:
-            self.last_error = result.error
-            self._set_status(f"⚠ {self.method} failed: {type(result.error).__name__}: {result.error}", error=True)
+            err = result.error
+            self._report_error(err, f"⚠ {self.method} failed: {type(err).__name__}: {err}", result.generation)
             return
-        self.last_error = None
         value, window = result.labels, None
         if isinstance(value, FastResult):
             # The window is relative to the fast path's previous result: only if that is shown.
@@ -707,11 +799,30 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
             self._toolbar.refresh_objects()
         n = len(self._label_ids)
         objs = f"{n} object{'s' if n != 1 else ''}"
-        self._set_status(f"{self.method} · {1000 * result.seconds:.0f} ms · {objs}")
+        self._report_result(f"{self.method} · {1000 * result.seconds:.0f} ms · {objs}", result.generation)
 
     def _on_busy(self, busy: bool) -> None:
         if busy:
-            self._set_status(f"⏳ segmenting with {self.method}…")
+            with self._status_lock:
+                if self.last_error is None:  # an error stays on show until a newer result
+                    self._set_status(f"⏳ segmenting with {self.method}…")
+
+    # Status line and ``last_error`` change together, under one lock, whichever thread reports:
+    # ``last_error`` is set exactly when the status shows an error ("⚠ ..."). An error is
+    # cleared only by the result of a request made after it (a later edit), not by a result
+    # that was already on its way when the error happened.
+    def _report_error(self, err: BaseException, text: str, generation: int | None = None) -> None:
+        with self._status_lock:
+            self.last_error = err
+            self._error_generation = self._engine.generation if generation is None else generation
+            self._set_status(text, error=True)
+
+    def _report_result(self, text: str, generation: int) -> None:
+        with self._status_lock:
+            if self.last_error is not None and generation <= self._error_generation:
+                return
+            self.last_error = None
+            self._set_status(text)
 
     def _set_status(self, text: str, error: bool = False) -> None:
         self.set_trait("status", text)

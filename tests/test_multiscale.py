@@ -108,7 +108,6 @@ def test_plan_previews_slow_methods_only():
 
 def test_engine_drops_cancelled_work():
     applied, started, go = [], threading.Event(), threading.Event()
-    engine = Engine(lambda req: req, applied.append)
 
     def compute(req):
         if req == "first":
@@ -118,7 +117,7 @@ def test_engine_drops_cancelled_work():
                 raise Cancelled
         return req
 
-    engine._compute = compute
+    engine = Engine(compute, applied.append)
     engine.submit("first")
     assert started.wait(10)
     engine.submit("second")
@@ -132,8 +131,8 @@ def test_widget_preview_then_final_and_seeds_hold():
     w = SegmentWidget(img, method="watershed", max_display_pixels=160 * 120)
     w._fast._learn(segmenters.get("watershed"), {}, 10.0, w._fast.final_factor)  # pretend it is slow
     finals = []
-    orig = w._engine._apply
-    w._engine._apply = lambda r: (finals.append(r.labels.final), orig(r))
+    orig = w._engine._apply()  # the engine holds the widget's callback weakly: it hands out a getter
+    w._engine._apply = lambda: lambda r: (finals.append(r.labels.final), orig(r))
     drag(w, [(70, 60), (90, 60)])
     w.label = BACKGROUND
     drag(w, [(3, 3), (157, 3), (157, 117)])
