@@ -7,8 +7,8 @@ All drawing of one update is sent as one message (:meth:`CanvasView.batch`).
 
 from __future__ import annotations
 
-import threading
 import functools
+import threading
 from contextlib import contextmanager
 
 import numpy as np
