@@ -149,6 +149,7 @@ class Multiscale:
         self.shape = image.shape[:2]
         h, w = self.shape
         full = h * w <= FULL_RESOLUTION_PIXELS * final_pixels / FINAL_PIXELS
+        self.final_pixels = int(final_pixels)
         self.final_factor = 1 if full else factor_for(self.shape, int(final_pixels))
         self.preview_seconds = float(preview_seconds)
         self.radius = int(radius)
