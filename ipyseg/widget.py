@@ -131,14 +131,18 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
     wand_tolerance = traitlets.Float(24.0)
     wand_connectivity = traitlets.Int(8)
     object_classes = traitlets.Dict()
+    classes = traitlets.List(traitlets.Unicode())
     revision = traitlets.Int(0, read_only=True)
 
     def __init__(
         self, image=None, *, method: str | None = None, max_display_pixels: int = MAX_DISPLAY_PIXELS, **params
     ):
-        img = _frozen(as_image(sample_path() if image is None else image))
+        prepared = image if isinstance(image, PreparedImage) else None  # see prepare_image()
+        img = prepared.image if prepared else _frozen(as_image(sample_path() if image is None else image))
         self._image_path = Path(os.fspath(image)).resolve() if isinstance(image, (str, os.PathLike)) else None
         self._image_hashes = (None, None)  # (file, pixels) sha256, computed when a session is saved
+        if prepared:
+            self._image_path, self._image_hashes = prepared.path, (prepared.file_sha256, prepared.pixels_sha256)
         if (
             isinstance(max_display_pixels, bool)
             or not isinstance(max_display_pixels, (int, np.integer))
@@ -162,6 +166,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         self._dom_report = None  # (time, kind) of an ipyevents report not yet matched with a mouse-down
         self._button_code = None  # BACKGROUND during a right-button gesture
         self._last_object_code = FOREGROUND
+        self._key_callbacks = []  # see on_key()
         self._livewire_cache = None
         self._wand_image = None
         self.last_error: BaseException | None = None
@@ -170,7 +175,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         self.viewport = Viewport(img.shape, int(max_display_pixels))
         self.view = CanvasView(self.viewport)
         self._engine = Engine(self._compute, self._apply_result, self._on_busy)
-        self._fast = Multiscale(img)  # coarse-to-fine for every segmentation (multiscale.py)
+        self._fast = prepared.multiscale if prepared else Multiscale(img)  # coarse-to-fine (multiscale.py)
         self._fast.level(self._fast.final_factor)
         self._label_ids: list[int] = []  # objects present in labels
         self._overlay_index: np.ndarray | None = None  # what the overlay layer shows
@@ -413,6 +418,17 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         session.check_image(state, w.image, w.image_path, path)
         w.restore_session(state)
         return w
+
+    def on_key(self, callback, remove: bool = False) -> None:
+        """Call ``callback(key, shift, ctrl, meta)`` on key presses on the canvas, before the
+        widget's own shortcuts; a callback that returns ``True`` has handled the key.
+
+        ``key`` is the browser's ``KeyboardEvent.key`` (e.g. ``"a"``, ``"ArrowRight"``).
+        """
+        if remove:
+            self._key_callbacks = [cb for cb in self._key_callbacks if cb != callback]
+        elif callback not in self._key_callbacks:
+            self._key_callbacks = [*self._key_callbacks, callback]
 
     def save_labels(self, path) -> Path:
         """Save ``labels`` (0 background, k object k) as a lossless 8-bit PNG (or TIFF/BMP).
@@ -710,7 +726,14 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
             classes[int(k)] = v
         return classes
 
-    @traitlets.observe("object_classes")
+    @traitlets.validate("classes")
+    def _valid_classes(self, proposal):
+        names = list(proposal.value)
+        if any(not n for n in names) or len(set(names)) != len(names):
+            raise ValueError(f"`classes` must be distinct non-empty names; got {names!r}")
+        return names
+
+    @traitlets.observe("object_classes", "classes")
     def _object_classes_changed(self, change):
         if hasattr(self, "_toolbar"):
             self._toolbar.refresh_objects()
