@@ -69,6 +69,7 @@ class Annotator(widgets.VBox):
     """
 
     index = traitlets.Int(0)
+    _closed = True  # until fully open
 
     def __init__(
         self,
@@ -96,8 +97,17 @@ class Annotator(widgets.VBox):
         self.carry_over = bool(carry_over)
         self.out = Path(out).absolute()
         self.out.mkdir(parents=True, exist_ok=True)
-        self._closed = False
         self._take_folder()
+        try:
+            self._open(method, max_display_pixels, params)
+        except BaseException:
+            self._lock.release()
+            for worker in (getattr(self, "_saver", None), getattr(self, "_prefetcher", None)):
+                if worker is not None:
+                    worker.close()
+            raise
+
+    def _open(self, method, max_display_pixels, params) -> None:
         session.remove_stray_temporaries(self.out)
         self._nav = threading.RLock()
         self._current: int | None = None
@@ -122,6 +132,7 @@ class Annotator(widgets.VBox):
         self.widget.observe(self._on_revision, "revision")
         self._header = self._build_header()
         super().__init__(children=[self._header, self.widget])
+        self._closed = False
         self._show(start, prepared=(prepared, state))
         self._finalizer = weakref.finalize(self, _close_quietly, self._saver, self._prefetcher, self._lock)
         atexit.register(self._finalizer)

@@ -145,11 +145,11 @@ def read_json(path, what: str = "session file") -> dict:
     """Read a JSON object, with errors that name the file."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise SessionError(f"{what} '{path}' does not exist") from None
     try:
-        data = json.loads(text)
+        data = json.loads(raw.decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise SessionError(f"{what} '{path}' is not valid JSON (corrupt or truncated: {err})") from None
     if not isinstance(data, dict):

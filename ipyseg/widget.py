@@ -140,7 +140,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         prepared = image if isinstance(image, PreparedImage) else None  # see prepare_image()
         img = prepared.image if prepared else _frozen(as_image(sample_path() if image is None else image))
         self._image_path = Path(os.fspath(image)).resolve() if isinstance(image, (str, os.PathLike)) else None
-        self._image_hashes = (None, None)  # (file, pixels) sha256, computed when a session is saved
+        self._image_hashes = (None if self._image_path is None else session.file_sha256(self._image_path), None)
         if prepared:
             self._image_path, self._image_hashes = prepared.path, (prepared.file_sha256, prepared.pixels_sha256)
         if (
