@@ -11,13 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import disk_scene
 from PIL import Image
 
 import ipyseg
 from ipyseg import session
 from ipyseg.session import FolderLock, SessionError
-
-from conftest import disk_scene
 
 REPO = Path(__file__).resolve().parents[1]
 
