@@ -37,7 +37,10 @@ class PreparedImage:
     viewport : ipyseg.geometry.Viewport
         Whole-image view for ``max_display_pixels``.
     photo : bytes
-        PNG of the display-resolution photo.
+        PNG of the display-resolution photo (lossless).
+    preview : bytes
+        The same as JPEG (quality 92, about a tenth of the bytes): shown first, then replaced
+        by ``photo`` in the next message, so that the new photo appears sooner.
     file_sha256, pixels_sha256 : str or None
         Hashes recorded in saved sessions.
     max_display_pixels : int
@@ -48,6 +51,7 @@ class PreparedImage:
     multiscale: Multiscale
     viewport: Viewport
     photo: bytes
+    preview: bytes
     file_sha256: str | None
     pixels_sha256: str
     max_display_pixels: int
@@ -69,13 +73,16 @@ def prepare(image, max_display_pixels: int, name: str = "image") -> PreparedImag
     fast = Multiscale(img)
     fast.level(fast.final_factor)
     vp = Viewport(img.shape, int(max_display_pixels))
-    photo = render.encode_png(display_photo(img, vp))
+    shown = display_photo(img, vp)
+    photo = render.encode_png(shown)
+    preview = render.encode_jpeg(shown, 92)
     return PreparedImage(
         image=img,
         path=path,
         multiscale=fast,
         viewport=vp,
         photo=photo,
+        preview=preview,
         file_sha256=file_sha256(path) if path is not None else None,
         pixels_sha256=pixels_sha256(img),
         max_display_pixels=int(max_display_pixels),

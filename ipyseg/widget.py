@@ -482,13 +482,14 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         if same_canvas:
             self.view.viewport = vp
         else:  # a new canvas of the new size (resizing one in place races with drawing on it)
-            old = self.view.canvas
+            old = self.view
             if self._dom_events is not None:
                 self._dom_events.close()
             self.view = CanvasView(vp)
             self._connect_events()
-            self.children = [self.view.canvas if c is old else c for c in self.children]
-            old.close()
+            self.children = [self.view.canvas if c is old.canvas else c for c in self.children]
+            for layer in (old.image_layer, old.overlay_layer, old.seeds_layer, old.cursor_layer, old.canvas):
+                layer.close()
         with self._sync(), self.hold_trait_notifications():
             self.set_trait("labels", _frozen(np.zeros(image.image.shape[:2], np.uint8)))
             self.object_names = {}
@@ -500,9 +501,10 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
             self._toolbar.controls["brush_size"].max = max(50, round(0.15 * max(image.image.shape[:2])))
             self.brush_size = float(max(3, round(0.02 * max(image.image.shape[:2]))))
         with self.view.batch():
-            self.view.show_photo(image.photo)
+            self.view.show_photo(image.preview)  # small JPEG first: the new photo appears sooner
             self._redraw_overlay(full=True)
             self._redraw_seeds()
+        self.view.show_photo(image.photo)  # then the lossless PNG (the front end draws in order)
         self._toolbar.refresh_objects()
         self._set_status(f"{self._image.shape[1]} x {self._image.shape[0]}")
 

@@ -201,3 +201,60 @@ def test_voila_labelling_page(voila_page):
     st = session.load(sidecar)
     assert (st.seeds == 2).any() and st.labels.any()
     assert Path(out / "index.json").exists()
+
+
+# ----------------------------------------------------------------- "next" in the page
+BIG = (3000, 4000)
+PATCH = [(250, 30, 30), (30, 250, 30), (30, 30, 250), (250, 250, 30), (250, 30, 250)]
+
+
+def test_next_latency_12mp_in_page(lab_server, context, request):
+    """Click on ▶ (real mouse) -> the next 12 MP photo's pixels in the canvas; printed, not a threshold."""
+    h, w = BIG
+    cell = (
+        f"import sys\nsys.path.insert(0, {str(HERE)!r})\n"
+        "from pathlib import Path\nimport cv2\nimport ipyseg\nfrom scenes import disk_scene\n\n"
+        "Path('big').mkdir(exist_ok=True)\n"
+        f"for i, c in enumerate({PATCH!r}):\n"
+        f"    img = disk_scene({h}, {w}, seed=i)[0]\n"
+        "    img[:600, :600] = c\n"
+        "    cv2.imwrite(f'big/img{i}.jpg', img[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 92])\n"
+        "big = ipyseg.Annotator('big', out='big-labels')\nbig"
+    )
+    nb = open_notebook(lab_server, context, request, "next-latency", [cell])
+    nb.wait_drawn()
+    nb.show()
+    page = nb.page
+    g = nb.geometry()
+    probe = (int(300 * g["w"] / w), int(300 * g["h"] / h))
+    nxt = page.locator(PANEL).locator("button:has(i.fa-chevron-right)")
+    times, kernel = [], []
+    for i in range(1, len(PATCH)):
+        nb.wait_kernel(f"result = {i} in big._prefetcher.cached()", bool, what="the prefetch")
+        page.evaluate(
+            """([c, x, y, ref]) => {
+                window.__next = null;
+                document.addEventListener('mousedown', () => {
+                    const t0 = performance.now();
+                    const tick = () => {
+                        const d = c.getContext('2d').getImageData(x, y, 1, 1).data;
+                        const diff = Math.max(Math.abs(d[0] - ref[0]), Math.abs(d[1] - ref[1]), Math.abs(d[2] - ref[2]));
+                        if (diff < 40) window.__next = performance.now() - t0; else requestAnimationFrame(tick);
+                    };
+                    tick();
+                }, {capture: true, once: true});
+            }""",
+            [nb.canvas().element_handle(), *probe, list(PATCH[i])],
+        )
+        nxt.click()
+        page.wait_for_function("window.__next !== null", timeout=120_000)
+        times.append(page.evaluate("window.__next"))
+        kernel.append(nb.kernel_json("result = big.index"))
+    assert kernel == list(range(1, len(PATCH)))
+    times.sort()
+    p50 = (times[1] + times[2]) / 2
+    load = os.getloadavg()[0]
+    print(
+        f"\nnext -> new 12 MP photo in the page: p50 {p50:.0f} ms, all {[round(t) for t in times]} ms, load {load:.1f}"
+    )
+    assert p50 > 0
