@@ -191,16 +191,11 @@ class Annotator(widgets.VBox):
 
         An item without saved work has all-zero labels.
         """
-        i = self._check_index(i)
-        state = self._state_of(i)
-        if state is not None:
-            return state.labels
-        return np.zeros(self._items.size(i), np.uint8)
+        return self._labels_and_classes(self._check_index(i))[0]
 
     def object_classes(self, i: int) -> dict:
         """``{object id: class name}`` of item ``i`` (objects without a class are left out)."""
-        state = self._state_of(self._check_index(i))
-        return dict(state.object_classes) if state is not None else {}
+        return self._labels_and_classes(self._check_index(i))[1]
 
     def export_coco(self, path, *, segmentation: str = "rle", statuses=("done",)) -> Path:
         """Write a COCO instance-segmentation JSON of the items whose status is in ``statuses``.
@@ -225,7 +220,7 @@ class Annotator(widgets.VBox):
 
         def items():
             for i in chosen:
-                yield self._items.keys[i], self.labels(i), self.object_classes(i)
+                yield (self._items.keys[i], *self._labels_and_classes(i))
 
         coco = to_coco(items(), classes=self.classes, segmentation=segmentation, info={"description": "ipyseg"})
         return write_coco(coco, path)
@@ -489,6 +484,17 @@ class Annotator(widgets.VBox):
             except SessionError as err:
                 state = err
         return prepared, state
+
+    def _labels_and_classes(self, i: int) -> tuple[np.ndarray, dict]:
+        """Item ``i``'s newest labels and classes, reading only what is needed from disk."""
+        if (i == self._current and i not in self._errors) or self._saver.latest(self._items.keys[i]) is not None:
+            state = self._state_of(i)
+            return state.labels, dict(state.object_classes)
+        path = self._json_path(i)
+        if path.exists():
+            labels, classes = session.load_labels(path)
+            return labels, classes
+        return np.zeros(self._items.size(i), np.uint8), {}
 
     def _state_of(self, i: int) -> SessionState | None:
         """Item ``i``'s newest state: the widget's, a pending save's, or the files'."""

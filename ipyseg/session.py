@@ -418,6 +418,23 @@ def check_image(state: SessionState, image: np.ndarray, image_path, session_path
         raise SessionError(f"image {where} is not the one session '{session_path}' was saved on (pixel hash differs)")
 
 
+def load_labels(path) -> tuple[np.ndarray, dict]:
+    """Only the labels and ``{object id: class}`` of a saved session (for exports: one PNG read).
+
+    Raises :class:`SessionError` as :func:`load` does.
+    """
+    path = _json_path(path)
+    doc = read_json(path)
+    if doc.get("format") != FORMAT or not isinstance(doc.get("version"), int) or doc["version"] > VERSION:
+        return (lambda st: (st.labels, st.object_classes))(load(path))  # load() names the problem
+    try:
+        shape = (int(doc["size"]["height"]), int(doc["size"]["width"]))
+        classes = {int(k): str(o["class"]) for k, o in (doc.get("objects") or {}).items() if o.get("class") is not None}
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise SessionError(f"session file '{path}' is malformed ({type(err).__name__}: {err})") from None
+    return read_label_png(companion(path, "labels"), shape), classes
+
+
 # ------------------------------------------------------------------------------- lock
 def _process_start(pid: int) -> str | None:
     """Start time of process ``pid`` (Linux ``/proc``), to tell a reused pid from the holder."""
