@@ -394,3 +394,32 @@ def test_annotator_exports(photos, tmp_path, annotators):
     assert np.array_equal(np.asarray(Image.open(files[0])), a.labels(0))
     everything = a.save_labels(tmp_path / "all", statuses=("done", "in progress"))
     assert len(everything) == 3
+
+
+def test_autosaver_coalesces_bursts_and_owner_stops_it():
+    from ipyseg._workers import Autosaver, Prefetcher
+
+    written = []
+    saver = Autosaver(lambda key, snap: written.append((key, snap)), delay=0.2)
+    state = {"v": 0}
+    for v in range(50):  # a burst of 50 edits: one snapshot, taken at write time
+        state["v"] = v
+        saver.mark("k", lambda: dict(state))
+    saver.put("other", {"v": "ready"})
+    assert saver.flush(10)
+    assert written == [("k", {"v": 49}), ("other", {"v": "ready"})]
+    assert saver.latest("k") == {"v": 49}
+    saver.mark("k", lambda: None)  # nothing to write
+    saver.put("k", {"v": "final"})  # a ready snapshot replaces a pending mark
+    saver.mark("k", lambda: None)  # ... and stands in when a later mark has nothing newer
+    assert saver.close(10)
+    assert written[-1] == ("k", {"v": "final"}) and len(written) == 3
+    assert not saver._thread.is_alive()
+    with pytest.raises(RuntimeError, match="closed"):
+        saver.put("k", {})
+    pre = Prefetcher(lambda i: i * 10, size=2)
+    pre.want([1, 2, 3])
+    assert wait_for(lambda: pre.cached() == [2, 3], 5)  # at most `size` kept
+    assert pre.get(3) == 30 and pre.hits == 1 and pre.get(7) == 70 and pre.misses == 1
+    pre.close()
+    assert not pre._thread.is_alive()
