@@ -1,13 +1,14 @@
 """ipyseg: interactive image segmentation in Jupyter.
 
-Public API: :class:`SegmentWidget`, :func:`segment`, :func:`methods`, :func:`register_method`,
+Public API: :class:`SegmentWidget`, :class:`Annotator`, :func:`segment`, :func:`methods`, :func:`register_method`,
 the seed codes ``UNMARKED``, ``BACKGROUND``, ``FOREGROUND``, and :mod:`ipyseg.export`.
 """
 
-from . import export
+from . import export, session, sources
 from ._constants import BACKGROUND, FOREGROUND, MAX_OBJECTS, UNMARKED
 from ._segment import segment
 from ._validation import sample_path
+from .annotator import Annotator  # noqa: E402  (after the widget it composes)
 from .segmenters import available as methods
 from .segmenters import register as _register
 from .widget import SegmentationWarning, SegmentWidget
@@ -32,6 +33,7 @@ def sample_image():
 
 
 __all__ = [
+    "Annotator",
     "BACKGROUND",
     "FOREGROUND",
     "MAX_OBJECTS",
@@ -44,4 +46,6 @@ __all__ = [
     "sample_image",
     "sample_path",
     "segment",
+    "session",
+    "sources",
 ]

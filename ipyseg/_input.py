@@ -172,7 +172,8 @@ class InputMixin:
 
     def _on_key_down(self, key, shift_key, ctrl_key, meta_key):
         with self._from_ui():
-            shortcuts.handle_key(self, key, shift_key, ctrl_key, meta_key)
+            if not any(cb(key, shift_key, ctrl_key, meta_key) for cb in self._key_callbacks):  # see on_key()
+                shortcuts.handle_key(self, key, shift_key, ctrl_key, meta_key)
 
     def _preview(self, points_rc: np.ndarray, code: int) -> None:
         xs, ys = self.viewport.image_to_canvas(points_rc[:, 0], points_rc[:, 1])

@@ -118,6 +118,14 @@ class Engine:
             self._on_busy(True)  # show "busy" at once, not when the worker gets scheduled
         return gen
 
+    def discard(self) -> None:
+        """Drop the waiting request and make the running one stale, so that no result of the
+        current state is applied any more (e.g. the widget switched to another photo).
+        """
+        with self._apply_lock, self._cond:
+            self._generation += 1
+            self._pending = None
+
     def run_sync(self, request) -> Result:
         """Compute ``request`` in the calling thread and apply it (it becomes the newest).
 

@@ -69,8 +69,13 @@ def from_coco_rle(rle: dict) -> np.ndarray:
     return np.repeat(values, counts).reshape((h, w), order="F")
 
 
-def to_polygons(mask, *, tolerance: float = 0.0, min_area: float = 1.0) -> list[np.ndarray]:
-    """Outer contours of a binary mask as polygons.
+def _signed_area(ring: np.ndarray) -> float:
+    x, y = ring[:, 0], ring[:, 1]
+    return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y))
+
+
+def to_polygons(mask, *, tolerance: float = 0.0, min_area: float = 1.0, holes: bool = True) -> list[np.ndarray]:
+    """Contours of a binary mask as polygons, holes included.
 
     Parameters
     ----------
@@ -78,19 +83,207 @@ def to_polygons(mask, *, tolerance: float = 0.0, min_area: float = 1.0) -> list[
     tolerance : float
         Douglas-Peucker simplification tolerance in pixels (0 keeps every vertex).
     min_area : float
-        Polygons of smaller area are dropped.
+        Rings of smaller area are dropped.
+    holes : bool
+        Also return the holes' rings (``False``: outer contours only).
 
     Returns
     -------
     list of (N, 2) ndarray of float
-        Vertices as ``(x, y)`` image coordinates (COCO's convention), one array per component.
+        Rings as ``(x, y)`` image coordinates of boundary pixel centres (COCO's convention).
+        Each outer ring is followed by the rings of its holes. Outer rings have a positive
+        signed (shoelace) area in ``(x, y)`` with ``y`` down, holes a negative one, so filling
+        them with the even-odd or non-zero rule (``cv2.fillPoly`` of the whole list, say) gives
+        the object with its holes. COCO's polygon format has no holes (its polygons are
+        united); :func:`to_coco` writes an object with holes as RLE instead.
     """
-    m = _as_mask(mask).astype(np.uint8)
-    contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    out = []
-    for c in contours:
+    m = np.ascontiguousarray(_as_mask(mask), dtype=np.uint8)
+    mode = cv2.RETR_CCOMP if holes else cv2.RETR_EXTERNAL
+    contours, hierarchy = cv2.findContours(m, mode, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return []
+    hierarchy = hierarchy.reshape(-1, 4)
+
+    def ring(i, outer):
+        c = contours[i]
         if tolerance > 0:
             c = cv2.approxPolyDP(c, float(tolerance), True)
-        if len(c) >= 3 and cv2.contourArea(c) >= min_area:
-            out.append(c.reshape(-1, 2).astype(float))
+        if len(c) < 3 or cv2.contourArea(c) < min_area:
+            return None
+        r = c.reshape(-1, 2).astype(float)
+        if (_signed_area(r) > 0) != outer:
+            r = r[::-1].copy()
+        return r
+
+    out = []
+    for i in range(len(contours)):
+        if hierarchy[i, 3] != -1:  # a hole: listed after its parent
+            continue
+        outer = ring(i, True)
+        if outer is None:
+            continue
+        out.append(outer)
+        child = hierarchy[i, 2]
+        while child != -1:
+            hole = ring(child, False)
+            if hole is not None:
+                out.append(hole)
+            child = hierarchy[child, 0]
     return out
+
+
+# --------------------------------------------------------------------- label images
+def save_label_image(labels, path, name: str = "path") -> Path:
+    """Write (H, W) labels losslessly: 8-bit PNG, or 16-bit PNG/TIFF beyond 255 objects.
+
+    Written atomically (temporary file, then rename).
+    """
+    from .session import atomic_write, encode_label_png
+
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"`{name}` must be a file path; got {type(path).__name__}")
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".png", ".tif", ".tiff"):
+        raise ValueError(f"`{name}` must end in .png, .tif or .tiff (lossless, 8 or 16 bit); got '{path.name}'")
+    arr = np.asarray(labels)
+    if suffix == ".png":
+        data = encode_label_png(arr, "labels")
+    else:
+        enc = encode_label_png(arr, "labels")  # validates the range
+        arr = cv2.imdecode(np.frombuffer(enc, np.uint8), cv2.IMREAD_UNCHANGED)
+        ok, buf = cv2.imencode(".tiff", arr)
+        data = buf.tobytes()
+    return atomic_write(path, data)
+
+
+# ------------------------------------------------------------------------------ COCO
+def _rle_counts_from_crop(crop: np.ndarray, r0: int, c0: int, h: int) -> np.ndarray:
+    """Uncompressed column-major RLE change positions of a full ``h``-row image holding ``crop``.
+
+    Works on the crop only (cost grows with the object, not the image): positions where the
+    column-major flattened mask changes, in full-image coordinates.
+    """
+    ch, cw = crop.shape
+    padded = np.zeros((ch + 2, cw), np.int8)
+    padded[1:-1] = crop
+    d = np.diff(padded.T.ravel())  # column-major order of the padded crop
+    q = np.flatnonzero(d) + 1  # index in padded flat of the first pixel after the change
+    col, row = np.divmod(q, ch + 2)
+    pos = (c0 + col) * h + (r0 + row - 1)
+    # An object touching the top and bottom rows has runs that continue into the next column:
+    # the end and the restart fall on the same position and cancel.
+    u, n = np.unique(pos, return_counts=True)
+    return u[n % 2 == 1]
+
+
+def _object_rle(crop: np.ndarray, r0: int, c0: int, h: int, w: int) -> dict:
+    from pycocotools import mask as mask_utils
+
+    pos = _rle_counts_from_crop(crop, r0, c0, h)
+    counts = np.diff(np.concatenate([[0], pos, [h * w]])).tolist()
+    rle = mask_utils.frPyObjects({"size": [h, w], "counts": counts}, h, w)
+    return {"size": [h, w], "counts": rle["counts"].decode("ascii")}
+
+
+def _objects(labels: np.ndarray):
+    """``(k, crop, r0, c0)`` for every object k of a label image."""
+    if labels.dtype == np.uint8:
+        from .seeds import codes_present
+
+        ids = [int(k) for k in codes_present(labels) if k > 0]
+    else:
+        ids = [int(k) for k in np.unique(labels) if k > 0]
+    for k in ids:
+        m = (labels == k).view(np.uint8) if labels.dtype == np.uint8 else (labels == k).astype(np.uint8)
+        x, y, bw, bh = cv2.boundingRect(m)
+        yield k, m[y : y + bh, x : x + bw].astype(bool), y, x
+
+
+def to_coco(items, *, classes=None, segmentation: str = "rle", tolerance: float = 0.0, info=None) -> dict:
+    """A COCO instance-segmentation dataset from label images.
+
+    Parameters
+    ----------
+    items : iterable
+        ``(file_name, labels)`` or ``(file_name, labels, object_classes)`` per image, where
+        ``labels`` is an (H, W) integer label image (0 background, k object k) and
+        ``object_classes`` maps object ids to class names.
+    classes : list of str, optional
+        Category names; category ids are 1, 2, ... in this order. ``None``: one category,
+        ``"object"``. An object without a class gets the first category.
+    segmentation : {"rle", "polygon"}
+        ``"rle"``: compressed COCO RLE (``pycocotools``), exact. ``"polygon"``: polygons through
+        the boundary pixel centres (:func:`to_polygons`, ``tolerance`` simplifies them); an
+        object with holes, or too thin for a polygon, is written as RLE, since COCO polygons
+        cannot hold holes.
+    tolerance : float
+        Polygon simplification in pixels.
+    info : dict, optional
+        COCO ``info`` block.
+
+    Returns
+    -------
+    dict
+        ``images``, ``annotations``, ``categories``, ``info``, ``licenses``; ``json.dump`` it, or
+        read it with ``pycocotools.coco.COCO``.
+    """
+    if segmentation not in ("rle", "polygon"):
+        raise ValueError(f'`segmentation` must be "rle" or "polygon"; got {segmentation!r}')
+    names = ["object"] if classes is None else [str(c) for c in classes]
+    if not names or len(set(names)) != len(names):
+        raise ValueError(f"`classes` must be a non-empty list of distinct names; got {classes!r}")
+    cat_id = {n: i + 1 for i, n in enumerate(names)}
+    images, annotations = [], []
+    for image_id, item in enumerate(items, start=1):
+        file_name, labels, obj_classes = (*item, {})[:3] if len(item) == 2 else item
+        labels = np.asarray(labels)
+        if labels.ndim != 2 or labels.dtype.kind not in "iu":
+            raise ValueError(
+                f"labels of '{file_name}' must be a 2-D integer array; got {labels.dtype} of shape {labels.shape}"
+            )
+        h, w = labels.shape
+        images.append({"id": image_id, "file_name": str(file_name), "width": int(w), "height": int(h)})
+        for k, crop, r0, c0 in _objects(labels):
+            cls = (obj_classes or {}).get(k, names[0])
+            if cls not in cat_id:
+                raise ValueError(f"object {k} of '{file_name}' has class {cls!r}, which is not in `classes` {names}")
+            seg = None
+            if segmentation == "polygon":
+                rings = to_polygons(crop, tolerance=tolerance, min_area=1.0)
+                if rings and all(_signed_area(r) > 0 for r in rings):
+                    seg = [(r + (c0, r0)).ravel().tolist() for r in rings]
+            if seg is None:
+                seg = _object_rle(crop, r0, c0, h, w)
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": image_id,
+                    "category_id": cat_id[cls],
+                    "segmentation": seg,
+                    "area": int(crop.sum()),
+                    "bbox": [int(c0), int(r0), int(crop.shape[1]), int(crop.shape[0])],
+                    "iscrowd": 0,
+                }
+            )
+    return {
+        "info": dict(info or {"description": "ipyseg export", "version": "1.0"}),
+        "licenses": [],
+        "images": images,
+        "annotations": annotations,
+        "categories": [{"id": i, "name": n, "supercategory": ""} for n, i in cat_id.items()],
+    }
+
+
+def write_coco(coco: dict, path, name: str = "path") -> Path:
+    """Write a COCO dict as JSON, atomically."""
+    import json
+
+    from .session import atomic_write
+
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"`{name}` must be a file path; got {type(path).__name__}")
+    path = Path(path)
+    if not path.parent.exists():
+        raise FileNotFoundError(f"`{name}`: folder '{path.parent}' does not exist")
+    return atomic_write(path, json.dumps(coco, separators=(",", ":")).encode("utf-8"))

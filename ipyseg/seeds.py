@@ -174,6 +174,13 @@ class SeedState:
             return (0, h, 0, w)
         return changed
 
+    def load(self, array: np.ndarray, boxes: dict) -> None:
+        """Start over from saved seeds and boxes: no undo history (used to restore a session)."""
+        self.array[...] = array
+        self.boxes = {int(k): tuple(int(v) for v in w) for k, w in boxes.items()}
+        self._undo.clear()
+        self._redo.clear()
+
     # ---------------------------------------------------------------- history
     @property
     def can_undo(self) -> bool:

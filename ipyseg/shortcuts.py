@@ -84,6 +84,16 @@ SHORTCUTS = [
 ]
 
 
+#: The Annotator's keys (handled before the widget's; they must not collide with ``SHORTCUTS``).
+ANNOTATOR_SHORTCUTS = [
+    Shortcut(("ArrowRight", "."), "Annotator: next image", lambda a: a.next()),
+    Shortcut(("ArrowLeft", ","), "Annotator: previous image", lambda a: a.previous()),
+    Shortcut(("a",), "Annotator: Done (accept), then the next unfinished image", lambda a: a.mark_done()),
+    Shortcut(("x",), "Annotator: Skip, then the next unfinished image", lambda a: a.skip()),
+]
+ANNOTATOR_TABLE = {combo: sc.run for sc in ANNOTATOR_SHORTCUTS for combo in sc.keys}
+
+
 def _build_table() -> dict:
     table = {}
     for sc in SHORTCUTS:
@@ -123,7 +133,7 @@ def handle_key(widget, key: str, shift: bool, ctrl: bool, meta: bool) -> bool:
 def markdown_table() -> str:
     """The shortcut table as Markdown (for the README)."""
     rows = ["| key | action |", "|---|---|"]
-    for sc in SHORTCUTS:
+    for sc in SHORTCUTS + ANNOTATOR_SHORTCUTS:
         keys = " / ".join(f"`{k}`" for k in sc.keys) if len(sc.keys) < 5 else f"`{sc.keys[0]}`-`{sc.keys[-1]}`"
         rows.append(f"| {keys} | {sc.action} |")
     return "\n".join(rows)

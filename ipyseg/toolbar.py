@@ -56,7 +56,7 @@ class Toolbar:
     status : ipywidgets.HTML
         The status line.
     controls : dict
-        ``label``, ``object``, ``tool``, ``brush_size``, ``method``, ``opacity``,
+        ``label``, ``object``, ``class``, ``tool``, ``brush_size``, ``method``, ``opacity``,
         ``overlay_mode``, ``show_seeds``, ``wand_tolerance`` widgets.
     buttons : dict
         ``undo``, ``redo``, ``clear``, ``new_object``, ``zoom_in``, ``zoom_out``, ``fit``.
@@ -80,6 +80,13 @@ class Toolbar:
                 description="Object",
                 layout=lay(width="170px"),
                 style={"description_width": "48px"},
+            ),
+            "class": widgets.Dropdown(  # the current object's class; shown when `w.classes` is set
+                options=[],
+                value=None,
+                description="Class",
+                layout=lay(width="170px", display="none"),
+                style={"description_width": "40px"},
             ),
             "tool": widgets.ToggleButtons(
                 options=[(d, t.value) for d, t, _, _ in _TOOL_BUTTONS],
@@ -124,6 +131,7 @@ class Toolbar:
             self._bind(name)
         c["label"].observe(self._label_picked, "value")
         c["object"].observe(self._object_picked, "value")
+        c["class"].observe(self._class_picked, "value")
         w.observe(self.sync_label, "label")
 
         def ui(fn):
@@ -141,7 +149,7 @@ class Toolbar:
         b["zoom_out"].on_click(ui(lambda: w.zoom_by(0.5)))
         b["fit"].on_click(ui(w.reset_view))
 
-        row1 = widgets.HBox([c["label"], c["object"], b["new_object"], b["undo"], b["redo"], b["clear"]])
+        row1 = widgets.HBox([c["label"], c["object"], b["new_object"], c["class"], b["undo"], b["redo"], b["clear"]])
         row2 = widgets.HBox([c["tool"]], layout=lay(flex_flow="row wrap"))
         row3 = widgets.HBox([c["method"], c["brush_size"], c["opacity"]], layout=lay(flex_flow="row wrap"))
         row4 = widgets.HBox(
@@ -199,8 +207,25 @@ class Toolbar:
             if list(dd.options) != options:
                 dd.options = options  # ipywidgets resets the value here
             dd.value = w._object_code if w._object_code in [v for _, v in options] else None
+            self._refresh_class()
         finally:
             self._refreshing = False
+
+    def _refresh_class(self) -> None:
+        w, dd = self.widget, self.controls["class"]
+        if list(dd.options) != list(w.classes):
+            dd.options = list(w.classes)
+        dd.layout.display = None if w.classes else "none"
+        current = w.object_classes.get(w._object_code - 1)
+        dd.value = current if current in w.classes else None
+
+    def _class_picked(self, change):
+        w = self.widget
+        if self._refreshing or change.new is None:
+            return
+        k = w._object_code - 1
+        if w.object_classes.get(k) != change.new:
+            w.object_classes = {**w.object_classes, k: change.new}
 
     def sync_label(self, change=None) -> None:
         w = self.widget

@@ -8,20 +8,23 @@ import functools
 import html
 import math
 import threading
+import os
 import warnings
 import weakref
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import ipywidgets as widgets
 import numpy as np
 import traitlets
 
-from . import render, segmenters
+from . import render, segmenters, session
 from ._constants import BACKGROUND, FOREGROUND, MAX_OBJECTS
 from ._drawing import DisplayMixin
 from ._input import InputMixin
 from ._lifecycle import close_tree, track_cell
+from ._prepare import PreparedImage, prepare
 from ._validation import (
     as_image,
     as_label_code,
@@ -37,6 +40,7 @@ from .engine import Engine, Result
 from .geometry import MAX_DISPLAY_PIXELS, Viewport, box_window, polygon_footprint, stroke_footprint
 from .multiscale import FastResult, Multiscale
 from .seeds import SeedState, codes_present
+from .session import SessionState, pixels_sha256
 from .toolbar import Toolbar
 from .tools import Tool, make_handlers
 
@@ -147,11 +151,19 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
     show_seeds = traitlets.Bool(True)
     wand_tolerance = traitlets.Float(24.0)
     wand_connectivity = traitlets.Int(8)
+    object_classes = traitlets.Dict()
+    classes = traitlets.List(traitlets.Unicode())
+    revision = traitlets.Int(0, read_only=True)
 
     def __init__(
         self, image=None, *, method: str | None = None, max_display_pixels: int = MAX_DISPLAY_PIXELS, **params
     ):
-        img = _frozen(as_image(sample_path() if image is None else image))
+        prepared = image if isinstance(image, PreparedImage) else None  # see prepare_image()
+        img = prepared.image if prepared else _frozen(as_image(sample_path() if image is None else image))
+        self._image_path = Path(os.fspath(image)).resolve() if isinstance(image, (str, os.PathLike)) else None
+        self._image_hashes = (None if self._image_path is None else session.file_sha256(self._image_path), None)
+        if prepared:
+            self._image_path, self._image_hashes = prepared.path, (prepared.file_sha256, prepared.pixels_sha256)
         if (
             isinstance(max_display_pixels, bool)
             or not isinstance(max_display_pixels, (int, np.integer))
@@ -175,6 +187,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         self._dom_report = None  # (time, kind) of an ipyevents report not yet matched with a mouse-down
         self._button_code = None  # BACKGROUND during a right-button gesture
         self._last_object_code = FOREGROUND
+        self._key_callbacks = []  # see on_key()
         self._livewire_cache = None
         self._wand_image = None
         self.last_error: BaseException | None = None
@@ -188,7 +201,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         self._engine = Engine(self._compute, self._apply_result, self._on_busy)
         # The engine holds this widget weakly; when the widget is collected, its worker stops.
         self._finalizer = weakref.finalize(self, _close_engine, self._engine)
-        self._fast = Multiscale(img)  # coarse-to-fine for every segmentation (multiscale.py)
+        self._fast = prepared.multiscale if prepared else Multiscale(img)  # coarse-to-fine (multiscale.py)
         self._fast.level(self._fast.final_factor)
         self._label_ids: list[int] = []  # objects present in labels
         self._overlay_index: np.ndarray | None = None  # what the overlay layer shows
@@ -353,6 +366,223 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
                 "this SegmentWidget is closed: its image, seeds and labels stay readable, but it can no longer "
                 "be edited; create a new SegmentWidget (e.g. SegmentWidget(w.image) and w2.seeds = w.seeds)"
             )
+
+    # ------------------------------------------------- sessions and datasets (issue 10)
+    @property
+    def image_path(self):
+        """The file the photo was read from (absolute ``Path``), or ``None`` for an array."""
+        return self._image_path
+
+    def session_state(self) -> SessionState:
+        """A snapshot of everything a saved session holds (cheap: arrays are shared, not copied).
+
+        Returns
+        -------
+        ipyseg.session.SessionState
+            Seeds, labels, loaded mask, boxes, object names and classes, method, params and the
+            image's path and hashes. Safe to call from any thread.
+        """
+        if self._image_hashes[1] is None:
+            self._image_hashes = (self._image_hashes[0], pixels_sha256(self._image))
+        boxes = {code - 1: (c0, r0, c1, r1) for code, (r0, r1, c0, c1) in self._state.boxes.items()}
+        return SessionState(
+            shape=self._image.shape[:2],
+            seeds=self.seeds,
+            labels=self.labels,
+            prior=self._prior,
+            boxes=boxes,
+            object_names=dict(self.object_names),
+            object_classes=dict(self.object_classes),
+            method=self.method,
+            params=dict(self.params),
+            labels_current=not self._engine.busy,
+            image_path=None if self._image_path is None else str(self._image_path),
+            image_file_sha256=self._image_hashes[0],
+            image_pixels_sha256=self._image_hashes[1],
+        )
+
+    def restore_session(self, state: SessionState) -> None:
+        """Restore a snapshot of :meth:`session_state` (or :func:`ipyseg.session.load`) on this photo.
+
+        Seeds, boxes, loaded mask, labels, object names and classes, method and params are
+        replaced; the undo history starts afresh. Labels saved while a segmentation was still
+        running (``labels_current=False``) are recomputed.
+        """
+        h, w = self._image.shape[:2]
+        if tuple(state.shape) != (h, w):
+            raise ValueError(f"`state` is for a {state.shape[1]} x {state.shape[0]} image; this photo is {w} x {h}")
+        segmenters.get(state.method or None)
+        method = state.method or self.method
+        segmenters.check_params(method, state.params)
+        seeds = as_seeds(state.seeds, self._image.shape, "state.seeds")
+        labels = np.asarray(state.labels)
+        if labels.shape != (h, w) or (labels.size and int(labels.max()) > MAX_OBJECTS):
+            raise ValueError(f"`state.labels` must be ({h}, {w}) with values <= {MAX_OBJECTS}")
+        boxes = {}
+        for k, (x0, y0, x1, y1) in state.boxes.items():
+            boxes[as_label_code(int(k) + 1, "box object + 1")] = box_window(
+                (y0, x0), (y1 - 1, x1 - 1), self._image.shape
+            )
+        prior = None if state.prior is None else _frozen(as_labels(state.prior, self._image.shape, "state.prior"))
+        self._engine.discard()
+        for handler in (*self._handlers.values(), self._pan_gesture):
+            handler.cancel(self)
+        self._state.load(seeds, boxes)
+        self._prior = prior
+        labels = _frozen(labels.astype(np.uint8))
+        self._label_ids = [int(k) for k in codes_present(labels) if k > 0]
+        with self._sync(), self.hold_trait_notifications():
+            self.method = method
+            self.params = dict(state.params)
+            self.object_names = dict(state.object_names)
+            self.object_classes = dict(state.object_classes)
+            self.set_trait("labels", labels)
+            self._publish_seeds()
+        objs = self.objects()
+        self._last_object_code = FOREGROUND if not objs else min(objs) + 1
+        if self.label != BACKGROUND:
+            self.label = self._last_object_code
+        self._redraw_overlay(full=True)
+        self._redraw_seeds()
+        if hasattr(self, "_toolbar"):
+            self._toolbar.refresh_objects()
+        if not state.labels_current:
+            self._segment()
+
+    def save_session(self, path) -> Path:
+        """Save seeds, boxes, loaded mask, labels, names, classes, method and params.
+
+        Parameters
+        ----------
+        path : path
+            The JSON sidecar, e.g. ``"cat.json"``; ``cat.seeds.png``, ``cat.labels.png`` (and
+            ``cat.prior.png`` after :meth:`load_mask`) are written next to it. Every file is
+            written atomically. The format is described in the README ("Files").
+
+        Returns
+        -------
+        Path
+        """
+        state = self.session_state()
+        state.created = state.modified = session.now_iso()
+        return session.save(state, path)
+
+    @classmethod
+    def load_session(cls, path, image=None, **kwargs) -> SegmentWidget:
+        """A widget with a saved session restored.
+
+        Parameters
+        ----------
+        path : path
+            The session's JSON file (see :meth:`save_session`).
+        image : array_like, PIL image, path, or None
+            The photo; ``None`` reads the path recorded in the session. Either way it is checked
+            against the recorded hash: another image raises ``ipyseg.session.SessionError``.
+        **kwargs
+            Passed to ``SegmentWidget`` (e.g. ``max_display_pixels``).
+        """
+        state = session.load(path)
+        source = image
+        if source is None:
+            if not state.image_path:
+                raise session.SessionError(
+                    f"session '{path}' was saved from an in-memory array: pass the photo as `image=`"
+                )
+            source = state.image_path
+        w = cls(source, method=state.method or None, **{**state.params, **kwargs})
+        session.check_image(state, w.image, w.image_path, path)
+        w.restore_session(state)
+        return w
+
+    def on_key(self, callback, remove: bool = False) -> None:
+        """Call ``callback(key, shift, ctrl, meta)`` on key presses on the canvas, before the
+        widget's own shortcuts; a callback that returns ``True`` has handled the key.
+
+        ``key`` is the browser's ``KeyboardEvent.key`` (e.g. ``"a"``, ``"ArrowRight"``).
+        """
+        if remove:
+            self._key_callbacks = [cb for cb in self._key_callbacks if cb != callback]
+        elif callback not in self._key_callbacks:
+            self._key_callbacks = [*self._key_callbacks, callback]
+
+    def save_labels(self, path) -> Path:
+        """Save ``labels`` (0 background, k object k) as a lossless 8-bit PNG (or TIFF/BMP).
+
+        Unlike :meth:`save_mask` (one 0/255 mask), every object keeps its id.
+        """
+        from .export import save_png
+
+        return save_png(self.labels, path, "path")
+
+    def prepare_image(self, image) -> PreparedImage:
+        """Decode and pre-compute a photo for :meth:`set_image`; safe to call from any thread.
+
+        Parameters
+        ----------
+        image : array_like, PIL image or path
+
+        Returns
+        -------
+        PreparedImage
+        """
+        return prepare(image, self.viewport.max_display_pixels)
+
+    @_editing
+    def set_image(self, image) -> None:
+        """Show another photo in this widget, starting with no seeds, labels, names or classes.
+
+        Method, params, tool and view settings are kept. With a :class:`PreparedImage` (from
+        :meth:`prepare_image`, e.g. computed in a background thread) this only swaps references
+        and sends the ready display photo.
+        """
+        if not isinstance(image, PreparedImage) or image.max_display_pixels != self.viewport.max_display_pixels:
+            image = self.prepare_image(image)
+        self._engine.discard()
+        for handler in (*self._handlers.values(), self._pan_gesture):
+            handler.cancel(self)
+        old_shape = self._image.shape[:2]
+        self._image = image.image
+        self._image_path = image.path
+        self._image_hashes = (image.file_sha256, image.pixels_sha256)
+        self._state = SeedState(image.image.shape)
+        self._prior = None
+        self._fast = image.multiscale
+        self._wand_image = self._livewire_cache = None
+        self._label_ids = []
+        self._overlay_index = self._display_labels = None
+        self._last_object_code = FOREGROUND
+        vp = image.viewport
+        vp.set_view(1.0, 0.0, 0.0)
+        same_canvas = (vp.canvas_width, vp.canvas_height) == (self.viewport.canvas_width, self.viewport.canvas_height)
+        self.viewport = vp
+        if same_canvas:
+            self.view.viewport = vp
+        else:  # a new canvas of the new size (resizing one in place races with drawing on it)
+            old = self.view
+            if self._dom_events is not None:
+                self._dom_events.close()
+            self.view = CanvasView(vp)
+            self._connect_events()
+            self.children = [self.view.canvas if c is old.canvas else c for c in self.children]
+            old.close()
+        with self._sync(), self.hold_trait_notifications():
+            self.set_trait("labels", _frozen(np.zeros(image.image.shape[:2], np.uint8)))
+            self.object_names = {}
+            self.object_classes = {}
+            if self.label != BACKGROUND:
+                self.label = FOREGROUND
+            self._publish_seeds()
+        if old_shape != image.image.shape[:2]:
+            lo, hi = self.brush_size_range  # of the new photo
+            self._toolbar.controls["brush_size"].max = hi
+            self.brush_size = float(min(hi, max(3, round(0.02 * max(image.image.shape[:2])))))
+        with self.view.batch():
+            self.view.show_photo(image.preview)  # small JPEG first: the new photo appears sooner
+            self._redraw_overlay(full=True)
+            self._redraw_seeds()
+        self.view.show_photo(image.photo)  # then the lossless PNG (the front end draws in order)
+        self._toolbar.refresh_objects()
+        self._set_status(f"{self._image.shape[1]} x {self._image.shape[0]}")
 
     # ----------------------------------------------------------- objects
     def objects(self) -> list[int]:
@@ -581,6 +811,34 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
     def _object_names_changed(self, change):
         if hasattr(self, "_toolbar"):
             self._toolbar.refresh_objects()
+
+    @traitlets.validate("object_classes")
+    def _valid_object_classes(self, proposal):
+        classes = {}
+        for k, v in dict(proposal.value).items():
+            if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= int(k) <= MAX_OBJECTS:
+                raise ValueError(f"`object_classes` keys must be object ids in [1, {MAX_OBJECTS}]; got {k!r}")
+            if not isinstance(v, str) or not v:
+                raise ValueError(f"`object_classes` values must be non-empty class names (str); got {v!r} for {k}")
+            classes[int(k)] = v
+        return classes
+
+    @traitlets.validate("classes")
+    def _valid_classes(self, proposal):
+        names = list(proposal.value)
+        if any(not n for n in names) or len(set(names)) != len(names):
+            raise ValueError(f"`classes` must be distinct non-empty names; got {names!r}")
+        return names
+
+    @traitlets.observe("object_classes", "classes")
+    def _object_classes_changed(self, change):
+        if hasattr(self, "_toolbar"):
+            self._toolbar.refresh_objects()
+
+    @traitlets.observe("seeds", "labels", "object_names", "object_classes", "method", "params")
+    def _bump_revision(self, change):
+        """``revision`` counts the changes a saved session holds (seed, box, mask, result, names, ...)."""
+        self.set_trait("revision", self.revision + 1)
 
     @traitlets.observe("label")
     def _label_changed(self, change):

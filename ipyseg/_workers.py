@@ -1,0 +1,241 @@
+"""The Annotator's two background threads: the autosaver and the prefetcher.
+
+Both are owned objects: whoever creates one calls :meth:`close`, which stops its thread (the
+autosaver writes what is pending first).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+
+class Autosaver:
+    """Writes snapshots off the event thread, latest per key wins, bursts coalesced.
+
+    Parameters
+    ----------
+    write : callable
+        ``write(key, snapshot)``, called in the saver thread.
+    delay : float
+        Seconds to let a burst of edits settle before writing (a save lands within about
+        ``delay`` plus the write time).
+    on_error : callable, optional
+        ``on_error(key, exception)`` when a write fails (the snapshot is retried with the next one).
+
+    Notes
+    -----
+    :meth:`put` hands over a ready snapshot; :meth:`mark` a callable that makes one at write time
+    (so that a burst of 50 strokes costs one snapshot) and may return ``None`` for "nothing to
+    write". A ``put`` for a key replaces a pending ``mark``.
+    """
+
+    def __init__(self, write: Callable, delay: float = 0.3, on_error: Callable | None = None, keep: int = 4):
+        self._write = write
+        self._delay = float(delay)
+        self._on_error = on_error or (lambda key, err: None)
+        self._cond = threading.Condition()
+        self._pending: OrderedDict = OrderedDict()  # key -> ("put", snapshot) | ("mark", callable)
+        self._latest: OrderedDict = OrderedDict()  # key -> last snapshot put or written
+        self._keep = keep
+        self._writing = False
+        self._closed = False
+        self.writes = 0
+        self.errors = 0
+        self._thread = threading.Thread(target=self._loop, name="ipyseg-autosave", daemon=True)
+        self._thread.start()
+
+    def put(self, key, snapshot) -> None:
+        with self._cond:
+            self._check_open()
+            self._pending[key] = ("put", snapshot)
+            self._pending.move_to_end(key)
+            self._remember(key, snapshot)
+            self._cond.notify_all()
+
+    def mark(self, key, make: Callable) -> None:
+        with self._cond:
+            self._check_open()
+            kind, old = self._pending.get(key, (None, None))
+            if kind == "put":  # the ready snapshot stands in when ``make`` has nothing newer
+
+                def make(make=make, old=old):
+                    return make() or old
+
+            self._pending[key] = ("mark", make)
+            self._cond.notify_all()
+
+    def latest(self, key):
+        """The newest snapshot of ``key`` handed over (pending or written), or ``None``."""
+        with self._cond:
+            kind, value = self._pending.get(key, (None, None))
+            if kind == "put":
+                return value
+            return self._latest.get(key)
+
+    def flush(self, timeout: float | None = 30.0) -> bool:
+        """Write everything pending now; ``False`` if ``timeout`` expired first."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            self._flush_now = True
+            self._cond.notify_all()
+            while self._pending or self._writing:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                if not self._thread.is_alive():
+                    return False
+                self._cond.wait(remaining)
+        return True
+
+    def close(self, timeout: float | None = 30.0) -> bool:
+        """Write what is pending, then stop the thread; returns ``flush``'s result."""
+        if self._closed:
+            return True
+        ok = self.flush(timeout)
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._thread.join(timeout)
+        return ok
+
+    @property
+    def pending(self) -> int:
+        with self._cond:
+            return len(self._pending)
+
+    # ------------------------------------------------------------------ private
+    _flush_now = False
+
+    def _check_open(self):
+        if self._closed:
+            raise RuntimeError("the autosaver is closed")
+
+    def _remember(self, key, snapshot):
+        self._latest[key] = snapshot
+        self._latest.move_to_end(key)
+        while len(self._latest) > self._keep:
+            self._latest.popitem(last=False)
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and not self._closed:
+                    self._cond.wait()
+                if not self._pending and self._closed:
+                    return
+                if not self._flush_now and not self._closed:
+                    self._cond.wait(self._delay)  # let the burst settle (put/mark notify, harmless)
+                self._flush_now = False
+                batch, self._pending = self._pending, OrderedDict()
+                self._writing = True
+            try:
+                for key, (kind, value) in batch.items():
+                    try:
+                        snapshot = value() if kind == "mark" else value
+                        if snapshot is not None:
+                            self._write(key, snapshot)
+                            self.writes += 1
+                            with self._cond:
+                                self._remember(key, snapshot)
+                    except Exception as err:  # a failing write must not stop autosaving
+                        self.errors += 1
+                        self._on_error(key, err)
+            finally:
+                with self._cond:
+                    self._writing = False
+                    self._cond.notify_all()
+
+
+class Prefetcher:
+    """Prepares items in a background thread; keeps at most ``size`` of them.
+
+    Parameters
+    ----------
+    prepare : callable
+        ``prepare(i) -> value``, called in the prefetch thread (or by :meth:`get` on a miss).
+    size : int
+        Items kept (least recently wanted dropped first).
+    """
+
+    def __init__(self, prepare: Callable, size: int = 3):
+        self._prepare = prepare
+        self._size = int(size)
+        self._cond = threading.Condition()
+        self._cache: OrderedDict = OrderedDict()
+        self._wanted: list = []
+        self._busy_with = None
+        self._closed = False
+        self.hits = 0
+        self.misses = 0
+        self._thread = threading.Thread(target=self._loop, name="ipyseg-prefetch", daemon=True)
+        self._thread.start()
+
+    def want(self, indices) -> None:
+        """Prepare these items next (in order), dropping cached ones not among them or recent."""
+        with self._cond:
+            self._wanted = [i for i in indices if i not in self._cache]
+            self._cond.notify_all()
+
+    def get(self, i):
+        """Item ``i``: from the cache, waiting for the thread if it is preparing it, or now."""
+        with self._cond:
+            while self._busy_with == i:
+                self._cond.wait()
+            if i in self._cache:
+                self.hits += 1
+                self._cache.move_to_end(i)
+                return self._cache[i]
+            self.misses += 1
+        value = self._prepare(i)
+        self._store(i, value)
+        return value
+
+    def drop(self, i) -> None:
+        with self._cond:
+            self._cache.pop(i, None)
+
+    def cached(self) -> list:
+        with self._cond:
+            return list(self._cache)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cache.clear()
+            self._cond.notify_all()
+        self._thread.join(30)
+
+    def _store(self, i, value) -> None:
+        with self._cond:
+            self._cache[i] = value
+            self._cache.move_to_end(i)
+            while len(self._cache) > self._size:
+                self._cache.popitem(last=False)
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._wanted and not self._closed:
+                    self._cond.wait()
+                if self._closed:
+                    return
+                i = self._wanted.pop(0)
+                if i in self._cache:
+                    continue
+                self._busy_with = i
+            try:
+                value = self._prepare(i)
+            except Exception as err:  # shown when the item is opened (get() prepares it again)
+                value = None
+                del err
+            with self._cond:
+                self._busy_with = None
+                if value is not None and not self._closed:
+                    self._cache[i] = value
+                    self._cache.move_to_end(i)
+                    while len(self._cache) > self._size:
+                        self._cache.popitem(last=False)
+                self._cond.notify_all()

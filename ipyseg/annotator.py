@@ -1,0 +1,623 @@
+"""``Annotator``: segment a whole dataset, one image after the other, without losing work.
+
+It composes a :class:`~ipyseg.SegmentWidget` (``a.widget``) and talks to it only through its
+public methods: ``set_image`` / ``prepare_image`` to switch photos, ``session_state`` /
+``restore_session`` to save and restore, ``revision`` to learn that something changed,
+``load_mask`` for ``carry_over``, ``on_key`` for its shortcuts.
+
+Threads (both stopped by :meth:`Annotator.close`): an autosaver writes every committed change
+within about a second, and a prefetcher decodes and prepares the next photos.
+"""
+
+from __future__ import annotations
+
+import atexit
+import html
+import os
+import threading
+import weakref
+from pathlib import Path
+
+import ipywidgets as widgets
+import numpy as np
+import traitlets
+
+from . import session, shortcuts
+from ._workers import Autosaver, Prefetcher
+from .session import FolderLock, SessionError, SessionState
+from .sources import items_from
+from .widget import SegmentWidget
+
+INDEX_NAME = "index.json"
+INDEX_FORMAT = "ipyseg-annotations"
+INDEX_VERSION = 1
+
+#: Open annotators of this process by output folder: re-running a cell replaces the old one.
+_OPEN: dict[str, weakref.ref] = {}
+
+
+class Annotator(widgets.VBox):
+    """Annotate a folder (or list, or stack) of images; every change is saved to ``out``.
+
+    Parameters
+    ----------
+    source : str, Path, list or ndarray
+        A folder (its ``.png .jpg .jpeg .tif .tiff .bmp .webp`` files, sorted by name), a glob
+        pattern, a list of paths, a list of arrays, or an (N, H, W[, C]) stack (see
+        :func:`ipyseg.sources.items_from`).
+    out : str or Path
+        Folder for everything saved (created if missing). Opening a folder with earlier work
+        resumes it at the first item that is neither done nor skipped.
+    classes : list of str, optional
+        Category names; ``None`` means one category, ``"object"``.
+    method : str, optional
+        Segmentation method for new items (saved items keep their own).
+    carry_over : bool
+        Start each new item from the previous item's labels (a z-stack or a video clip is then
+        refined, not redrawn).
+    max_display_pixels : int, optional
+        As for ``SegmentWidget``.
+    **params
+        Parameters of ``method``.
+
+    Attributes
+    ----------
+    widget : SegmentWidget
+        The current item's segmentation widget, with its full API.
+    index : int
+        The current item (a traitlet: assign it to move).
+    """
+
+    index = traitlets.Int(0)
+    _closed = True  # until fully open
+
+    def __init__(
+        self,
+        source,
+        *,
+        out,
+        classes=None,
+        method: str | None = None,
+        carry_over: bool = False,
+        max_display_pixels: int | None = None,
+        **params,
+    ):
+        self._items = items_from(source)
+        if not len(self._items):
+            raise ValueError(f"`source` holds no images ({self._items.description})")
+        if not isinstance(out, (str, os.PathLike)):
+            raise TypeError(f"`out` must be a folder path; got {type(out).__name__}")
+        if classes is None:
+            classes = ["object"]
+        if isinstance(classes, str) or not all(isinstance(c, str) and c for c in classes):
+            raise TypeError(f"`classes` must be a list of non-empty names (str); got {classes!r}")
+        if not classes or len(set(classes)) != len(classes):
+            raise ValueError(f"`classes` must be a non-empty list of distinct names; got {classes!r}")
+        self.classes = list(classes)
+        self.carry_over = bool(carry_over)
+        self.out = Path(out).absolute()
+        self.out.mkdir(parents=True, exist_ok=True)
+        self._take_folder()
+        try:
+            self._open(method, max_display_pixels, params)
+        except BaseException:
+            self._lock.release()
+            for worker in (getattr(self, "_saver", None), getattr(self, "_prefetcher", None)):
+                if worker is not None:
+                    worker.close()
+            raise
+
+    def _open(self, method, max_display_pixels, params) -> None:
+        session.remove_stray_temporaries(self.out)
+        self._nav = threading.RLock()
+        self._current: int | None = None
+        self._errors: dict[int, str] = {}
+        self._status, self._index_doc = self._read_index()
+        self._saved_revision = -1
+        self._restoring = False
+        self._saver = Autosaver(self._write, on_error=self._save_failed)
+        self._prefetcher = Prefetcher(self._prepare_item, size=3)
+
+        from .geometry import MAX_DISPLAY_PIXELS
+
+        self._max_display_pixels = MAX_DISPLAY_PIXELS if max_display_pixels is None else max_display_pixels
+        start = self._first_open()
+        prepared, state = self._prefetcher.get(start)
+        kw = {} if max_display_pixels is None else {"max_display_pixels": max_display_pixels}
+        self.widget = SegmentWidget(prepared, method=method, **kw, **params)
+        self.widget.classes = self.classes
+        self._default_method = self.widget.method
+        self._default_params = dict(self.widget.params)
+        self.widget.on_key(self._on_key)
+        self.widget.observe(self._on_revision, "revision")
+        self._header = self._build_header()
+        super().__init__(children=[self._header, self.widget])
+        self._closed = False
+        self._show(start, prepared=(prepared, state))
+        self._finalizer = weakref.finalize(self, _close_quietly, self._saver, self._prefetcher, self._lock)
+        atexit.register(self._finalizer)
+
+    # ------------------------------------------------------------------ public API
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        done, total = self.progress
+        return f"Annotator({total} items, {done} done, index {self.index}, out='{self.out}')"
+
+    @property
+    def status(self) -> list[str]:
+        """One of ``"untouched"``, ``"in progress"``, ``"done"``, ``"skipped"`` per item."""
+        return list(self._status)
+
+    @property
+    def progress(self) -> tuple[int, int]:
+        """``(done, total)``."""
+        return self._status.count("done"), len(self._status)
+
+    @property
+    def item_keys(self) -> list[str]:
+        """Item names, as used for their files in ``out``."""
+        return list(self._items.keys)
+
+    def next(self) -> int:
+        """Go to the next item (the last one stays); returns the new index."""
+        self.index = min(self.index + 1, len(self) - 1)
+        return self.index
+
+    def previous(self) -> int:
+        """Go to the previous item; returns the new index."""
+        self.index = max(self.index - 1, 0)
+        return self.index
+
+    def goto(self, i: int) -> int:
+        """Go to item ``i`` (negative counts from the end); returns the new index."""
+        self.index = self._check_index(i)
+        return self.index
+
+    def mark_done(self, *, advance: bool = True) -> None:
+        """Mark the current item done (saved now), then go to the next unfinished item.
+
+        Waits for a segmentation still running, so that the saved labels are final.
+        """
+        self._set_status("done", advance)
+
+    def skip(self, *, advance: bool = True) -> None:
+        """Mark the current item skipped (not to be annotated), then go to the next unfinished one."""
+        self._set_status("skipped", advance)
+
+    def labels(self, i: int) -> np.ndarray:
+        """(H, W) labels of item ``i`` (0 background, k object k), read from disk if not loaded.
+
+        An item without saved work has all-zero labels.
+        """
+        return self._labels_and_classes(self._check_index(i))[0]
+
+    def object_classes(self, i: int) -> dict:
+        """``{object id: class name}`` of item ``i`` (objects without a class are left out)."""
+        return self._labels_and_classes(self._check_index(i))[1]
+
+    def export_coco(self, path, *, segmentation: str = "rle", statuses=("done",)) -> Path:
+        """Write a COCO instance-segmentation JSON of the items whose status is in ``statuses``.
+
+        Parameters
+        ----------
+        path : path
+            The JSON file (written atomically).
+        segmentation : {"rle", "polygon"}
+            See :func:`ipyseg.export.to_coco`.
+        statuses : tuple of str
+            Which items to include; default the done ones.
+
+        Returns
+        -------
+        Path
+        """
+        from .export import to_coco, write_coco
+
+        chosen = self._chosen(statuses)
+        self.flush()
+
+        def items():
+            for i in chosen:
+                yield (self._items.keys[i], *self._labels_and_classes(i))
+
+        coco = to_coco(items(), classes=self.classes, segmentation=segmentation, info={"description": "ipyseg"})
+        return write_coco(coco, path)
+
+    def save_labels(self, folder, *, statuses=("done",), suffix: str = ".png") -> list[Path]:
+        """One label image per item (``statuses``: default the done ones) in ``folder``.
+
+        Files are named after the items (``IMG_0042.jpg`` -> ``IMG_0042.png``): 8-bit PNG, or
+        16-bit beyond 255 objects; ``suffix=".tif"`` writes TIFF.
+        """
+        from .export import save_label_image
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        chosen = self._chosen(statuses)
+        names = [Path(self._items.keys[i]).with_suffix(suffix).as_posix() for i in chosen]
+        if len(set(names)) != len(names):
+            names = [self._items.keys[i] + suffix for i in chosen]
+        self.flush()
+        out = []
+        for i, name in zip(chosen, names, strict=True):
+            target = folder / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            out.append(save_label_image(self.labels(i), target))
+        return out
+
+    def flush(self, timeout: float | None = 30.0) -> bool:
+        """Write every pending change now (autosave does it within about a second anyway)."""
+        with self._nav:
+            if self._current is not None and self.widget.revision != self._saved_revision:
+                self._put_current()
+        return self._saver.flush(timeout)
+
+    def close(self) -> None:
+        """Save what is pending, stop the threads, release ``out`` and close the widgets."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.flush()
+        finally:
+            self._saver.close()
+            self._prefetcher.close()
+            self._lock.release()
+            if _OPEN.get(str(self.out)) is not None and _OPEN[str(self.out)]() is self:
+                del _OPEN[str(self.out)]
+            atexit.unregister(self._finalizer)
+            self.widget.close()
+            super().close()
+
+    # ------------------------------------------------------------------ navigation
+    @traitlets.validate("index")
+    def _valid_index(self, proposal):
+        return self._check_index(proposal.value)
+
+    @traitlets.observe("index")
+    def _index_changed(self, change):
+        if self._current != change.new and not self._closed:
+            self._show(change.new)
+
+    def _check_index(self, i) -> int:
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)):
+            raise TypeError(f"`index` must be an integer; got {type(i).__name__} {i!r}")
+        n = len(self._items)
+        if not -n <= int(i) < n:
+            raise IndexError(f"`index` must be in [0, {n - 1}] (or negative from the end); got {i}")
+        return int(i) % n
+
+    def _first_open(self) -> int:
+        for i, s in enumerate(self._status):
+            if s not in ("done", "skipped"):
+                return i
+        return 0
+
+    def _next_unfinished(self, after: int) -> int | None:
+        n = len(self._status)
+        for d in range(1, n + 1):
+            j = (after + d) % n
+            if self._status[j] in ("untouched", "in progress"):
+                return j
+        return None
+
+    def _show(self, i: int, prepared=None) -> None:
+        w = self.widget
+        with self._nav:
+            if self._current is not None and self._current != i:
+                if w.revision != self._saved_revision:
+                    self._put_current()  # labels of a segmentation still running are redone on return
+            image, state = prepared if prepared is not None else self._prefetcher.get(i)
+            latest = self._saver.latest(self._items.keys[i])
+            if latest is not None:
+                state = latest
+            self._restoring = True
+            try:
+                self._current = i
+                if w.image is not image.image:
+                    w.set_image(image)
+                self._errors.pop(i, None)
+                if isinstance(state, Exception):
+                    self._errors[i] = str(state)
+                elif state is not None:
+                    try:
+                        w.restore_session(state)
+                    except (ValueError, TypeError) as err:
+                        self._errors[i] = f"'{self._json_path(i)}': {err}"
+                if state is None or i in self._errors:
+                    w.method = self._default_method
+                    w.params = dict(self._default_params)
+            finally:
+                self._restoring = False
+            self._saved_revision = w.revision
+            if state is None and i not in self._errors and self.carry_over and i > 0:
+                prior = self.labels(i - 1)
+                if prior.shape == w.image.shape[:2] and prior.any():
+                    w.load_mask(prior)
+                    w.object_classes = {k: c for k, c in self.object_classes(i - 1).items() if (prior == k).any()}
+            self.set_trait("index", i)
+            self._update_header()
+        nxt = self._next_unfinished(i)
+        self._prefetcher.want([j for j in (i + 1, nxt, i - 1) if j is not None and 0 <= j < len(self)])
+
+    def _set_status(self, status: str, advance: bool) -> None:
+        i = self._current
+        if i in self._errors:
+            raise RuntimeError(f"item {i} ({self._items.name(i)}) could not be loaded: {self._errors[i]}")
+        self.widget.wait(120)
+        with self._nav:
+            self._status[i] = status
+            self._put_current()
+            self._update_header()
+        if advance:
+            j = self._next_unfinished(i)
+            if j is not None:
+                self.index = j
+
+    # ------------------------------------------------------------------ keyboard
+    def _on_key(self, key, shift, ctrl, meta) -> bool:
+        combo = shortcuts.combo_of(key, shift, ctrl, meta)
+        run = shortcuts.ANNOTATOR_TABLE.get(combo)
+        if run is None:
+            return False
+        run(self)
+        return True
+
+    # ------------------------------------------------------------------ saving
+    def _json_path(self, i: int) -> Path:
+        return self.out / (self._items.keys[i] + ".json")
+
+    def _snapshot(self, i: int) -> SessionState | None:
+        """The current widget's state for item ``i`` with status and timestamps, or ``None``."""
+        if i in self._errors:
+            return None  # keep the files as they are (they could not be loaded)
+        state = self.widget.session_state()
+        status = self._status[i]
+        if status == "untouched":
+            if state.is_empty:
+                return None
+            status = self._status[i] = "in progress"
+            if i == self._current:
+                self._update_header()
+        state.status = status
+        state.modified = session.now_iso()
+        prev = self._saver.latest(self._items.keys[i])
+        state.created = prev.created if prev is not None and prev.created else state.modified
+        return state
+
+    def _put_current(self) -> None:
+        i = self._current
+        state = self._snapshot(i)
+        self._saved_revision = self.widget.revision
+        if state is not None:
+            self._saver.put(self._items.keys[i], state)
+        self._update_header()
+
+    def _on_revision(self, change) -> None:
+        if self._restoring or self._closed or self._current is None:
+            return
+        i = self._current
+        key = self._items.keys[i]
+
+        def make():
+            with self._nav:
+                if self._current != i:
+                    return None  # we moved on: navigation put the final snapshot
+                rev = self.widget.revision
+                state = self._snapshot(i)
+                self._saved_revision = rev
+                return state
+
+        self._saver.mark(key, make)
+
+    def _write(self, key: str, state: SessionState) -> None:
+        path = self.out / (key + ".json")
+        session.save(state, path)
+        entry = {"status": state.status, "mtime_ns": path.stat().st_mtime_ns, "objects": len(_ids(state.labels))}
+        items = self._index_doc["items"]
+        old = items.get(key) or {}
+        items[key] = entry
+        if (old.get("status"), old.get("objects")) != (entry["status"], entry["objects"]):
+            self._write_index()  # otherwise the sidecar's newer mtime tells the next opening to re-read it
+
+    def _save_failed(self, key: str, err: Exception) -> None:
+        self._show_message(f"⚠ could not save '{key}': {type(err).__name__}: {err}", error=True)
+
+    # ------------------------------------------------------------------ index
+    def _index_path(self) -> Path:
+        return self.out / INDEX_NAME
+
+    def _read_index(self):
+        """Statuses from ``index.json``, checked against the item files' modification times."""
+        path = self._index_path()
+        doc = {"format": INDEX_FORMAT, "version": INDEX_VERSION, "classes": self.classes, "items": {}}
+        if path.exists():
+            try:
+                old = session.read_json(path, "annotation index")
+                if old.get("format") == INDEX_FORMAT and isinstance(old.get("items"), dict):
+                    doc["items"] = old["items"]
+            except SessionError:
+                pass  # rebuilt from the item files below
+        on_disk = _scan_jsons(self.out)
+        items = doc["items"]
+        changed = False
+        status = []
+        for i, key in enumerate(self._items.keys):
+            entry = items.get(key)
+            mtime = on_disk.get(key)
+            if mtime is None:
+                if entry is not None and entry.get("status") != "untouched":
+                    items.pop(key)
+                    changed = True
+                status.append("untouched")
+                continue
+            if entry is None or entry.get("mtime_ns") != mtime:
+                try:
+                    sidecar = session.read_json(self._json_path(i))
+                    st = sidecar.get("status") if sidecar.get("status") in session.STATUSES else "in progress"
+                except SessionError as err:
+                    self._errors[i] = str(err)
+                    st = (entry or {}).get("status", "in progress")
+                items[key] = entry = {**(entry or {}), "status": st, "mtime_ns": mtime}
+                changed = True
+            status.append(entry.get("status", "in progress"))
+        self._index_doc = doc
+        if changed or not path.exists():
+            self._write_index()
+        return status, doc
+
+    def _write_index(self) -> None:
+        session.write_json(self._index_path(), {**self._index_doc, "classes": self.classes})
+
+    # ------------------------------------------------------------------ items
+    def _prepare_item(self, i: int):
+        """(PreparedImage, SessionState | None | SessionError): the prefetcher's work."""
+        path = self._json_path(i)
+        prepared = prepare_for(self, i)
+        state = None
+        if path.exists():
+            try:
+                state = session.load(path)
+                session.check_image(state, prepared.image, prepared.path, path)
+            except SessionError as err:
+                state = err
+        return prepared, state
+
+    def _labels_and_classes(self, i: int) -> tuple[np.ndarray, dict]:
+        """Item ``i``'s newest labels and classes, reading only what is needed from disk."""
+        if (i == self._current and i not in self._errors) or self._saver.latest(self._items.keys[i]) is not None:
+            state = self._state_of(i)
+            return state.labels, dict(state.object_classes)
+        path = self._json_path(i)
+        if path.exists():
+            labels, classes = session.load_labels(path)
+            return labels, classes
+        return np.zeros(self._items.size(i), np.uint8), {}
+
+    def _state_of(self, i: int) -> SessionState | None:
+        """Item ``i``'s newest state: the widget's, a pending save's, or the files'."""
+        if i == self._current and i not in self._errors:
+            return self.widget.session_state()
+        latest = self._saver.latest(self._items.keys[i])
+        if latest is not None:
+            return latest
+        path = self._json_path(i)
+        return session.load(path) if path.exists() else None
+
+    def _chosen(self, statuses) -> list[int]:
+        if isinstance(statuses, str):
+            statuses = (statuses,)
+        bad = [s for s in statuses if s not in session.STATUSES]
+        if bad:
+            raise ValueError(f"`statuses` must be among {list(session.STATUSES)}; got {bad}")
+        return [i for i, s in enumerate(self._status) if s in statuses]
+
+    def _take_folder(self) -> None:
+        key = str(self.out)
+        old = _OPEN.get(key)
+        if old is not None and old() is not None:
+            old().close()  # the same folder re-opened in this process (a re-run cell)
+        self._lock = FolderLock(self.out).acquire()
+        _OPEN[key] = weakref.ref(self)
+
+    # ------------------------------------------------------------------ header
+
+    def _build_header(self):
+        lay = widgets.Layout
+        self._title = widgets.HTML()
+        self._bar = widgets.IntProgress(min=0, max=len(self), layout=lay(width="180px"))
+        self._message = widgets.HTML()
+        b = self.buttons = {
+            "previous": widgets.Button(
+                icon="chevron-left", tooltip="Previous image (, or ←)", layout=lay(width="40px")
+            ),
+            "next": widgets.Button(icon="chevron-right", tooltip="Next image (. or →)", layout=lay(width="40px")),
+            "done": widgets.Button(
+                description="Done", icon="check", button_style="success", tooltip="Done, next unfinished (a)"
+            ),
+            "skip": widgets.Button(description="Skip", icon="forward", tooltip="Skip this image (x)"),
+        }
+
+        def ui(fn):
+            def handler(_):
+                try:
+                    fn()
+                except Exception as err:
+                    self._show_message(f"⚠ {type(err).__name__}: {err}", error=True)
+
+            return handler
+
+        b["previous"].on_click(ui(self.previous))
+        b["next"].on_click(ui(self.next))
+        b["done"].on_click(ui(self.mark_done))
+        b["skip"].on_click(ui(self.skip))
+        row = widgets.HBox(
+            [b["previous"], b["next"], b["done"], b["skip"], self._bar, self._title],
+            layout=lay(align_items="center", flex_flow="row wrap"),
+        )
+        return widgets.VBox([row, self._message])
+
+    def _update_header(self) -> None:
+        i = self._current
+        done, total = self.progress
+        skipped = self._status.count("skipped")
+        self._bar.value = done
+        self._bar.description = ""
+        text = f"<b>{i + 1} / {total}</b> · {html.escape(self._items.name(i))} · {self._status[i]}"
+        text += f' <span style="color:#666">({done} done, {skipped} skipped)</span>'
+        self._title.value = text
+        if i in self._errors:
+            self._show_message(
+                f"⚠ saved work of this image could not be loaded, so it is not autosaved (fix or delete its "
+                f"files to start over): {self._errors[i]}",
+                error=True,
+            )
+        elif all(s in ("done", "skipped") for s in self._status):
+            self._show_message("✓ every image is done or skipped: export with a.export_coco(...)")
+        else:
+            self._show_message("")
+
+    def _show_message(self, text: str, error: bool = False) -> None:
+        color = "#b00020" if error else "#2e7d32"
+        self._message.value = f'<span style="color:{color}">{html.escape(text)}</span>' if text else ""
+
+
+def prepare_for(annotator: Annotator, i: int):
+    """Item ``i``'s photo made ready for the annotator's widget (any thread)."""
+    from ._prepare import prepare
+
+    return prepare(annotator._items.source(i), annotator._max_display_pixels, f"item {i} ({annotator._items.keys[i]})")
+
+
+def _ids(labels: np.ndarray) -> list[int]:
+    from .seeds import codes_present
+
+    if labels.dtype == np.uint8:
+        return [int(k) for k in codes_present(labels) if k]
+    return [int(k) for k in np.unique(labels) if k]
+
+
+def _scan_jsons(out: Path) -> dict[str, int]:
+    """``{item key: mtime_ns}`` of every item sidecar under ``out`` (one directory walk)."""
+    found = {}
+    for root, dirs, files in os.walk(out):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        rel = Path(root).relative_to(out)
+        for f in files:
+            if f.endswith(".json") and not f.startswith(".") and not (rel == Path(".") and f == INDEX_NAME):
+                key = (rel / f[: -len(".json")]).as_posix()
+                try:
+                    found[key] = os.stat(os.path.join(root, f)).st_mtime_ns
+                except OSError:
+                    pass
+    return found
+
+
+def _close_quietly(saver, prefetcher, lock) -> None:
+    try:
+        saver.close(10)
+        prefetcher.close()
+    finally:
+        lock.release()

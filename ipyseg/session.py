@@ -1,0 +1,532 @@
+"""One image's annotation state on disk: PNG images plus a JSON sidecar. No pickles.
+
+A session saved as ``cat.json`` is these files (all readable without ipyseg)::
+
+    cat.json          format, version, image (path, hashes, shape), boxes, object names and
+                      classes, method, params, status, timestamps, and the names of:
+    cat.seeds.png     (H, W) uint8 seed codes: 0 unmarked, 1 background, k + 1 object k
+    cat.labels.png    (H, W) labels: 0 background, k object k (uint8; uint16 beyond 255)
+    cat.prior.png     (H, W) labels of a loaded mask (only when there is one)
+
+Every file is written atomically (:func:`atomic_write`): to a temporary name in the same
+folder, flushed to disk, then renamed over the old one, so a crash at any moment leaves either
+the previous or the new complete file. The JSON file is written last.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import itertools
+import json
+import math
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+#: ``format`` field of a session file.
+FORMAT = "ipyseg-session"
+#: Version of the session format written; files with a newer version are refused.
+VERSION = 1
+STATUSES = ("untouched", "in progress", "done", "skipped")
+#: Environment variable for tests: seconds to sleep between writing a file and renaming it.
+PAUSE_ENV = "IPYSEG_TEST_PAUSE_BEFORE_RENAME"
+TMP_MARK = ".ipyseg-tmp-"
+
+_counter = itertools.count()
+
+
+class SessionError(ValueError):
+    """A session file is missing, corrupt, truncated, of another version or of another image."""
+
+
+# ------------------------------------------------------------------------------ files
+def atomic_write(path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically: temporary file, flush + fsync, ``os.replace``.
+
+    A crash (even ``SIGKILL``) at any moment leaves either the old complete file or the new one,
+    plus possibly a stray temporary file (its name contains ``.ipyseg-tmp-``).
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}{TMP_MARK}{os.getpid()}-{next(_counter)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    pause = os.environ.get(PAUSE_ENV)
+    if pause:  # tests kill a writer here, between write and rename
+        time.sleep(float(pause))
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # e.g. Windows: directories cannot be opened
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def remove_stray_temporaries(folder) -> int:
+    """Delete temporary files left by writers killed mid-write; returns how many."""
+    n = 0
+    for p in Path(folder).rglob(f"*{TMP_MARK}*"):
+        try:
+            p.unlink()
+            n += 1
+        except OSError:
+            pass
+    return n
+
+
+def encode_label_png(arr: np.ndarray, name: str = "labels") -> bytes:
+    """(H, W) integer array -> PNG bytes: 8-bit if every value fits, else 16-bit."""
+    arr = np.asarray(arr)
+    if arr.ndim != 2 or arr.dtype.kind not in "iub":
+        raise ValueError(f"`{name}` must be a 2-D integer array; got {arr.dtype} array of shape {arr.shape}")
+    hi = int(arr.max()) if arr.size else 0
+    lo = int(arr.min()) if arr.size else 0
+    if lo < 0 or hi > 65535:
+        raise ValueError(f"`{name}` values must lie in [0, 65535] to be stored as PNG; got [{lo}, {hi}]")
+    arr = np.ascontiguousarray(arr, dtype=np.uint8 if hi <= 255 else np.uint16)
+    ok, buf = cv2.imencode(".png", arr, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    if not ok:  # pragma: no cover - OpenCV encodes any uint8/uint16 single-channel array
+        raise RuntimeError(f"PNG encoding of `{name}` failed")
+    return buf.tobytes()
+
+
+def read_label_png(path, shape=None) -> np.ndarray:
+    """Read a PNG written by :func:`encode_label_png`; a clear :class:`SessionError` if it is bad.
+
+    Parameters
+    ----------
+    path : path
+    shape : tuple, optional
+        Expected ``(H, W)``.
+
+    Returns
+    -------
+    (H, W) ndarray of uint8 or uint16
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise SessionError(f"session file '{path}' is missing") from None
+    arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) if data else None
+    if arr is None or arr.ndim != 2 or data[-12:-8] != b"\x00\x00\x00\x00" or data[-8:-4] != b"IEND":
+        raise SessionError(f"session file '{path}' is not a complete single-channel PNG (corrupt or truncated)")
+    if shape is not None and arr.shape != tuple(shape[:2]):
+        raise SessionError(f"session file '{path}' has shape {arr.shape}; expected {tuple(shape[:2])}")
+    return arr
+
+
+def read_json(path, what: str = "session file") -> dict:
+    """Read a JSON object, with errors that name the file."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise SessionError(f"{what} '{path}' does not exist") from None
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise SessionError(f"{what} '{path}' is not valid JSON (corrupt or truncated: {err})") from None
+    if not isinstance(data, dict):
+        raise SessionError(f"{what} '{path}' must hold a JSON object; got {type(data).__name__}")
+    return data
+
+
+def write_json(path, data: dict) -> Path:
+    return atomic_write(path, (json.dumps(data, indent=1, sort_keys=False) + "\n").encode("utf-8"))
+
+
+# ----------------------------------------------------------------------------- hashes
+def file_sha256(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def pixels_sha256(image: np.ndarray) -> str:
+    """SHA-256 of a validated image's shape and pixel bytes."""
+    h = hashlib.sha256(repr(tuple(image.shape)).encode())
+    h.update(np.ascontiguousarray(image).data)
+    return h.hexdigest()
+
+
+def now_iso() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).astimezone().isoformat(timespec="seconds")
+
+
+# ------------------------------------------------------------------------------ state
+@dataclass
+class SessionState:
+    """Everything needed to bring one image's annotation back.
+
+    Attributes
+    ----------
+    shape : tuple
+        ``(H, W)`` of the image.
+    seeds : (H, W) ndarray of uint8
+    labels : (H, W) ndarray of uint8 or uint16
+    prior : (H, W) ndarray of uint8, or None
+        A loaded mask (see ``SegmentWidget.load_mask``).
+    boxes : dict
+        ``{object id: (x0, y0, x1, y1)}``: box constraints in image pixel edges (``x1``, ``y1``
+        exclusive).
+    object_names, object_classes : dict
+        ``{object id: str}``.
+    method : str
+    params : dict
+        JSON-serialisable parameter values.
+    labels_current : bool
+        ``False`` when the labels were saved while a segmentation was still running (they are
+        recomputed when the session is loaded into a widget).
+    image_path : str or None
+        Where the photo came from (absolute path), if from a file.
+    image_file_sha256, image_pixels_sha256 : str or None
+        Hashes of the image file's bytes and of the decoded pixels.
+    status : str or None
+        ``"untouched"``, ``"in progress"``, ``"done"`` or ``"skipped"`` (set by the Annotator).
+    created, modified : str or None
+        ISO 8601 timestamps.
+    extra : dict
+        Other JSON fields, kept as they are.
+    """
+
+    shape: tuple
+    seeds: np.ndarray
+    labels: np.ndarray
+    prior: np.ndarray | None = None
+    boxes: dict = field(default_factory=dict)
+    object_names: dict = field(default_factory=dict)
+    object_classes: dict = field(default_factory=dict)
+    method: str = ""
+    params: dict = field(default_factory=dict)
+    labels_current: bool = True
+    image_path: str | None = None
+    image_file_sha256: str | None = None
+    image_pixels_sha256: str | None = None
+    status: str | None = None
+    created: str | None = None
+    modified: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def is_empty(self) -> bool:
+        """No seeds, boxes, loaded mask, labels, names or classes."""
+        return not (
+            self.boxes
+            or self.object_names
+            or self.object_classes
+            or self.prior is not None
+            or self.seeds.any()
+            or self.labels.any()
+        )
+
+
+def companion(path, kind: str) -> Path:
+    """``cat.json`` -> ``cat.<kind>.png``."""
+    path = Path(path)
+    return path.with_name(path.name[: -len(".json")] + f".{kind}.png")
+
+
+def _json_path(path, name: str = "path") -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"`{name}` must be a file path ending in .json; got {type(path).__name__}")
+    path = Path(path)
+    if path.suffix.lower() != ".json":
+        raise ValueError(f"`{name}` must end in .json (the session's sidecar file); got '{path.name}'")
+    return path
+
+
+def _jsonable(value, where: str):
+    if isinstance(value, (bool, str)) or value is None:
+        return value
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        if not math.isfinite(v):
+            raise ValueError(f"{where} must be finite to be saved; got {v}")
+        return v
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_jsonable(v, where) for v in (value.tolist() if isinstance(value, np.ndarray) else value)]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v, where) for k, v in value.items()}
+    raise TypeError(f"{where} cannot be saved as JSON; got {type(value).__name__} {value!r}"[:200])
+
+
+def to_json(state: SessionState, path: Path) -> dict:
+    stem = path.name[: -len(".json")]
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "image": {
+            "path": state.image_path,
+            "file_sha256": state.image_file_sha256,
+            "pixels_sha256": state.image_pixels_sha256,
+        },
+        "size": {"height": int(state.shape[0]), "width": int(state.shape[1])},
+        "status": state.status,
+        "method": state.method,
+        "params": _jsonable(state.params, "`params`"),
+        "objects": {
+            str(k): {"name": state.object_names.get(k), "class": state.object_classes.get(k)}
+            for k in sorted(set(state.object_names) | set(state.object_classes))
+        },
+        "boxes": {str(k): [int(v) for v in b] for k, b in sorted(state.boxes.items())},
+        "labels_current": bool(state.labels_current),
+        "files": {
+            "seeds": f"{stem}.seeds.png",
+            "labels": f"{stem}.labels.png",
+            "prior": f"{stem}.prior.png" if state.prior is not None else None,
+        },
+        "created": state.created,
+        "modified": state.modified,
+        **state.extra,
+    }
+
+
+_KNOWN = {"format", "version", "image", "size", "status", "method", "params", "objects", "boxes"}
+_KNOWN |= {"labels_current", "files", "created", "modified"}
+
+
+def save(state: SessionState, path, *, skip=()) -> Path:
+    """Write a session: the PNG files first, then the JSON sidecar (each atomically).
+
+    Parameters
+    ----------
+    state : SessionState
+    path : path
+        The JSON file (must end in ``.json``); the PNG files go next to it.
+    skip : iterable of str
+        ``"seeds"``, ``"labels"`` or ``"prior"``: files known to be on disk already with this
+        content (the autosaver's shortcut for unchanged arrays).
+
+    Returns
+    -------
+    Path
+        The JSON file.
+    """
+    path = _json_path(path)
+    if state.status is not None and state.status not in STATUSES:
+        raise ValueError(f"`status` must be one of {list(STATUSES)}; got {state.status!r}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc = to_json(state, path)  # validates params before anything is written
+    for kind, arr in (("seeds", state.seeds), ("labels", state.labels), ("prior", state.prior)):
+        if arr is not None and kind not in skip:
+            atomic_write(companion(path, kind), encode_label_png(arr, kind))
+    write_json(path, doc)
+    if state.prior is None:
+        companion(path, "prior").unlink(missing_ok=True)
+    return path
+
+
+def load(path) -> SessionState:
+    """Read a session written by :func:`save`.
+
+    Raises
+    ------
+    SessionError
+        A file is missing, not valid JSON / PNG (corrupt or truncated), of a newer version, or
+        inconsistent with the sidecar; the message names the file.
+    """
+    path = _json_path(path)
+    doc = read_json(path)
+    if doc.get("format") != FORMAT:
+        raise SessionError(f"'{path}' is not an ipyseg session (format {doc.get('format')!r}, expected {FORMAT!r})")
+    version = doc.get("version")
+    if not isinstance(version, int) or version > VERSION or version < 1:
+        raise SessionError(f"'{path}' has session format version {version!r}; this ipyseg reads versions 1-{VERSION}")
+    try:
+        shape = (int(doc["size"]["height"]), int(doc["size"]["width"]))
+        image = doc.get("image") or {}
+        objects = doc.get("objects") or {}
+        state = SessionState(
+            shape=shape,
+            seeds=read_label_png(companion(path, "seeds"), shape),
+            labels=read_label_png(companion(path, "labels"), shape),
+            boxes={int(k): tuple(int(v) for v in b) for k, b in (doc.get("boxes") or {}).items()},
+            object_names={int(k): str(o["name"]) for k, o in objects.items() if o.get("name") is not None},
+            object_classes={int(k): str(o["class"]) for k, o in objects.items() if o.get("class") is not None},
+            method=str(doc.get("method") or ""),
+            params=dict(doc.get("params") or {}),
+            labels_current=bool(doc.get("labels_current", True)),
+            image_path=image.get("path"),
+            image_file_sha256=image.get("file_sha256"),
+            image_pixels_sha256=image.get("pixels_sha256"),
+            status=doc.get("status"),
+            created=doc.get("created"),
+            modified=doc.get("modified"),
+            extra={k: v for k, v in doc.items() if k not in _KNOWN},
+        )
+        if (doc.get("files") or {}).get("prior"):
+            state.prior = read_label_png(companion(path, "prior"), shape)
+    except SessionError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise SessionError(f"session file '{path}' is malformed ({type(err).__name__}: {err})") from None
+    if state.seeds.dtype != np.uint8:
+        raise SessionError(f"session file '{companion(path, 'seeds')}' must be an 8-bit PNG")
+    if state.status is not None and state.status not in STATUSES:
+        raise SessionError(f"session file '{path}' has unknown status {state.status!r}")
+    return state
+
+
+def check_image(state: SessionState, image: np.ndarray, image_path, session_path) -> None:
+    """Raise :class:`SessionError` if ``image`` is not the photo the session was saved on.
+
+    The file's bytes are compared when both the session and the caller know a file (robust to
+    decoder versions); otherwise the decoded pixels.
+    """
+    if tuple(image.shape[:2]) != tuple(state.shape):
+        raise SessionError(
+            f"session '{session_path}' is for a {state.shape[1]} x {state.shape[0]} image; "
+            f"got {image.shape[1]} x {image.shape[0]}"
+        )
+    if image_path is not None and state.image_file_sha256:
+        if file_sha256(image_path) != state.image_file_sha256:
+            raise SessionError(
+                f"image '{image_path}' is not the one session '{session_path}' was saved on (file hash differs)"
+            )
+    elif state.image_pixels_sha256 and pixels_sha256(image) != state.image_pixels_sha256:
+        where = f"'{image_path}'" if image_path is not None else "the given array"
+        raise SessionError(f"image {where} is not the one session '{session_path}' was saved on (pixel hash differs)")
+
+
+def load_labels(path) -> tuple[np.ndarray, dict]:
+    """Only the labels and ``{object id: class}`` of a saved session (for exports: one PNG read).
+
+    Raises :class:`SessionError` as :func:`load` does.
+    """
+    path = _json_path(path)
+    doc = read_json(path)
+    if doc.get("format") != FORMAT or not isinstance(doc.get("version"), int) or doc["version"] > VERSION:
+        return (lambda st: (st.labels, st.object_classes))(load(path))  # load() names the problem
+    try:
+        shape = (int(doc["size"]["height"]), int(doc["size"]["width"]))
+        classes = {int(k): str(o["class"]) for k, o in (doc.get("objects") or {}).items() if o.get("class") is not None}
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise SessionError(f"session file '{path}' is malformed ({type(err).__name__}: {err})") from None
+    return read_label_png(companion(path, "labels"), shape), classes
+
+
+# ------------------------------------------------------------------------------- lock
+def _process_start(pid: int) -> str | None:
+    """Start time of process ``pid`` (Linux ``/proc``), to tell a reused pid from the holder."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return None
+
+
+def _alive(pid: int, start: str | None) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return start is None or _process_start(pid) in (None, start)
+
+
+class FolderLock:
+    """An exclusive claim on an output folder, held through a lock file.
+
+    The lock file (``.ipyseg.lock``, JSON: pid, host, process start time, time) is created with
+    ``O_EXCL``. A lock whose process no longer runs on this host is stale and taken over; a
+    lock held by a live process, or by another host, is refused with a message naming it.
+
+    Parameters
+    ----------
+    folder : path
+    """
+
+    NAME = ".ipyseg.lock"
+
+    def __init__(self, folder):
+        self.path = Path(folder) / self.NAME
+        self.held = False
+
+    def holder(self) -> dict | None:
+        try:
+            return json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            return {}  # unreadable: a writer died while creating it
+
+    def is_stale(self, info: dict | None) -> bool:
+        if info is None:
+            return True
+        if not info:  # empty or corrupt lock file: its writer died before finishing it
+            try:
+                return time.time() - self.path.stat().st_mtime > 10
+            except FileNotFoundError:
+                return True
+        if info.get("host") != socket.gethostname():
+            return False
+        return not _alive(int(info.get("pid", -1)), info.get("start"))
+
+    def acquire(self) -> FolderLock:
+        me = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "start": _process_start(os.getpid()),
+            "since": now_iso(),
+        }
+        for _ in range(3):
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                info = self.holder()
+                if self.is_stale(info):
+                    self.path.unlink(missing_ok=True)
+                    continue
+                raise RuntimeError(
+                    f"'{self.path.parent}' is in use by another annotator (process {info.get('pid')} on "
+                    f"{info.get('host')!r} since {info.get('since')}). Close it first (`a.close()`); if that "
+                    f"process is gone, delete '{self.path}'."
+                ) from None
+            with os.fdopen(fd, "w") as f:
+                json.dump(me, f)
+                f.flush()
+                os.fsync(f.fileno())
+            self.held = True
+            return self
+        raise RuntimeError(f"could not take the lock '{self.path}'")  # pragma: no cover - a race lost 3 times
+
+    def release(self) -> None:
+        if not self.held:
+            return
+        self.held = False
+        info = self.holder()
+        if info and info.get("pid") == os.getpid() and info.get("host") == socket.gethostname():
+            self.path.unlink(missing_ok=True)
