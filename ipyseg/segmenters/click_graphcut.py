@@ -13,14 +13,14 @@ from ._params import Param
 
 #: Declared types and ranges; the upper bounds keep every call bounded in time.
 PARAMS = {
-    "iterations": Param(int, 1, 20, doc="colour-model re-estimations"),
-    "smoothness": Param(float, 0.0, 1e4, doc="weight of the boundary term"),
-    "click_weight": Param(float, 0.0, 1e3, doc="pull of a click on nearby pixels (nats)"),
+    "iterations": Param(int, 1, 10, doc="colour-model re-estimations"),
+    "smoothness": Param(float, 0.0, 1e3, doc="weight of the boundary term"),
+    "click_weight": Param(float, 0.0, 100.0, doc="pull of a click on nearby pixels (nats)"),
     "click_sigma": Param(float, 0.0, 1.0, doc="reach of a click, fraction of the image diagonal"),
     "border": Param(float, 0.0, 0.5, doc="border strip for the first background model, fraction of the smaller side"),
     "clean": Param(bool, doc="keep components touching foreground seeds, fill unseeded holes"),
-    "coarse_pixels": Param(int, 100, 250_000, doc="size of the copy the colour models iterate on"),
-    "band": Param(float, 1.0, 32.0, doc="half-width of the full-resolution band, coarse pixels"),
+    "coarse_pixels": Param(int, 100, 160_000, doc="size of the copy the colour models iterate on"),
+    "band": Param(float, 1.0, 16.0, doc="half-width of the full-resolution band, coarse pixels"),
 }
 
 

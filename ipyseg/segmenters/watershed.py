@@ -59,4 +59,6 @@ def watershed(image, seeds, *, prior=None, blur: float = 1.0, border_prior: bool
         out[edge] = grown[edge]
     out = out.astype(np.int16) - 1
     out[out < 0] = 0
+    # Seeds on the outer ring (which cv2.watershed always marks -1) keep their label.
+    out = np.where(seeds >= 2, seeds.astype(np.int16) - 1, np.where(seeds == BACKGROUND, 0, out))
     return out.astype(np.uint8)
