@@ -127,9 +127,23 @@ def block_reduce_labels(labels: np.ndarray, k: int) -> np.ndarray:
         pixels inside the image; ties go to the larger label (an object over background).
     """
     h, w = labels.shape
-    hb, wb = -(-h // k), -(-w // k)
     if k == 1:
         return np.ascontiguousarray(labels, dtype=np.uint8).copy()
+    out = np.zeros((-(-h // k), -(-w // k)), np.uint8)
+    rows = np.flatnonzero(labels.any(axis=1))
+    if rows.size == 0:
+        return out
+    cols = np.flatnonzero(labels[rows[0] : rows[-1] + 1].any(axis=0))
+    # Blocks outside the objects' bounding box are background: reduce only the blocks inside it.
+    b0, b1, d0, d1 = rows[0] // k, -(-(rows[-1] + 1) // k), cols[0] // k, -(-(cols[-1] + 1) // k)
+    out[b0:b1, d0:d1] = _block_mode(labels[b0 * k : b1 * k, d0 * k : d1 * k], k)
+    return out
+
+
+def _block_mode(labels: np.ndarray, k: int) -> np.ndarray:
+    """:func:`block_reduce_labels` without the bounding-box shortcut."""
+    h, w = labels.shape
+    hb, wb = -(-h // k), -(-w // k)
     present = np.flatnonzero(np.bincount(labels.ravel(), minlength=1))
     if present.size == 1:
         return np.full((hb, wb), present[0], np.uint8)

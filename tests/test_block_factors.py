@@ -78,9 +78,12 @@ def test_reported_sizes_with_a_box_every_coarse_factor(shape):
 def test_block_reduce_labels_is_the_mode_of_each_block():
     rng = np.random.default_rng(4)
     for h, w in [(2, 2), (3, 7), (13, 11), (17, 30)]:
-        labels = rng.integers(0, 4, (h, w)).astype(np.uint8)
-        labels[rng.random((h, w)) < 0.4] = 0
-        for k in range(1, 9):
+        dense = rng.integers(0, 4, (h, w)).astype(np.uint8)
+        dense[rng.random((h, w)) < 0.4] = 0
+        sparse = np.zeros((h, w), np.uint8)  # objects inside a bounding box away from the edges
+        window = (slice(h // 3, h // 3 + 3), slice(w // 4, w // 4 + 4))
+        sparse[window] = dense[window]
+        for labels, k in [(x, k) for x in (dense, sparse) for k in range(1, 9)]:
             out = block_reduce_labels(labels, k)
             assert out.shape == (-(-h // k), -(-w // k))
             for i in range(out.shape[0]):
