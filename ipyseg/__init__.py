@@ -1,7 +1,7 @@
 """ipyseg: interactive image segmentation in Jupyter.
 
 Public API: :class:`SegmentWidget`, :class:`Annotator`, :func:`segment`, :func:`methods`, :func:`register_method`,
-the seed codes ``UNMARKED``, ``BACKGROUND``, ``FOREGROUND``, and :mod:`ipyseg.export`.
+:class:`Param`, the seed codes ``UNMARKED``, ``BACKGROUND``, ``FOREGROUND``, and :mod:`ipyseg.export`.
 """
 
 from . import export, session, sources
@@ -11,18 +11,39 @@ from ._validation import sample_path
 from .annotator import Annotator  # noqa: E402  (after the widget it composes)
 from .segmenters import available as methods
 from .segmenters import register as _register
+from .segmenters._params import Param
 from .widget import SegmentationWarning, SegmentWidget
 
 __version__ = "0.1.0"
 
 
-def register_method(name: str, func, *, overwrite: bool = False):
+def register_method(name: str, func, *, params: dict | None = None, overwrite: bool = False):
     """Plug in a segmenter ``func(image, seeds, **params) -> labels``.
 
     ``image`` arrives as a validated (H, W, 3) uint8 RGB array and ``seeds`` as (H, W) uint8
-    codes; return (H, W) integer labels (``0`` background, ``k`` object k) or a bool mask.
+    codes; return (H, W) integer labels (``0`` background, ``k`` object k, ``k <= 254``) or a
+    bool mask. Add a ``prior=None`` keyword to receive boxes and loaded masks.
+
+    Parameters
+    ----------
+    name : str
+        The method's name (``segment(..., method=name)``, ``w.method = name``).
+    func : callable
+    params : dict of str to Param or type, optional
+        Declared type and range of ``func``'s parameters, e.g.
+        ``{"radius": ipyseg.Param(float, 0, 50), "mode": ipyseg.Param(str, choices=("a", "b"))}``
+        (a bare ``int``, ``float``, ``bool`` or ``str`` means any value of that kind). Values
+        are then checked and converted wherever they are set; undeclared parameters are only
+        checked by name. ``func``'s defaults must fit their declarations.
+    overwrite : bool
+        Replace a method already registered under ``name``.
+
+    Returns
+    -------
+    callable
+        ``func``.
     """
-    return _register(name, func, overwrite=overwrite)
+    return _register(name, func, params=params, overwrite=overwrite)
 
 
 def sample_image():
@@ -37,6 +58,7 @@ __all__ = [
     "BACKGROUND",
     "FOREGROUND",
     "MAX_OBJECTS",
+    "Param",
     "UNMARKED",
     "SegmentWidget",
     "SegmentationWarning",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import segmenters
+from ._constants import MAX_OBJECTS
 from ._validation import as_image, as_labels, as_seeds
 
 
@@ -24,7 +25,9 @@ def segment(image, seeds, method: str | None = None, *, prior=None, **params) ->
         Starting labels (``0`` background, ``k`` object k, or a bool mask) that unmarked pixels
         lean towards, for methods that support it (e.g. a loaded mask or a box for GrabCut).
     **params
-        Method parameters; unknown names raise ``TypeError``.
+        Method parameters, checked by name and value (see the README's method table): an
+        unknown name or a value of the wrong kind raises ``TypeError``, a value out of range
+        or not finite raises ``ValueError``.
 
     Returns
     -------
@@ -32,7 +35,7 @@ def segment(image, seeds, method: str | None = None, *, prior=None, **params) ->
         Labels: ``0`` background, ``k`` object k. All background when no object is seeded.
     """
     func = segmenters.get(method)
-    segmenters.check_params(method, params)
+    params = segmenters.check_params(method, params)
     img = as_image(image)
     sds = as_seeds(seeds, img.shape)
     pri = None if prior is None else as_labels(prior, img.shape, "prior")
@@ -40,7 +43,12 @@ def segment(image, seeds, method: str | None = None, *, prior=None, **params) ->
 
 
 def run_segmenter(func, image: np.ndarray, seeds: np.ndarray, prior, params: dict) -> np.ndarray:
-    """Call a segmenter on validated inputs and check what it returns."""
+    """Call a segmenter on validated inputs and check what it returns.
+
+    Declared parameters are checked (and converted) again here, so that a direct caller such
+    as :func:`ipyseg.multiscale.segment_fast` cannot hand a NaN to a segmenter either.
+    """
+    params = segmenters.check_func_params(func, params)
     rgb = image[:, :, :3] if image.shape[2] == 4 else image
     use_prior = prior is not None and prior.any() and segmenters.accepts_prior(func)
     if not (seeds >= 2).any() and not use_prior:
@@ -49,12 +57,22 @@ def run_segmenter(func, image: np.ndarray, seeds: np.ndarray, prior, params: dic
     if use_prior:
         kwargs["prior"] = prior
     labels = np.asarray(func(np.ascontiguousarray(rgb), seeds, **kwargs))
-    if labels.shape != seeds.shape:
-        raise ValueError(
-            f"segmenter {getattr(func, '__name__', func)!r} returned shape {labels.shape}; expected {seeds.shape}"
-        )
+    return _check_labels(labels, seeds.shape, getattr(func, "__name__", repr(func)))
+
+
+def _check_labels(labels: np.ndarray, shape: tuple, name: str) -> np.ndarray:
+    """A segmenter's answer as uint8 labels, or an error naming the segmenter (never wrapped)."""
+    if labels.shape != shape:
+        raise ValueError(f"segmenter {name!r} returned labels of shape {labels.shape}; expected {shape}")
     if labels.dtype == np.bool_:
         return labels.astype(np.uint8)
     if labels.dtype.kind not in "iu":
-        raise TypeError(f"segmenter returned dtype {labels.dtype}; expected integer labels")
+        raise TypeError(f"segmenter {name!r} returned labels of dtype {labels.dtype}; expected integers or bool")
+    if labels.size:
+        lo, hi = int(labels.min()) if labels.dtype.kind == "i" else 0, int(labels.max())
+        if lo < 0 or hi > MAX_OBJECTS:
+            raise ValueError(
+                f"segmenter {name!r} returned labels in [{lo}, {hi}]; expected 0 (background) or an "
+                f"object id k in [1, {MAX_OBJECTS}]"
+            )
     return labels.astype(np.uint8, copy=False)

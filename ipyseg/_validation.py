@@ -7,6 +7,7 @@ fails early with a message that names the argument, what was expected and what w
 from __future__ import annotations
 
 import os
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -28,19 +29,53 @@ def sample_path() -> Path:
     return Path(str(resources.files("ipyseg") / "data" / SAMPLE_NAME))
 
 
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
 def read_image_file(path, name: str = "image") -> np.ndarray:
-    """Read an image file into an RGB(A) or gray uint8/uint16 array with Pillow."""
+    """Read an image file into an RGB(A) or gray uint8/uint16 array with Pillow.
+
+    Errors name ``name`` and say what the path is and what to do: a folder, a URL (nothing is
+    downloaded), a missing file, an unreadable file, an image above Pillow's decompression-bomb
+    limit, a multi-page TIFF.
+    """
     from PIL import Image, UnidentifiedImageError
 
-    path = Path(os.fspath(path))
+    raw = os.fspath(path)
+    raw = os.fsdecode(raw) if isinstance(raw, bytes) else raw
+    if _URL.match(raw) and not os.path.exists(raw):
+        raise ValueError(
+            f"`{name}` looks like a URL ({raw!r}); ipyseg does not download anything: download the "
+            f"file first (e.g. urllib.request.urlretrieve(url, 'photo.jpg')) and pass its path"
+        )
+    path = Path(raw)
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"`{name}`: '{path}' is a directory; pass one image file (ipyseg.Annotator will annotate folders)"
+        )
     if not path.is_file():
         raise FileNotFoundError(f"`{name}`: no such image file: '{path}'")
     try:
         with Image.open(path) as im:
+            pages = getattr(im, "n_frames", 1)
+            if im.format == "TIFF" and pages > 1:
+                raise ValueError(
+                    f"`{name}`: '{path}' is a TIFF with {pages} pages; ipyseg reads single images only "
+                    f"for now: pass one page as an array (im = PIL.Image.open(path); im.seek(i); np.asarray(im))"
+                )
             im.load()
             if im.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV", "1", "LA"):
                 im = im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB")
             return np.asarray(im)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        # The warning is an exception too when warnings are errors (e.g. pytest -W error).
+        found = re.search(r"\((\d+) pixels\)", str(err))
+        size = f"{int(found.group(1)):,} pixels" if found else "more pixels than allowed"
+        raise ValueError(
+            f"`{name}`: '{path}' has {size}, above Pillow's decompression-bomb limit "
+            f"(PIL.Image.MAX_IMAGE_PIXELS = {Image.MAX_IMAGE_PIXELS:,}); if you trust the file, raise "
+            f"the limit first: PIL.Image.MAX_IMAGE_PIXELS = None (no limit) or a larger number"
+        ) from err
     except (UnidentifiedImageError, OSError) as err:
         raise ValueError(f"`{name}`: cannot read '{path}' as an image ({err})") from err
 
@@ -208,9 +243,12 @@ def as_points(points, name: str = "points") -> np.ndarray:
     This and :class:`ipyseg.geometry.Viewport` are the only places where x/y become row/col.
     """
     try:
-        arr = np.asarray(points, dtype=float)
+        raw = np.asarray(points)
+        if raw.dtype.kind not in "iuf":  # strings ("12"), objects, bools are not coordinates
+            raise TypeError(f"dtype {raw.dtype}")
+        arr = raw.astype(float)
     except (TypeError, ValueError) as err:
-        raise TypeError(f"`{name}` must be a sequence of (x, y) pairs; got {_describe(points)}") from err
+        raise TypeError(f"`{name}` must be a sequence of (x, y) number pairs; got {_describe(points)}") from err
     if arr.ndim == 1 and arr.shape == (2,):
         arr = arr[None, :]
     if arr.ndim != 2 or arr.shape[1] != 2 or arr.shape[0] == 0:

@@ -12,7 +12,20 @@ _LOSSLESS = {".png", ".bmp", ".tif", ".tiff"}
 
 
 def save_png(arr: np.ndarray, path, name: str = "path") -> Path:
-    """Write an (H, W) uint8 array as a lossless image (PNG unless the suffix says BMP/TIFF)."""
+    """Write an (H, W) uint8 array as a lossless image (PNG unless the suffix says BMP/TIFF).
+
+    Parameters
+    ----------
+    arr : (H, W) array_like of bool or integers in [0, 255]
+        Written as 8-bit gray (``True`` -> 1).
+    path : str or path
+        Ends in ``.png``, ``.bmp``, ``.tif`` or ``.tiff``; written atomically (a temporary file
+        in the same folder, then renamed).
+
+    Returns
+    -------
+    Path
+    """
     from PIL import Image
 
     if not isinstance(path, (str, os.PathLike)):
@@ -24,7 +37,18 @@ def save_png(arr: np.ndarray, path, name: str = "path") -> Path:
         )
     if not path.parent.exists():
         raise FileNotFoundError(f"`{name}`: folder '{path.parent}' does not exist")
-    Image.fromarray(np.ascontiguousarray(arr, dtype=np.uint8)).save(path)
+    a = np.asarray(arr)
+    if a.ndim != 2 or a.dtype.kind not in "biu":
+        raise ValueError(f"`arr` must be a 2-D (H, W) array of bool or integers; got shape {a.shape}, dtype {a.dtype}")
+    if a.size and a.dtype.kind in "iu" and (int(a.min()) < 0 or int(a.max()) > 255):
+        raise ValueError(f"`arr` values must lie in [0, 255]; got [{int(a.min())}, {int(a.max())}]")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp{path.suffix}")
+    try:
+        Image.fromarray(np.ascontiguousarray(a, dtype=np.uint8)).save(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
     return path
 
 
@@ -32,6 +56,8 @@ def _as_mask(mask, name: str = "mask") -> np.ndarray:
     arr = np.asarray(mask)
     if arr.ndim != 2:
         raise ValueError(f"`{name}` must be a 2-D (H, W) array; got shape {arr.shape}")
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"`{name}` must be bool or numeric; got dtype {arr.dtype}")
     return arr.astype(bool, copy=False)
 
 
@@ -60,9 +86,25 @@ def to_coco_rle(mask) -> dict:
 
 
 def from_coco_rle(rle: dict) -> np.ndarray:
-    """Decode :func:`to_coco_rle` output back to an (H, W) bool mask."""
-    h, w = rle["size"]
-    counts = np.asarray(rle["counts"], dtype=np.int64)
+    """Decode :func:`to_coco_rle` output back to an (H, W) bool mask.
+
+    Parameters
+    ----------
+    rle : dict
+        ``{"size": [H, W], "counts": [n0, n1, ...]}`` (uncompressed; compressed COCO strings
+        need ``pycocotools``).
+    """
+    if not isinstance(rle, dict) or "size" not in rle or "counts" not in rle:
+        raise TypeError(f"`rle` must be a dict with 'size' and 'counts'; got {type(rle).__name__} {str(rle)[:80]}")
+    if isinstance(rle["counts"], (str, bytes)):
+        raise ValueError("`rle` counts are a compressed COCO string; decode it with pycocotools.mask.decode")
+    try:
+        h, w = (int(v) for v in rle["size"])
+        counts = np.asarray(rle["counts"], dtype=np.int64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"`rle` must hold 'size' [H, W] and integer 'counts'; got {str(rle)[:80]}") from err
+    if h < 0 or w < 0 or counts.ndim != 1 or (counts < 0).any():
+        raise ValueError(f"`rle` size and counts must be non-negative; got size {[h, w]}")
     if counts.sum() != h * w:
         raise ValueError(f"`rle` counts sum to {counts.sum()}; expected {h * w} for size {[h, w]}")
     values = np.arange(counts.size) % 2 == 1
@@ -97,6 +139,13 @@ def to_polygons(mask, *, tolerance: float = 0.0, min_area: float = 1.0, holes: b
         the object with its holes. COCO's polygon format has no holes (its polygons are
         united); :func:`to_coco` writes an object with holes as RLE instead.
     """
+    for arg, value in (("tolerance", tolerance), ("min_area", min_area)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise TypeError(f"`{arg}` must be a number >= 0; got {type(value).__name__} {value!r}")
+        if not np.isfinite(value) or value < 0:
+            raise ValueError(f"`{arg}` must be a finite number >= 0; got {value}")
+    if not isinstance(holes, bool):
+        raise TypeError(f"`holes` must be True or False; got {type(holes).__name__} {holes!r}")
     m = np.ascontiguousarray(_as_mask(mask), dtype=np.uint8)
     mode = cv2.RETR_CCOMP if holes else cv2.RETR_EXTERNAL
     contours, hierarchy = cv2.findContours(m, mode, cv2.CHAIN_APPROX_SIMPLE)

@@ -111,6 +111,61 @@ def block_reduce_seeds(seeds: np.ndarray, k: int):
     return code, mixed
 
 
+def block_reduce_labels(labels: np.ndarray, k: int) -> np.ndarray:
+    """The most frequent label of each ``k x k`` block (the last row/column of blocks may be partial).
+
+    Parameters
+    ----------
+    labels : (H, W) ndarray of uint8
+        E.g. a prior (a loaded mask or boxes): ``0`` background, ``k`` object k.
+    k : int
+
+    Returns
+    -------
+    (ceil(H / k), ceil(W / k)) ndarray of uint8
+        Exactly the shape of :meth:`Multiscale.level` ``(k)``. A partial block counts only its
+        pixels inside the image; ties go to the larger label (an object over background).
+    """
+    h, w = labels.shape
+    if k == 1:
+        return np.ascontiguousarray(labels, dtype=np.uint8).copy()
+    out = np.zeros((-(-h // k), -(-w // k)), np.uint8)
+    rows = np.flatnonzero(labels.any(axis=1))
+    if rows.size == 0:
+        return out
+    cols = np.flatnonzero(labels[rows[0] : rows[-1] + 1].any(axis=0))
+    # Blocks outside the objects' bounding box are background: reduce only the blocks inside it.
+    b0, b1, d0, d1 = rows[0] // k, -(-(rows[-1] + 1) // k), cols[0] // k, -(-(cols[-1] + 1) // k)
+    out[b0:b1, d0:d1] = _block_mode(labels[b0 * k : b1 * k, d0 * k : d1 * k], k)
+    return out
+
+
+def _block_mode(labels: np.ndarray, k: int) -> np.ndarray:
+    """:func:`block_reduce_labels` without the bounding-box shortcut."""
+    h, w = labels.shape
+    hb, wb = -(-h // k), -(-w // k)
+    present = np.flatnonzero(np.bincount(labels.ravel(), minlength=1))
+    if present.size == 1:
+        return np.full((hb, wb), present[0], np.uint8)
+    rows = np.full(hb, k, np.int32)
+    rows[-1] = h - (hb - 1) * k
+    cols = np.full(wb, k, np.int32)
+    cols[-1] = w - (wb - 1) * k
+    rest = np.outer(rows, cols)  # pixels of each block not yet counted for an object: background
+    out = np.zeros((hb, wb), np.uint8)
+    best = np.full((hb, wb), -1, np.int32)
+    indicator = np.zeros((hb * k, wb * k), np.uint8)  # padding stays 0: counts only real pixels
+    for lab in present[present > 0]:
+        np.equal(labels, lab, out=indicator[:h, :w].view(bool))
+        count = indicator.reshape(hb * k, wb, k).sum(axis=2, dtype=np.int32).reshape(hb, k, wb).sum(axis=1)
+        rest -= count
+        win = count >= best  # labels ascend: ties go to the larger one
+        out[win] = lab
+        np.maximum(best, count, out=best)
+    out[rest > best] = 0  # background only where it strictly outnumbers every object
+    return out
+
+
 def seed_labels(code: np.ndarray) -> np.ndarray:
     """Label implied by seed codes: ``1`` (background) -> 0, ``k + 1`` -> k, ``0`` -> 0."""
     return np.where(code >= 2, code - 1, 0).astype(np.uint8)
@@ -154,7 +209,8 @@ class Multiscale:
         self.preview_seconds = float(preview_seconds)
         self.radius = int(radius)
         self._levels: dict[int, np.ndarray] = {}
-        self._seeds: dict[int, tuple] = {}  # k -> (full seeds ref, code, mixed)
+        self._seeds: dict[int, tuple] = {}  # k -> (full seeds copy, code, mixed)
+        self._priors: dict[int, tuple] = {}  # k -> (full prior copy, coarse prior)
         self._last: tuple | None = None  # (k, labels, coarse labels, band)
         self._cost: dict = {}  # method key -> {factor: seconds of the coarse segmentation}
 
@@ -257,7 +313,7 @@ class Multiscale:
 
         code, mixed = self._coarse_seeds(seeds, k)
         small = self.level(k)
-        cprior = None if prior is None else np.ascontiguousarray(prior[k // 2 :: k, k // 2 :: k])
+        cprior = None if prior is None else self._coarse_prior(prior, k)
         tc = time.perf_counter()
         coarse = run_segmenter(func, small, code, cprior, params)
         t1 = time.perf_counter()
@@ -310,6 +366,28 @@ class Multiscale:
                 mixed[b0:b1, d0:d1] = sub_mixed
         self._seeds[k] = (seeds.copy(), code, mixed)  # a copy: callers may edit theirs in place
         return code, mixed
+
+    def _coarse_prior(self, prior: np.ndarray, k: int) -> np.ndarray:
+        """Block-reduced prior (:func:`block_reduce_labels`), recomputed only where it changed.
+
+        Preview levels (multiples of the final factor) reduce the final level's blocks again.
+        """
+        kf = self.final_factor
+        if k != kf and kf > 1 and k % kf == 0:
+            return block_reduce_labels(self._coarse_prior(prior, kf), k // kf)
+        cached = self._priors.get(k)
+        if cached is None or cached[0].shape != prior.shape:
+            coarse = block_reduce_labels(prior, k)
+        else:
+            prev, coarse = cached
+            win = changed_window(prev, prior)
+            if win is not None:
+                coarse = coarse.copy()
+                r0, r1, c0, c1 = win
+                b0, b1, d0, d1 = r0 // k, -(-r1 // k), c0 // k, -(-c1 // k)
+                coarse[b0:b1, d0:d1] = block_reduce_labels(prior[b0 * k : b1 * k, d0 * k : d1 * k], k)
+        self._priors[k] = (prior.copy(), coarse)  # a copy: callers may edit theirs in place
+        return coarse
 
     def _refine(self, coarse, code, mixed, seeds, k, refine=True):
         """Full-resolution labels: blocks replicated, band pixels decided one by one."""

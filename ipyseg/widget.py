@@ -7,8 +7,8 @@ import dataclasses
 import functools
 import html
 import math
-import threading
 import os
+import threading
 import warnings
 import weakref
 from dataclasses import dataclass
@@ -172,7 +172,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
             raise ValueError(f"`max_display_pixels` must be an integer >= 4; got {max_display_pixels!r}")
         segmenters.get(method)
         method = method or segmenters.DEFAULT_METHOD
-        segmenters.check_params(method, params)
+        params = segmenters.check_params(method, params)  # checked and converted (e.g. 3.0 -> 3)
         self._image = img
         self._state = SeedState(img.shape)
         self._prior: np.ndarray | None = None
@@ -733,9 +733,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
             self._check_open()
         if not isinstance(value, dict):
             raise TypeError(f"`params` must be a dict; got {type(value).__name__}")
-        if self.method:
-            segmenters.check_params(self.method, value)
-        return dict(value)
+        return segmenters.check_params(self.method, value) if self.method else dict(value)
 
     @traitlets.observe("params")
     def _params_changed(self, change):

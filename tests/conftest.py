@@ -44,3 +44,16 @@ def drag(widget, points, moves_between=4):
 @pytest.fixture
 def scene():
     return disk_scene()
+
+
+@pytest.fixture(autouse=True)
+def _restore_method_registry():
+    """Plug-ins registered by a test do not outlive it (tests that loop over ``ipyseg.methods()``)."""
+    from ipyseg import segmenters
+
+    registry, specs = dict(segmenters._REGISTRY), dict(segmenters._SPECS)
+    yield
+    segmenters._REGISTRY.clear()
+    segmenters._REGISTRY.update(registry)
+    segmenters._SPECS.clear()
+    segmenters._SPECS.update(specs)

@@ -160,6 +160,13 @@ class Fuzzer:
         h, wd = w.image.shape[:2]
         return float(rng.uniform(-3, wd + 3)), float(rng.uniform(-3, h + 3))
 
+    def _box(self, rng, w):
+        """A box ``(x0, y0, x1, y1)`` that covers at least one pixel (corners in any order)."""
+        h, wd = w.image.shape[:2]
+        x0, y0 = int(rng.integers(0, wd)), int(rng.integers(0, h))
+        x1, y1 = int(rng.integers(0, wd)), int(rng.integers(0, h))
+        return (x0, y0, x1, y1) if rng.random() < 0.5 else (x1, y1, x0, y0)
+
     def _inside(self, rng, w):
         h, wd = w.image.shape[:2]
         return float(rng.uniform(0, wd - 1)), float(rng.uniform(0, h - 1))
@@ -291,7 +298,7 @@ class Fuzzer:
                 4: w.redo,
                 5: w.clear,
                 6: lambda: w.new_object() if len(objs) < 6 else None,
-                7: lambda: w.paint_box((*self._inside(rng, w), *self._inside(rng, w)), obj=int(rng.choice(objs))),
+                7: lambda: w.paint_box(self._box(rng, w), obj=int(rng.choice(objs))),
                 8: lambda: w.magic_wand(*self._inside(rng, w), label=label),
                 9: lambda: w.polygon([self._point(rng, w) for _ in range(int(rng.integers(3, 6)))], label=label),
                 10: lambda: w.livewire([self._inside(rng, w) for _ in range(int(rng.integers(2, 4)))]),
@@ -321,7 +328,7 @@ class Fuzzer:
         g = self._garbage(rng)
         calls = {
             0: lambda: w.paint(g),
-            1: lambda: w.click(g, 3),
+            1: lambda: w.click(self._GARBAGE[int(rng.integers(6, 9))], 3),  # never a number
             2: lambda: w.paint([(1, 1)], label=g),
             3: lambda: w.paint_box((1, 1, 5, g)),
             4: lambda: w.paint_box((1, 1, 5, 5), obj=0),
@@ -448,6 +455,7 @@ class Fuzzer:
         with watching() as (uncaught, thread_errors):
             for i in range(start, start + sequences):
                 self.run_one(i, report, uncaught, thread_errors)
+                report.seconds = time.perf_counter() - t0
                 if progress and (i - start + 1) % 100 == 0:
                     print(f"  {i - start + 1} / {sequences}: {report.summary()}", flush=True)
         report.seconds = time.perf_counter() - t0

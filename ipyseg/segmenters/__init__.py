@@ -10,26 +10,89 @@ integer array (``0`` background, ``k`` object k). Segmenters are pure: no widget
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+
+from ._params import Param, as_param
 
 _REGISTRY: dict[str, Callable] = {}
+_SPECS: dict[str, dict[str, Param]] = {}  # name -> declared parameters (empty: names checked only)
 DEFAULT_METHOD = "click_graphcut"
+_RESERVED = ("image", "seeds", "prior")
 
 
-def register(name: str, func: Callable | None = None, *, overwrite: bool = False):
-    """Register ``func`` under ``name``; usable as a decorator ``@register("name")``."""
+def register(name: str, func: Callable | None = None, *, params: Mapping | None = None, overwrite: bool = False):
+    """Register ``func`` under ``name``; usable as a decorator ``@register("name", params=...)``.
+
+    Parameters
+    ----------
+    name : str
+        Method name.
+    func : callable
+        ``func(image, seeds, *, prior=None, **params) -> labels``.
+    params : mapping of str to Param or type, optional
+        Declared type and range of some or all of ``func``'s parameters (a bare ``int``,
+        ``float``, ``bool`` or ``str`` means any value of that kind). Declared parameters are
+        checked and converted by :func:`check_params`; undeclared ones only by name.
+    overwrite : bool
+        Replace a method already registered under ``name``.
+    """
 
     def deco(f):
         if not isinstance(name, str) or not name:
             raise TypeError(f"`name` must be a non-empty string; got {name!r}")
         if not callable(f):
             raise TypeError(f"`func` must be callable; got {type(f).__name__}")
+        if not isinstance(overwrite, bool):
+            raise TypeError(f"`overwrite` must be True or False; got {overwrite!r}")
+        spec = _declared(f, params)
         if name in _REGISTRY and not overwrite and _REGISTRY[name] is not f:
             raise ValueError(f"`name`: a method called {name!r} is already registered (pass overwrite=True)")
         _REGISTRY[name] = f
+        _SPECS[name] = spec
         return f
 
     return deco if func is None else deco(func)
+
+
+def _declared(func: Callable, params) -> dict[str, Param]:
+    """Check a ``params`` declaration against ``func``'s signature and defaults."""
+    if params is None:
+        return {}
+    if not isinstance(params, Mapping):
+        raise TypeError(f"`params` must be a dict of parameter name -> ipyseg.Param; got {type(params).__name__}")
+    sig = _signature(func)
+    accepted, var_kw = _accepted(sig)
+    spec = {}
+    for pname, decl in params.items():
+        if not isinstance(pname, str) or pname in _RESERVED:
+            raise ValueError(f"`params` keys must be parameter names other than {list(_RESERVED)}; got {pname!r}")
+        if not var_kw and pname not in accepted:
+            raise ValueError(f"`params` declares {pname!r}, which `func` does not accept; accepted: {accepted}")
+        spec[pname] = as_param(decl, pname)
+        default = sig.parameters[pname].default if sig is not None and pname in sig.parameters else None
+        if default is not None and default is not inspect.Parameter.empty:
+            try:
+                spec[pname].check(default, pname)
+            except (TypeError, ValueError) as err:
+                raise ValueError(f"`params`: the default of {pname!r} does not fit its declaration ({err})") from None
+    return spec
+
+
+def _signature(func: Callable):
+    try:
+        return inspect.signature(func)
+    except (TypeError, ValueError):  # some builtins have no signature: accept any name
+        return None
+
+
+def _accepted(sig) -> tuple[list[str], bool]:
+    """Keyword parameter names of a segmenter and whether it takes ``**kwargs``."""
+    if sig is None:
+        return [], True
+    ps = sig.parameters.values()
+    var_kw = any(p.kind is p.VAR_KEYWORD for p in ps)
+    names = [p.name for p in ps if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name not in _RESERVED]
+    return names, var_kw
 
 
 def get(name: str | None) -> Callable:
@@ -46,25 +109,70 @@ def available() -> list[str]:
     return sorted(_REGISTRY, key=lambda n: (n != DEFAULT_METHOD, n))
 
 
-def check_params(name: str | None, params: dict) -> None:
-    """Raise ``TypeError`` naming any parameter the method does not accept."""
+def spec(name: str | None) -> dict[str, Param]:
+    """Declared parameters of a method (``{}`` for a plug-in registered without ``params``)."""
+    get(name)
+    return dict(_SPECS[DEFAULT_METHOD if name is None else name])
+
+
+def defaults(name: str | None) -> dict:
+    """Default values of a method's keyword parameters (from its signature)."""
+    sig = _signature(get(name))
+    accepted, _ = _accepted(sig)
+    return {n: sig.parameters[n].default for n in accepted if sig.parameters[n].default is not inspect.Parameter.empty}
+
+
+def check_params(name: str | None, params) -> dict:
+    """Check a method's parameters by name and value; return them converted.
+
+    Parameters
+    ----------
+    name : str or None
+        Method name (``None`` = the default method).
+    params : mapping of str to value
+
+    Returns
+    -------
+    dict
+        A new dict: declared parameters converted to their kind (e.g. ``3.0`` -> ``3`` for an
+        ``int``, ``numpy.float32`` -> ``float``), others unchanged.
+
+    Raises
+    ------
+    TypeError
+        ``params`` is not a mapping, a name is unknown to the method, or a value has the wrong
+        kind (a string for a number, ``2.7`` for an integer, ``"yes"`` for a bool).
+    ValueError
+        A value is out of its declared range, not finite, or not among its choices.
+    """
     func = get(name)
-    sig = inspect.signature(func)
-    if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
-        return
-    accepted = [
-        p.name
-        for p in sig.parameters.values()
-        if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name not in ("image", "seeds", "prior")
-    ]
+    method = DEFAULT_METHOD if name is None else name
+    if not isinstance(params, Mapping):
+        raise TypeError(f"`params` must be a dict of parameter name -> value; got {type(params).__name__}")
+    bad_keys = [k for k in params if not isinstance(k, str)]
+    if bad_keys:
+        raise TypeError(f"`params` names must be strings; got {bad_keys!r} for method {method!r}")
+    accepted, var_kw = _accepted(_signature(func))
     unknown = sorted(set(params) - set(accepted))
-    if unknown:
-        raise TypeError(f"unknown parameter(s) {unknown} for method {name or DEFAULT_METHOD!r}; accepted: {accepted}")
+    if unknown and not var_kw:
+        raise TypeError(f"unknown parameter(s) {unknown} for method {method!r}; accepted: {accepted}")
+    declared = _SPECS[method]
+    return {k: declared[k].check(v, k, method) if k in declared else v for k, v in params.items()}
+
+
+def check_func_params(func: Callable, params: dict) -> dict:
+    """:func:`check_params` for a registered function (values only; unregistered: unchanged)."""
+    for name, f in _REGISTRY.items():
+        if f is func:
+            declared = _SPECS[name]
+            return {k: declared[k].check(v, k, name) if k in declared else v for k, v in params.items()}
+    return dict(params)
 
 
 def accepts_prior(func: Callable) -> bool:
-    params = inspect.signature(func).parameters
-    return "prior" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+    """Whether ``func`` takes a ``prior`` keyword (or ``**kwargs``)."""
+    sig = _signature(func)
+    return sig is None or "prior" in sig.parameters or _accepted(sig)[1]
 
 
 from . import click_graphcut as _click_graphcut  # noqa: E402,F401  (registers "click_graphcut")

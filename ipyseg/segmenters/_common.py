@@ -11,14 +11,6 @@ from .._constants import BACKGROUND, FOREGROUND
 from ..seeds import codes_present
 
 
-def at_least(value, minimum: int, name: str) -> int:
-    """``int(value)``, checked to be ``>= minimum`` (error names the parameter)."""
-    out = int(value)
-    if out < minimum:
-        raise ValueError(f"`{name}` must be >= {minimum}; got {value}")
-    return out
-
-
 def object_codes(seeds: np.ndarray) -> list[int]:
     """Seed codes of the objects present (``k + 1`` for object k), ascending."""
     return [int(c) for c in codes_present(seeds) if c >= FOREGROUND]

@@ -87,7 +87,8 @@ def edge_weights(image: np.ndarray):
     for offset in OFFSETS:
         src, dst = _windows(image.shape[:2], offset)
         sq.append(((image[src] - image[dst]) ** 2).sum(axis=-1))
-    beta = 1.0 / (2.0 * max(float(np.mean(np.concatenate([d.ravel() for d in sq]))), 1e-6))
+    flat = np.concatenate([d.ravel() for d in sq])  # empty for a 1 x 1 image (a tiny coarse level)
+    beta = 1.0 / (2.0 * max(float(np.mean(flat)) if flat.size else 0.0, 1e-6))
     return [(off, (np.exp(-beta * d) / np.hypot(*off)).astype(np.float32)) for off, d in zip(OFFSETS, sq, strict=True)]
 
 

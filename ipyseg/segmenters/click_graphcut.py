@@ -7,8 +7,21 @@ import numpy as np
 
 from .._constants import BACKGROUND, FOREGROUND
 from . import register
-from ._common import at_least, fill_unseeded_holes, keep_seeded_components, one_vs_rest
+from ._common import fill_unseeded_holes, keep_seeded_components, one_vs_rest
 from ._graphcut import edge_weights, fit_gmm, gmm_loglik, min_cut
+from ._params import Param
+
+#: Declared types and ranges; the upper bounds keep every call bounded in time.
+PARAMS = {
+    "iterations": Param(int, 1, 10, doc="colour-model re-estimations"),
+    "smoothness": Param(float, 0.0, 1e3, doc="weight of the boundary term"),
+    "click_weight": Param(float, 0.0, 100.0, doc="pull of a click on nearby pixels (nats)"),
+    "click_sigma": Param(float, 0.0, 1.0, doc="reach of a click, fraction of the image diagonal"),
+    "border": Param(float, 0.0, 0.5, doc="border strip for the first background model, fraction of the smaller side"),
+    "clean": Param(bool, doc="keep components touching foreground seeds, fill unseeded holes"),
+    "coarse_pixels": Param(int, 100, 160_000, doc="size of the copy the colour models iterate on"),
+    "band": Param(float, 1.0, 16.0, doc="half-width of the full-resolution band, coarse pixels"),
+}
 
 
 def _distance_to(mask: np.ndarray) -> np.ndarray:
@@ -18,7 +31,7 @@ def _distance_to(mask: np.ndarray) -> np.ndarray:
     return cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 3)
 
 
-@register("click_graphcut")
+@register("click_graphcut", params=PARAMS)
 @one_vs_rest
 def click_graphcut(
     image,
@@ -68,11 +81,6 @@ def click_graphcut(
     -------
     (H, W) ndarray of bool
     """
-    iterations = at_least(iterations, 1, "iterations")
-    if not coarse_pixels >= 100:
-        raise ValueError(f"`coarse_pixels` must be >= 100; got {coarse_pixels}")
-    if not band >= 1:
-        raise ValueError(f"`band` must be >= 1 (coarse pixels); got {band}")
     fg = seeds == FOREGROUND
     bg = seeds == BACKGROUND
     has_prior = prior is not None and prior.any()
@@ -99,7 +107,7 @@ def click_graphcut(
         d_out = cv2.distanceTransform((~start).astype(np.uint8), cv2.DIST_L2, 5)
         ring = np.where(start, d_in, d_out) <= band / scale + 0.5
         # refit the colour models on full-resolution pixels (downscaling averages noise away)
-        if 10 <= start.sum() <= start.size - 10:
+        if 10 <= start.sum() <= start.size - 10 and (~start & ~fg).any():
             pixels = lab.reshape(-1, 3)
             models = (fit_gmm(pixels[(start | fg).ravel()]), fit_gmm(pixels[(~start & ~fg).ravel()]))
         out = start & ~bg if models is None else _cut(lab, fg, bg, start & ~ring, ~start & ~ring, models, **opts)
@@ -148,6 +156,8 @@ def _iterate(lab, fg, bg, prior, iterations, border, *, smoothness, click_weight
             background = ~fg
     if not background.any():  # foreground seeds cover everything (at this scale)
         return current | ~bg, None
+    if not current.any():  # the prior is covered by background seeds (at this scale): no object
+        return current, None
     models = None
     for _ in range(iterations):
         models = (fit_gmm(pixels[current.ravel()]), fit_gmm(pixels[background.ravel()]))

@@ -7,10 +7,17 @@ import numpy as np
 
 from .._constants import BACKGROUND, FOREGROUND
 from . import register
-from ._common import at_least, fill_unseeded_holes, keep_seeded_components, one_vs_rest
+from ._common import fill_unseeded_holes, keep_seeded_components, one_vs_rest
+from ._params import Param
+
+#: Declared types and ranges; ``iterations`` is bounded so that a call stays bounded in time.
+PARAMS = {
+    "iterations": Param(int, 1, 10, doc="GrabCut iterations"),
+    "clean": Param(bool, doc="keep components touching foreground seeds, fill unseeded holes"),
+}
 
 
-@register("grabcut")
+@register("grabcut", params=PARAMS)
 @one_vs_rest
 def grabcut(image, seeds, *, prior=None, iterations: int = 3, clean: bool = True):
     """Segment with OpenCV's GrabCut, seeds as hard constraints.
@@ -34,7 +41,6 @@ def grabcut(image, seeds, *, prior=None, iterations: int = 3, clean: bool = True
     -------
     (H, W) ndarray of bool
     """
-    iterations = at_least(iterations, 1, "iterations")
     fg = seeds == FOREGROUND
     bg = seeds == BACKGROUND
     mask = np.full(seeds.shape, cv2.GC_PR_BGD, dtype=np.uint8)
@@ -42,11 +48,19 @@ def grabcut(image, seeds, *, prior=None, iterations: int = 3, clean: bool = True
         mask[prior] = cv2.GC_PR_FGD
     mask[bg] = cv2.GC_BGD
     mask[fg] = cv2.GC_FGD
-    if not (mask != cv2.GC_FGD).any() or not ((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)).any():
+    maybe_fg = (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
+    if not maybe_fg.any():
         return fg
+    if maybe_fg.all() or (mask == cv2.GC_FGD).all():
+        # Nothing could be background (a box or prior covering the image, no background seed):
+        # cv2.grabCut would assert (no background samples). Everything is the object.
+        return maybe_fg
     bgd = np.zeros((1, 65), np.float64)
     fgd = np.zeros((1, 65), np.float64)
     bgr = np.ascontiguousarray(image[:, :, ::-1])
+    # cv2.grabCut seeds its k-means from the calling thread's RNG (cv::theRNG): reset it so that
+    # the same seeds give the same labels whatever ran before, on any thread.
+    cv2.setRNGSeed(0)
     cv2.grabCut(bgr, mask, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
     out = (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
     if clean:

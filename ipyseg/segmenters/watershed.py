@@ -7,9 +7,16 @@ import numpy as np
 
 from .._constants import BACKGROUND
 from . import register
+from ._params import Param
+
+#: Declared types and ranges; ``blur`` is bounded so that a call stays bounded in time.
+PARAMS = {
+    "blur": Param(float, 0.0, 20.0, doc="Gaussian sigma in pixels, 0 = none"),
+    "border_prior": Param(bool, doc="image border as background when no background seed"),
+}
 
 
-@register("watershed")
+@register("watershed", params=PARAMS)
 def watershed(image, seeds, *, prior=None, blur: float = 1.0, border_prior: bool = True):
     """Flood the image from the seeds (all objects at once).
 
@@ -31,8 +38,6 @@ def watershed(image, seeds, *, prior=None, blur: float = 1.0, border_prior: bool
     (H, W) ndarray of uint8
         ``0`` background, ``k`` object k.
     """
-    if float(blur) < 0:
-        raise ValueError(f"`blur` must be >= 0; got {blur}")
     markers = seeds.astype(np.int32)  # 1 background, k + 1 object k
     if markers.max() < 2:
         return np.zeros(seeds.shape, dtype=np.uint8)
@@ -54,4 +59,6 @@ def watershed(image, seeds, *, prior=None, blur: float = 1.0, border_prior: bool
         out[edge] = grown[edge]
     out = out.astype(np.int16) - 1
     out[out < 0] = 0
+    # Seeds on the outer ring (which cv2.watershed always marks -1) keep their label.
+    out = np.where(seeds >= 2, seeds.astype(np.int16) - 1, np.where(seeds == BACKGROUND, 0, out))
     return out.astype(np.uint8)

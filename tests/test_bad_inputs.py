@@ -1,0 +1,372 @@
+"""The bad-input table: every public entry point refuses bad values with an error that names them.
+
+Each :class:`Case` is one call with one bad argument. The test checks the exception type and
+that the message names the argument; the module then writes every case and the message a user
+sees to ``docs/bad_inputs.md``. To add a row, append a ``Case`` to ``CASES``: ``run`` receives
+a :class:`Context` (``c.image``, ``c.seeds``, a fresh small widget ``c.w``, files under the
+working folder) and must raise.
+
+Regenerate the table: ``python -m pytest tests/test_bad_inputs.py``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import ipyseg
+from ipyseg import Param
+from ipyseg.export import from_coco_rle, save_png, to_coco_rle, to_polygons
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "bad_inputs.md"
+NAN = float("nan")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One bad call: ``call`` and ``value`` as shown in the table, ``argument`` the name the message must contain."""
+
+    call: str
+    argument: str
+    value: str
+    run: Callable[[Context], object]
+    error: type[BaseException]
+
+
+class Context:
+    """What a case can use. Files live in the current folder (the test's temporary folder)."""
+
+    def __init__(self):
+        rng = np.random.default_rng(0)
+        self.image = rng.integers(0, 256, (30, 40, 3), dtype=np.uint8)
+        self.seeds = np.zeros((30, 40), np.uint8)
+        self.seeds[15, 20] = 2
+        self._widget = None
+
+    @property
+    def w(self) -> ipyseg.SegmentWidget:
+        if self._widget is None:
+            self._widget = ipyseg.SegmentWidget(self.image, max_display_pixels=40 * 30)
+        return self._widget
+
+    def close(self):
+        if self._widget is not None:
+            self._widget.close()
+
+    @staticmethod
+    def make_files():
+        os.makedirs("photos", exist_ok=True)
+        Image.fromarray(np.zeros((100, 100, 3), np.uint8)).save("big.png")
+        pages = [Image.fromarray(np.full((30, 40), v, np.uint8)) for v in (0, 255)]
+        pages[0].save("stack.tif", save_all=True, append_images=pages[1:])
+        Path("notes.txt").write_text("not an image")
+
+
+def _bomb(c):
+    old = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = 4000  # big.png has 10,000 pixels: more than twice the limit
+    try:
+        return ipyseg.segment("big.png", c.seeds)
+    finally:
+        Image.MAX_IMAGE_PIXELS = old
+
+
+def _plugin(image, seeds, *, radius: float = 2.0):
+    return seeds >= 2
+
+
+def _bad_plugin(value):
+    def labels_plugin(image, seeds):
+        out = np.zeros(seeds.shape, np.int32)
+        out[0, 0] = value
+        return out
+
+    return labels_plugin
+
+
+def _run_bad_plugin(c, value):
+    ipyseg.register_method("bad_labels", _bad_plugin(value), overwrite=True)
+    try:
+        return ipyseg.segment(c.image, c.seeds, "bad_labels")
+    finally:
+        from ipyseg import segmenters
+
+        segmenters._REGISTRY.pop("bad_labels")
+        segmenters._SPECS.pop("bad_labels")
+
+
+def _set(attr, value):
+    return lambda c: setattr(c.w, attr, value)
+
+
+S = "segment(image, seeds, ...)"
+W = "SegmentWidget(image, ...)"
+
+CASES: list[Case] = [
+    # ---- segment(): image
+    Case(S, "image", "None", lambda c: ipyseg.segment(None, c.seeds), TypeError),
+    Case(S, "image", "np.zeros((1, 5))", lambda c: ipyseg.segment(np.zeros((1, 5)), c.seeds), ValueError),
+    Case(S, "image", "float image with 255.0", lambda c: ipyseg.segment(c.image * 1.0, c.seeds), ValueError),
+    Case(S, "image", "NaN pixels", lambda c: ipyseg.segment(np.full((30, 40), NAN), c.seeds), ValueError),
+    Case(S, "image", "np.zeros((30, 40, 2))", lambda c: ipyseg.segment(np.zeros((30, 40, 2)), c.seeds), ValueError),
+    Case(S, "image", "'missing.jpg'", lambda c: ipyseg.segment("missing.jpg", c.seeds), FileNotFoundError),
+    Case(S, "image", "'photos' (a folder)", lambda c: ipyseg.segment("photos", c.seeds), IsADirectoryError),
+    Case(
+        S,
+        "image",
+        "'https://example.com/cat.jpg'",
+        lambda c: ipyseg.segment("https://example.com/cat.jpg", c.seeds),
+        ValueError,
+    ),
+    Case(S, "image", "'notes.txt'", lambda c: ipyseg.segment("notes.txt", c.seeds), ValueError),
+    Case(S, "image", "'stack.tif' (2 pages)", lambda c: ipyseg.segment("stack.tif", c.seeds), ValueError),
+    Case(S, "image", "'big.png' above PIL.Image.MAX_IMAGE_PIXELS", _bomb, ValueError),
+    # ---- segment(): seeds, method, prior
+    Case(S, "seeds", "np.zeros((3, 3))", lambda c: ipyseg.segment(c.image, np.zeros((3, 3))), ValueError),
+    Case(S, "seeds", "codes with -1", lambda c: ipyseg.segment(c.image, c.seeds.astype(int) - 1), ValueError),
+    Case(S, "seeds", "codes 2.5", lambda c: ipyseg.segment(c.image, c.seeds + 0.5), ValueError),
+    Case(S, "seeds", "'abc'", lambda c: ipyseg.segment(c.image, "abc"), TypeError),
+    Case(S, "method", "'nope'", lambda c: ipyseg.segment(c.image, c.seeds, "nope"), ValueError),
+    Case(
+        S, "prior", "np.zeros((3, 3))", lambda c: ipyseg.segment(c.image, c.seeds, prior=np.zeros((3, 3))), ValueError
+    ),
+    Case(
+        S,
+        "prior",
+        "labels with -1",
+        lambda c: ipyseg.segment(c.image, c.seeds, prior=np.full((30, 40), -1)),
+        ValueError,
+    ),
+    # ---- segment(): method parameters
+    Case(S, "smoothness", "nan", lambda c: ipyseg.segment(c.image, c.seeds, smoothness=NAN), ValueError),
+    Case(S, "smoothness", "None", lambda c: ipyseg.segment(c.image, c.seeds, smoothness=None), TypeError),
+    Case(S, "smoothness", "-1", lambda c: ipyseg.segment(c.image, c.seeds, smoothness=-1), ValueError),
+    Case(S, "click_weight", "inf", lambda c: ipyseg.segment(c.image, c.seeds, click_weight=math.inf), ValueError),
+    Case(S, "click_sigma", "nan", lambda c: ipyseg.segment(c.image, c.seeds, click_sigma=NAN), ValueError),
+    Case(S, "iterations", "2.7", lambda c: ipyseg.segment(c.image, c.seeds, iterations=2.7), TypeError),
+    Case(S, "iterations", "0", lambda c: ipyseg.segment(c.image, c.seeds, iterations=0), ValueError),
+    Case(S, "clean", "'yes'", lambda c: ipyseg.segment(c.image, c.seeds, clean="yes"), TypeError),
+    Case(S, "coarse_pixels", "'x'", lambda c: ipyseg.segment(c.image, c.seeds, coarse_pixels="x"), TypeError),
+    Case(S, "band", "0", lambda c: ipyseg.segment(c.image, c.seeds, band=0), ValueError),
+    Case(S, "border", "0.9", lambda c: ipyseg.segment(c.image, c.seeds, border=0.9), ValueError),
+    Case(S, "colour", "'red' (unknown name)", lambda c: ipyseg.segment(c.image, c.seeds, colour="red"), TypeError),
+    Case(
+        S + ' with "grabcut"',
+        "iterations",
+        "10**9",
+        lambda c: ipyseg.segment(c.image, c.seeds, "grabcut", iterations=10**9),
+        ValueError,
+    ),
+    Case(
+        S + ' with "watershed"',
+        "blur",
+        "1e6",
+        lambda c: ipyseg.segment(c.image, c.seeds, "watershed", blur=1e6),
+        ValueError,
+    ),
+    Case(
+        S + ' with "watershed"',
+        "border_prior",
+        "1",
+        lambda c: ipyseg.segment(c.image, c.seeds, "watershed", border_prior=1),
+        TypeError,
+    ),
+    Case("a plug-in's labels", "labels_plugin", "label -1", lambda c: _run_bad_plugin(c, -1), ValueError),
+    Case("a plug-in's labels", "labels_plugin", "label 256", lambda c: _run_bad_plugin(c, 256), ValueError),
+    # ---- SegmentWidget(...)
+    Case(W, "image", "5", lambda c: ipyseg.SegmentWidget(5), TypeError),
+    Case(W, "method", "'nope'", lambda c: ipyseg.SegmentWidget(c.image, method="nope"), ValueError),
+    Case(W, "smoothness", "None", lambda c: ipyseg.SegmentWidget(c.image, smoothness=None), TypeError),
+    Case(W, "iterations", "2.7", lambda c: ipyseg.SegmentWidget(c.image, iterations=2.7), TypeError),
+    Case(W, "max_display_pixels", "0", lambda c: ipyseg.SegmentWidget(c.image, max_display_pixels=0), ValueError),
+    # ---- widget traits
+    Case(
+        "w.params = ...", "coarse_pixels", "{'coarse_pixels': 'x'}", _set("params", {"coarse_pixels": "x"}), TypeError
+    ),
+    Case("w.params = ...", "smoothness", "{'smoothness': nan}", _set("params", {"smoothness": NAN}), ValueError),
+    Case("w.params = ...", "colour", "{'colour': 1}", _set("params", {"colour": 1}), TypeError),
+    Case("w.method = ...", "method", "'nope'", _set("method", "nope"), ValueError),
+    Case("w.label = ...", "label", "0", _set("label", 0), ValueError),
+    Case("w.brush_size = ...", "brush_size", "-1", _set("brush_size", -1), ValueError),
+    Case("w.brush_size = ...", "brush_size", "nan", _set("brush_size", NAN), ValueError),
+    Case("w.opacity = ...", "opacity", "2", _set("opacity", 2.0), ValueError),
+    Case("w.tool = ...", "tool", "'nope'", _set("tool", "nope"), ValueError),
+    Case("w.overlay_mode = ...", "overlay_mode", "'nope'", _set("overlay_mode", "nope"), ValueError),
+    Case("w.wand_connectivity = ...", "wand_connectivity", "5", _set("wand_connectivity", 5), ValueError),
+    Case("w.seeds = ...", "seeds", "np.zeros((3, 3))", _set("seeds", np.zeros((3, 3), np.uint8)), ValueError),
+    # ---- widget methods
+    Case("w.paint(points, ...)", "points", "[(nan, 1)]", lambda c: c.w.paint([(NAN, 1)]), ValueError),
+    Case("w.paint(points, radius=...)", "radius", "-1", lambda c: c.w.paint([(1, 1)], radius=-1), ValueError),
+    Case("w.paint(points, label=...)", "label", "300", lambda c: c.w.paint([(1, 1)], label=300), ValueError),
+    Case("w.click(x, y, label=...)", "label", "'x'", lambda c: c.w.click(1, 1, label="x"), TypeError),
+    Case("w.paint_box(box)", "box", "(-50, -50, -10, -10)", lambda c: c.w.paint_box((-50, -50, -10, -10)), ValueError),
+    Case("w.paint_box(box, obj=...)", "obj", "0", lambda c: c.w.paint_box((1, 2, 10, 10), obj=0), ValueError),
+    Case(
+        "w.load_mask(mask_or_path)",
+        "mask_or_path",
+        "np.zeros((3, 3), bool)",
+        lambda c: c.w.load_mask(np.zeros((3, 3), bool)),
+        ValueError,
+    ),
+    Case(
+        "w.load_mask(mask_or_path)",
+        "mask_or_path",
+        "'photos' (a folder)",
+        lambda c: c.w.load_mask("photos"),
+        IsADirectoryError,
+    ),
+    Case("w.fill(mask)", "mask", "np.zeros((3, 3), bool)", lambda c: c.w.fill(np.zeros((3, 3), bool)), ValueError),
+    Case("w.polygon(points)", "points", "two vertices", lambda c: c.w.polygon([(1, 1), (2, 2)]), ValueError),
+    Case("w.save_mask(path)", "path", "'mask.jpg'", lambda c: c.w.save_mask("mask.jpg"), ValueError),
+    # ---- register_method, Param
+    Case("register_method(name, func)", "name", "''", lambda c: ipyseg.register_method("", _plugin), TypeError),
+    Case("register_method(name, func)", "func", "42", lambda c: ipyseg.register_method("p", 42), TypeError),
+    Case(
+        "register_method(..., params=...)",
+        "params",
+        "{'colour': float}",
+        lambda c: ipyseg.register_method("p", _plugin, params={"colour": float}),
+        ValueError,
+    ),
+    Case(
+        "register_method(..., params=...)",
+        "params",
+        "{'radius': 'float'}",
+        lambda c: ipyseg.register_method("p", _plugin, params={"radius": "float"}),
+        TypeError,
+    ),
+    Case(
+        "register_method(..., params=...)",
+        "params",
+        "{'radius': Param(float, 5, 10)} (default 2.0)",
+        lambda c: ipyseg.register_method("p", _plugin, params={"radius": Param(float, 5, 10)}),
+        ValueError,
+    ),
+    Case(
+        "register_method(name, func)",
+        "name",
+        "'grabcut' (taken)",
+        lambda c: ipyseg.register_method("grabcut", _plugin),
+        ValueError,
+    ),
+    Case("Param(kind, lo, hi)", "lo", "lo=5, hi=1", lambda c: Param(int, 5, 1), ValueError),
+    Case("Param(kind)", "kind", "list", lambda c: Param(list), TypeError),
+    # ---- export
+    Case("export.to_coco_rle(mask)", "mask", "np.zeros(5)", lambda c: to_coco_rle(np.zeros(5)), ValueError),
+    Case("export.from_coco_rle(rle)", "rle", "{}", lambda c: from_coco_rle({}), TypeError),
+    Case(
+        "export.from_coco_rle(rle)",
+        "rle",
+        "counts summing to 2 for size [2, 2]",
+        lambda c: from_coco_rle({"size": [2, 2], "counts": [1, 1]}),
+        ValueError,
+    ),
+    Case(
+        "export.from_coco_rle(rle)",
+        "rle",
+        "compressed counts 'abc'",
+        lambda c: from_coco_rle({"size": [2, 2], "counts": "abc"}),
+        ValueError,
+    ),
+    Case(
+        "export.to_polygons(mask, tolerance=...)",
+        "tolerance",
+        "nan",
+        lambda c: to_polygons(np.ones((4, 4)), tolerance=NAN),
+        ValueError,
+    ),
+    Case(
+        "export.to_polygons(mask, min_area=...)",
+        "min_area",
+        "'1'",
+        lambda c: to_polygons(np.ones((4, 4)), min_area="1"),
+        TypeError,
+    ),
+    Case(
+        "export.save_png(arr, path)",
+        "path",
+        "'mask.jpg'",
+        lambda c: save_png(np.zeros((4, 4), np.uint8), "mask.jpg"),
+        ValueError,
+    ),
+    Case(
+        "export.save_png(arr, path)",
+        "path",
+        "'nowhere/mask.png'",
+        lambda c: save_png(np.zeros((4, 4), np.uint8), "nowhere/mask.png"),
+        FileNotFoundError,
+    ),
+    Case(
+        "export.save_png(arr, path)",
+        "arr",
+        "values up to 300",
+        lambda c: save_png(np.full((4, 4), 300), "mask.png"),
+        ValueError,
+    ),
+]
+
+_OUTCOMES: dict[int, str] = {}  # case index -> "Type: message", for the table
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Context.make_files()
+    return tmp_path
+
+
+def _outcome(case: Case) -> BaseException:
+    ctx = Context()
+    try:
+        with pytest.raises(case.error) as info:
+            case.run(ctx)
+    finally:
+        ctx.close()
+    return info.value
+
+
+@pytest.mark.parametrize("index", range(len(CASES)), ids=[f"{c.argument}={c.value}" for c in CASES])
+def test_bad_input_is_refused_with_a_message_naming_it(workdir, index):
+    case = CASES[index]
+    err = _outcome(case)
+    message = str(err)
+    assert case.argument in message, f"{case.call}: the message does not name `{case.argument}`: {message}"
+    _OUTCOMES[index] = f"{type(err).__name__}: {message}"
+
+
+def _cell(text: str) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def test_write_the_table(workdir):
+    for index, case in enumerate(CASES):
+        if index not in _OUTCOMES:  # e.g. when run with -k
+            err = _outcome(case)
+            _OUTCOMES[index] = f"{type(err).__name__}: {err}"
+    assert len(CASES) >= 30
+    lines = [
+        "# Bad inputs and what happens",
+        "",
+        "Generated by `tests/test_bad_inputs.py` (do not edit by hand); regenerate with",
+        "`python -m pytest tests/test_bad_inputs.py`. Each row is one call with one bad argument;",
+        "the test checks the exception type and that the message names the argument.",
+        "",
+        "| call | argument | value | what happens |",
+        "|---|---|---|---|",
+    ]
+    for index, case in enumerate(CASES):
+        row = (f"`{case.call}`", f"`{case.argument}`", _cell(case.value), _cell(_OUTCOMES[index]))
+        lines.append("| " + " | ".join(_cell(x) if i < 2 else x for i, x in enumerate(row)) + " |")
+    text = "\n".join(lines) + "\n"
+    assert "0x" not in text and str(workdir) not in text  # deterministic: no addresses, no temp paths
+    tmp = DOC.with_name(f".{DOC.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, DOC)
+    assert DOC.read_text(encoding="utf-8") == text
