@@ -102,6 +102,11 @@ def _run_bad_plugin(c, value):
         segmenters._SPECS.pop("bad_labels")
 
 
+def _closed(c):
+    c.w.close()
+    return c.w
+
+
 def _set(attr, value):
     return lambda c: setattr(c.w, attr, value)
 
@@ -225,6 +230,29 @@ CASES: list[Case] = [
     Case("w.fill(mask)", "mask", "np.zeros((3, 3), bool)", lambda c: c.w.fill(np.zeros((3, 3), bool)), ValueError),
     Case("w.polygon(points)", "points", "two vertices", lambda c: c.w.polygon([(1, 1), (2, 2)]), ValueError),
     Case("w.save_mask(path)", "path", "'mask.jpg'", lambda c: c.w.save_mask("mask.jpg"), ValueError),
+    Case("w.brush_size = ...", "brush_size", "1e6 (beyond the slider)", _set("brush_size", 1e6), ValueError),
+    Case("w.opacity = ...", "opacity", "nan", _set("opacity", NAN), ValueError),
+    Case("w.wand_tolerance = ...", "wand_tolerance", "300", _set("wand_tolerance", 300.0), ValueError),
+    Case("w.object_names = ...", "object_names", "{0: 'bg'}", _set("object_names", {0: "bg"}), ValueError),
+    Case("w.click(x, y)", "x, y", "('12', 3)", lambda c: c.w.click("12", 3), TypeError),
+    Case(
+        "w.livewire(anchors, obj=...)", "obj", "0", lambda c: c.w.livewire([(1, 1), (9, 1), (9, 9)], obj=0), ValueError
+    ),
+    Case("w.paint_box(box, obj=...)", "obj", "True", lambda c: c.w.paint_box((1, 2, 10, 10), obj=True), TypeError),
+    Case(
+        "w.paint(...) after w.close()",
+        "SegmentWidget",
+        "a closed widget",
+        lambda c: _closed(c).paint([(1, 1)]),
+        RuntimeError,
+    ),
+    Case(
+        "w.seeds = ... after w.close()",
+        "SegmentWidget",
+        "a closed widget",
+        lambda c: setattr(_closed(c), "seeds", c.seeds),
+        RuntimeError,
+    ),
     # ---- register_method, Param
     Case("register_method(name, func)", "name", "''", lambda c: ipyseg.register_method("", _plugin), TypeError),
     Case("register_method(name, func)", "func", "42", lambda c: ipyseg.register_method("p", 42), TypeError),
