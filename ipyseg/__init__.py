@@ -4,7 +4,7 @@ Public API: :class:`SegmentWidget`, :func:`segment`, :func:`methods`, :func:`reg
 the seed codes ``UNMARKED``, ``BACKGROUND``, ``FOREGROUND``, and :mod:`ipyseg.export`.
 """
 
-from . import export
+from . import display, export, io
 from ._constants import BACKGROUND, FOREGROUND, MAX_OBJECTS, UNMARKED
 from ._segment import segment
 from ._validation import sample_path
@@ -15,13 +15,17 @@ from .widget import SegmentationWarning, SegmentWidget
 __version__ = "0.1.0"
 
 
-def register_method(name: str, func, *, overwrite: bool = False):
+def register_method(name: str, func, *, overwrite: bool = False, dtype: str = "uint8"):
     """Plug in a segmenter ``func(image, seeds, **params) -> labels``.
 
-    ``image`` arrives as a validated (H, W, 3) uint8 RGB array and ``seeds`` as (H, W) uint8
-    codes; return (H, W) integer labels (``0`` background, ``k`` object k) or a bool mask.
+    ``image`` arrives as a validated (H, W, 3) uint8 RGB array (the image as shown) and
+    ``seeds`` as (H, W) uint8 codes; return (H, W) integer labels (``0`` background, ``k``
+    object k) or a bool mask. With ``dtype="float32"`` the image arrives as float32 in [0, 1]:
+    the image as shown at full precision (a 16-bit image's display range applied without
+    rounding to 8 bits); ``dtype="any"`` passes uint8 for images exact in 8 bits (8-bit photos
+    with the default display) and float32 otherwise.
     """
-    return _register(name, func, overwrite=overwrite)
+    return _register(name, func, overwrite=overwrite, dtype=dtype)
 
 
 def sample_image():
@@ -38,7 +42,9 @@ __all__ = [
     "UNMARKED",
     "SegmentWidget",
     "SegmentationWarning",
+    "display",
     "export",
+    "io",
     "methods",
     "register_method",
     "sample_image",

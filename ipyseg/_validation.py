@@ -35,6 +35,10 @@ def read_image_file(path, name: str = "image") -> np.ndarray:
     path = Path(os.fspath(path))
     if not path.is_file():
         raise FileNotFoundError(f"`{name}`: no such image file: '{path}'")
+    if path.suffix.lower() in (".tif", ".tiff"):  # tifffile: 16-bit, float, multi-page (ipyseg/io.py)
+        from .io import read_tiff
+
+        return read_tiff(path, name).array
     try:
         with Image.open(path) as im:
             im.load()
@@ -46,47 +50,26 @@ def read_image_file(path, name: str = "image") -> np.ndarray:
 
 
 def as_image(image, name: str = "image") -> np.ndarray:
-    """Validate and convert an image to a C-contiguous uint8 RGB or RGBA array.
+    """Validate an image and return it as shown with the default display: uint8 RGB or RGBA.
 
     Parameters
     ----------
-    image : (H, W) or (H, W, 1|3|4) ndarray, PIL image, str or path
-        Gray, RGB or RGBA; uint8, uint16, other integers in [0, 255], bool, or float in [0, 1].
+    image : array_like, PIL image, str or path
+        Gray, RGB or RGBA (see :func:`ipyseg.io.as_image_data`); any integer dtype, bool or
+        finite floats.
     name : str
         Argument name used in error messages.
 
     Returns
     -------
     (H, W, 3) or (H, W, 4) ndarray of uint8
-        A new array (never a view of the input), gray expanded to RGB.
+        A new C-contiguous array (never a view of the input), gray expanded to RGB. 8-bit
+        images are returned as they are; wider integers and floats through their robust
+        default display range (:mod:`ipyseg.display`).
     """
-    if isinstance(image, (str, os.PathLike)):
-        image = read_image_file(image, name)
-    elif not isinstance(image, np.ndarray):
-        if hasattr(image, "mode") and hasattr(image, "getbands"):  # PIL image
-            mode = image.mode
-            if mode not in ("L", "RGB", "RGBA", "I;16", "F"):
-                image = image.convert("RGBA" if "A" in mode else "RGB")
-            image = np.asarray(image)
-        else:
-            raise TypeError(
-                f"`{name}` must be a numpy array, a PIL image or a path to an image file; got {_describe(image)}"
-            )
-    arr = image
-    if arr.ndim == 3 and arr.shape[2] == 1:
-        arr = arr[:, :, 0]
-    if arr.ndim not in (2, 3):
-        raise ValueError(
-            f"`{name}` must be 2-D (H, W) gray or 3-D (H, W, 3|4) colour; got {arr.ndim}-D array of shape {arr.shape}"
-        )
-    if arr.ndim == 3 and arr.shape[2] not in (3, 4):
-        raise ValueError(f"`{name}` must have 1, 3 (RGB) or 4 (RGBA) channels; got {arr.shape[2]} (shape {arr.shape})")
-    if arr.shape[0] < 2 or arr.shape[1] < 2:
-        raise ValueError(f"`{name}` must be at least 2 x 2 pixels; got shape {arr.shape}")
-    arr = _to_uint8(arr, name)
-    if arr.ndim == 2:
-        arr = np.repeat(arr[:, :, None], 3, axis=2)
-    return np.ascontiguousarray(arr)
+    from .display import as_picture
+
+    return np.array(as_picture(image, name=name).image(), order="C", copy=True)
 
 
 def _to_uint8(arr: np.ndarray, name: str) -> np.ndarray:

@@ -12,6 +12,7 @@ import traitlets
 
 from . import segmenters
 from ._constants import BACKGROUND, FOREGROUND
+from .contrast import ContrastControl
 from .tools import Tool
 
 _TOOL_BUTTONS = [
@@ -148,7 +149,9 @@ class Toolbar:
             [c["overlay_mode"], c["show_seeds"], c["wand_tolerance"], b["zoom_out"], b["zoom_in"], b["fit"]],
             layout=lay(flex_flow="row wrap"),
         )
-        self.box = widgets.VBox([row1, row2, row3, row4])
+        # Display range and gamma (contrast.py), for every image but 8-bit RGB photos.
+        self.contrast = ContrastControl(w) if ContrastControl.wanted_for(w) else None
+        self.box = widgets.VBox([row1, row2, row3, row4] + ([self.contrast.box] if self.contrast else []))
 
     # ------------------------------------------------------------ syncing
     def _bind(self, name: str) -> None:

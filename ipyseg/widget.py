@@ -19,11 +19,10 @@ import traitlets
 
 from . import render, segmenters
 from ._constants import BACKGROUND, FOREGROUND, MAX_OBJECTS
-from ._drawing import DisplayMixin
+from ._drawing import DisplayMixin, Later
 from ._input import InputMixin
 from ._lifecycle import close_tree, track_cell
 from ._validation import (
-    as_image,
     as_label_code,
     as_labels,
     as_object_id,
@@ -33,7 +32,8 @@ from ._validation import (
     sample_path,
 )
 from .canvas_view import CanvasView
-from .engine import Engine, Result
+from .display import Mapping, as_picture, check_gamma
+from .engine import Cancelled, Engine, Result
 from .geometry import MAX_DISPLAY_PIXELS, Viewport, box_window, polygon_footprint, stroke_footprint
 from .multiscale import FastResult, Multiscale
 from .seeds import SeedState, codes_present
@@ -65,6 +65,12 @@ class _Array(traitlets.Instance):
         obj._trait_values[self.name] = new_value
         if old_value is not new_value:
             obj._notify_trait(self.name, old_value, new_value)
+
+
+class _Setting(traitlets.Any):
+    """A value checked by the widget's validator, ``None`` included (it means "the default")."""
+
+    allow_none = False  # stock traitlets would store None without asking the validator
 
 
 @dataclass(frozen=True)
@@ -109,20 +115,49 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
 
     Parameters
     ----------
-    image : (H, W), (H, W, 3) or (H, W, 4) array_like, PIL image, path, or None
-        The photo; ``None`` uses the bundled sample (a coffee cup on a table). Gray, RGB or RGBA;
-        uint8, uint16 or float in [0, 1].
+    image : array_like, PIL image, path, or None
+        The image; ``None`` uses the bundled sample (a coffee cup on a table). 2-D gray,
+        (H, W, 3|4) RGB(A), or 3-D with a channel axis (``channel_axis``); any integer dtype,
+        bool, or finite floats. TIFF files are read with tifffile (16-bit, float, OME / ImageJ
+        channel axes). Arrays that ``np.asarray`` reads (dask, zarr) work. A stack of planes is
+        refused: use ``ipyseg.Annotator`` for those.
     method : str, optional
         Segmentation method (see :func:`ipyseg.methods`); default: the library's best.
     max_display_pixels : int
         Upper bound on the display canvas size; seeds and labels stay full resolution.
+    channel_axis : int, optional
+        The axis holding channels. Default: the last axis when it has 3 or 4 entries (RGB(A)).
+    rgb : bool, optional
+        ``False`` shows 3 or 4 channels as separate channels (own ranges and colours) instead of RGB(A).
+    channels : list of int, optional
+        Channels to show (default: all); see the ``channels`` trait.
+    channel_colors : list, optional
+        One colour per shown channel (names such as ``"magenta"``, ``"#rrggbb"`` or (r, g, b));
+        default gray for one channel, red / green / blue for up to three, then Fiji's order.
+    display_range : pair, list of pairs, dict or None
+        See the ``display_range`` trait; default: robust percentiles per channel (8-bit: (0, 255)).
+    gamma : float
+        Display gamma in [0.1, 10].
     **params
         Parameters of ``method``.
 
     Attributes
     ----------
     image : (H, W, 3|4) ndarray of uint8
-        The validated photo (read-only).
+        The image as shown (display range, gamma and channel colours applied), full resolution,
+        read-only; for 8-bit photos the photo itself.
+    data : (H, W) or (H, W, C) ndarray
+        The image's values in their own dtype (channels last), read-only.
+    display_range : (lo, hi) or tuple of (lo, hi)
+        Values mapped to black and full brightness: one pair for gray and RGB images, one per
+        channel otherwise (assign one pair to set them all, a dict ``{channel: pair}`` for some,
+        ``None`` for the defaults).
+    gamma : float
+        Exponent applied after the display range.
+    channels : tuple of int
+        The channels shown (composite); ``(0, 1, 2)`` for RGB images.
+    channel_colors : tuple of (r, g, b)
+        Colour of each shown channel.
     labels : (H, W) ndarray of uint8
         Result, full resolution: ``0`` background, ``k`` object k (read-only; observable).
     mask : (H, W) ndarray of bool
@@ -147,11 +182,36 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
     show_seeds = traitlets.Bool(True)
     wand_tolerance = traitlets.Float(24.0)
     wand_connectivity = traitlets.Int(8)
+    display_range = _Setting()
+    gamma = traitlets.Float(1.0)
+    channels = _Setting()
+    channel_colors = _Setting()
 
     def __init__(
-        self, image=None, *, method: str | None = None, max_display_pixels: int = MAX_DISPLAY_PIXELS, **params
+        self,
+        image=None,
+        *,
+        method: str | None = None,
+        max_display_pixels: int = MAX_DISPLAY_PIXELS,
+        channel_axis: int | None = None,
+        rgb: bool | None = None,
+        channels=None,
+        channel_colors=None,
+        display_range=None,
+        gamma: float = 1.0,
+        **params,
     ):
-        img = _frozen(as_image(sample_path() if image is None else image))
+        # The image's data at full precision and how it is shown (display.py).
+        self._picture = as_picture(
+            sample_path() if image is None else image,
+            channel_axis=channel_axis,
+            rgb=rgb,
+            channels=channels,
+            channel_colors=channel_colors,
+            display_range=display_range,
+            gamma=gamma,
+        )
+        img = self._picture  # .shape is (H, W, 3|4), as the display image's
         if (
             isinstance(max_display_pixels, bool)
             or not isinstance(max_display_pixels, (int, np.integer))
@@ -161,7 +221,6 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         segmenters.get(method)
         method = method or segmenters.DEFAULT_METHOD
         segmenters.check_params(method, params)
-        self._image = img
         self._state = SeedState(img.shape)
         self._prior: np.ndarray | None = None
         self._params_by_method: dict[str, dict] = {method: dict(params)}
@@ -188,7 +247,10 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         self._engine = Engine(self._compute, self._apply_result, self._on_busy)
         # The engine holds this widget weakly; when the widget is collected, its worker stops.
         self._finalizer = weakref.finalize(self, _close_engine, self._engine)
-        self._fast = Multiscale(img)  # coarse-to-fine for every segmentation (multiscale.py)
+        self._fast = Multiscale(img.segmentation_image())  # coarse-to-fine for every segmentation (multiscale.py)
+        self._view_data = None  # (view key, the data sampled at the canvas pixels), see _drawing.py
+        self._photo_generation = 0
+        self._photo_later = Later(0.25, weakref.WeakMethod(self._send_lossless_photo))
         self._fast.level(self._fast.final_factor)
         self._label_ids: list[int] = []  # objects present in labels
         self._overlay_index: np.ndarray | None = None  # what the overlay layer shows
@@ -198,6 +260,11 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
             self.method = method
             self.params = dict(params)
             self.brush_size = float(max(3, round(0.02 * max(img.shape[:2]))))
+            m = img.mapping
+            self.display_range = img.public_range(m.ranges)
+            self.gamma = m.gamma
+            self.channels = m.channels
+            self.channel_colors = m.colors
             self._publish_seeds()
         self._toolbar = Toolbar(self)
         self.controls, self.buttons = self._toolbar.controls, self._toolbar.buttons
@@ -211,8 +278,13 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
     # ------------------------------------------------------------ public API
     @property
     def image(self) -> np.ndarray:
-        """(H, W, 3|4) uint8 photo as validated (read-only)."""
-        return self._image
+        """(H, W, 3|4) uint8: the image as shown, full resolution (read-only; computed when read)."""
+        return self._picture.image()
+
+    @property
+    def data(self) -> np.ndarray:
+        """(H, W) or (H, W, C): the image's values in their own dtype, channels last (read-only)."""
+        return self._picture.data
 
     @property
     def mask(self) -> np.ndarray:
@@ -268,26 +340,38 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
             self._segment()
 
     def cutout(self, alpha: bool = False) -> np.ndarray:
-        """The photo with the background removed.
+        """The image's data with the background removed, in its own dtype (a 16-bit image gives 16-bit data).
 
         Parameters
         ----------
         alpha : bool
-            ``False``: (H, W, 3) RGB with background pixels zeroed (``bitwise_and`` style).
-            ``True``: (H, W, 4) RGBA with the mask as alpha (times the photo's own alpha).
+            ``False``: background pixels zeroed (``bitwise_and`` style). ``True``: an alpha
+            channel appended: the mask at the dtype's full scale (255, 65535, 1.0 for floats),
+            times the image's own alpha.
 
         Returns
         -------
-        ndarray of uint8
+        ndarray
+            (H, W, 3) for RGB and gray images (gray repeated, as the photo is shown), (H, W, C)
+            for multi-channel images; one more channel with ``alpha``. Same dtype as ``data``.
         """
         mask = self.mask
-        rgb = self._image[:, :, :3]
+        pic = self._picture
+        d = pic.data3
+        if pic.rgb:
+            rgb = d[:, :, :3]
+        elif pic.n_channels == 1:
+            rgb = np.repeat(d, 3, axis=2)
+        else:
+            rgb = d
+        out = rgb * mask[:, :, None].astype(d.dtype)
         if not alpha:
-            return rgb * mask[:, :, None].astype(np.uint8)
-        a = mask.astype(np.uint8) * 255
-        if self._image.shape[2] == 4:
-            a = np.minimum(a, self._image[:, :, 3])
-        return np.dstack([rgb, a])
+            return out
+        top = 1.0 if d.dtype.kind == "f" else np.iinfo(d.dtype).max
+        a = (mask * top).astype(d.dtype)
+        if pic.alpha:
+            a = np.minimum(a, d[:, :, 3])
+        return np.dstack([out, a])
 
     @_editing
     def load_mask(self, mask_or_path) -> None:
@@ -300,7 +384,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
             ``labels`` now, and later strokes refine it (methods that accept a prior, such as
             GrabCut, start unmarked pixels from it).
         """
-        self._prior = _frozen(as_labels(mask_or_path, self._image.shape, "mask_or_path"))
+        self._prior = _frozen(as_labels(mask_or_path, self._picture.shape, "mask_or_path"))
         self._segment()
 
     def save_mask(self, path) -> None:
@@ -338,6 +422,9 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         self._engine.close()  # waits for a running computation to give up (it polls stale())
         self._finalizer.detach()
         self._fast = None
+        self._photo_later.cancel()
+        self._picture.release()
+        self._view_data = None
         self._state.forget_history()
         self._livewire_cache = self._wand_image = None
         self._display_labels = self._overlay_index = None
@@ -351,7 +438,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         if self._closed:
             raise RuntimeError(
                 "this SegmentWidget is closed: its image, seeds and labels stay readable, but it can no longer "
-                "be edited; create a new SegmentWidget (e.g. SegmentWidget(w.image) and w2.seeds = w.seeds)"
+                "be edited; create a new SegmentWidget (e.g. SegmentWidget(w.data) and w2.seeds = w.seeds)"
             )
 
     # ----------------------------------------------------------- objects
@@ -385,8 +472,8 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
             Object id; default the current object.
         """
         a, b = as_points([box[:2], box[2:]], "box")
-        h, w = self._image.shape[:2]
-        window = box_window(a, b, self._image.shape)
+        h, w = self._picture.shape[:2]
+        window = box_window(a, b, self._picture.shape)
         if window[0] >= window[1] or window[2] >= window[3]:
             raise ValueError(f"`box` {tuple(box)} does not overlap the image ({w} x {h})")
         code = self._object_code if obj is None else as_object_id(obj, "obj") + 1
@@ -437,7 +524,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
     @_editing
     def fill(self, mask, label: int = FOREGROUND) -> None:
         """Set seeds of ``label`` on every pixel of a (H, W) bool ``mask`` (one undo step)."""
-        m = as_labels(mask, self._image.shape, "mask") > 0
+        m = as_labels(mask, self._picture.shape, "mask") > 0
         rows, cols = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))
         if rows.size:
             window = (int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
@@ -473,7 +560,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         if self._syncing:
             return proposal.value
         self._check_open()
-        return as_seeds(proposal.value, self._image.shape)
+        return as_seeds(proposal.value, self._picture.shape)
 
     @traitlets.observe("seeds")
     def _seeds_assigned(self, change):
@@ -533,7 +620,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
     @property
     def brush_size_range(self) -> tuple[float, float]:
         """Smallest and largest ``brush_size`` (image pixels): 1 to a quarter of the longer side (>= 50)."""
-        return 1.0, float(max(50, round(0.25 * max(self._image.shape[:2]))))
+        return 1.0, float(max(50, round(0.25 * max(self._picture.shape[:2]))))
 
     @traitlets.validate("brush_size")
     def _valid_brush(self, proposal):
@@ -567,6 +654,50 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         if proposal.value not in (4, 8):
             raise ValueError(f"`wand_connectivity` must be 4 or 8; got {proposal.value!r}")
         return proposal.value
+
+    # ------------------------------------------------ display (display.py, issue 11)
+    @traitlets.validate("display_range")
+    def _valid_display_range(self, proposal):
+        pic = self._picture
+        return pic.public_range(pic.check_range(proposal.value, pic.mapping.ranges))
+
+    @traitlets.validate("gamma")
+    def _valid_gamma(self, proposal):
+        return check_gamma(proposal.value)
+
+    @traitlets.validate("channels")
+    def _valid_channels(self, proposal):
+        return self._picture.check_channels(proposal.value)
+
+    @traitlets.validate("channel_colors")
+    def _valid_channel_colors(self, proposal):
+        return self._picture.check_colors(proposal.value, len(self.channels))
+
+    @traitlets.observe("display_range", "gamma", "channels", "channel_colors")
+    def _display_changed(self, change):
+        if self._syncing:
+            return
+        self._check_open()
+        pic = self._picture
+        if change.name == "channels" and len(self.channel_colors) != len(change.new):
+            with self._sync():
+                self.channel_colors = None  # the default colours for the new count
+        ranges = pic.check_range(self.display_range, pic.mapping.ranges)
+        mapping = Mapping(ranges, float(self.gamma), tuple(self.channels), tuple(self.channel_colors))
+        before = pic.segmentation_key()
+        pic.set_mapping(mapping)
+        self._redraw_photo(lossless=not self._ui_depth)
+        if self._ui_depth and self.viewport.zoom == 1.0:
+            self._photo_later.schedule()  # a lossless PNG once the control is still
+        if pic.segmentation_key() != before:  # what is segmented is what is seen
+            self._wand_image = self._livewire_cache = None
+            if self._prior is not None or self._state.boxes or (self._state.array >= FOREGROUND).any():
+                self._segment()
+
+    def _send_lossless_photo(self) -> None:
+        """Send the photo as a lossless PNG again (after JPEG redraws while a control moved)."""
+        if not self._closed and self.viewport.zoom == 1.0:
+            self._redraw_photo(lossless=True)
 
     @traitlets.validate("object_names")
     def _valid_object_names(self, proposal):
@@ -614,7 +745,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         return tuple(int(c) for c in codes_present(self._state.array) if c >= FOREGROUND and c != code)
 
     def _commit_stroke(self, points_rc: np.ndarray, code: int, radius: float) -> None:
-        window, footprint = stroke_footprint(points_rc, radius, self._image.shape)
+        window, footprint = stroke_footprint(points_rc, radius, self._picture.shape)
         self._commit_fill(window, footprint, code)
 
     def _commit_fill(self, window, footprint, code: int) -> None:
@@ -625,7 +756,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
 
     def _commit_polygon(self, points_rc: np.ndarray, code: int, *, exact: bool = False) -> None:
         """Fill a polygon with seeds of ``code``; ``exact``: make it the object (see _commit_region)."""
-        window, footprint = polygon_footprint(points_rc, self._image.shape)
+        window, footprint = polygon_footprint(points_rc, self._picture.shape)
         if window is None:
             return
         if exact:
@@ -640,7 +771,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         (on unmarked pixels only), so every method keeps the region as drawn.
         """
         r0, r1, c0, c1 = window
-        h, w = self._image.shape[:2]
+        h, w = self._picture.shape[:2]
         m = int(math.ceil(ring)) + 1
         outer = (max(0, r0 - m), min(h, r1 + m), max(0, c0 - m), min(w, c1 + m))
         grown = np.zeros((outer[1] - outer[0], outer[3] - outer[2]), np.uint8)
@@ -663,14 +794,15 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
 
         Returns ``(window, footprint)`` as :func:`ipyseg.geometry.stroke_footprint` does.
         """
-        h, w = self._image.shape[:2]
+        h, w = self._picture.shape[:2]
         r, c = int(round(row)), int(round(col))
         if not (0 <= r < h and 0 <= c < w):
             return None, None
         if self._wand_image is None:  # floodFill needs a writable image even in mask-only mode
-            self._wand_image = np.array(self._image[:, :, :3], order="C")
+            self._wand_image = np.array(self._picture.segmentation_image(), order="C")  # what is seen
         mask = np.zeros((h + 2, w + 2), np.uint8)
-        tol = (self.wand_tolerance,) * 3
+        scale = 1.0 if self._wand_image.dtype == np.uint8 else 1.0 / 255.0  # float images lie in [0, 1]
+        tol = (self.wand_tolerance * scale,) * 3
         flags = self.wand_connectivity | cv2.FLOODFILL_MASK_ONLY | cv2.FLOODFILL_FIXED_RANGE | (1 << 8)
         _, _, _, (x, y, bw, bh) = cv2.floodFill(self._wand_image, mask, (c, r), (0, 0, 0), tol, tol, flags)
         window = (y, y + bh, x, x + bw)
@@ -680,7 +812,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         if self._livewire_cache is None:
             from .livewire import LiveWire
 
-            self._livewire_cache = LiveWire(self._image[:, :, :3])
+            self._livewire_cache = LiveWire(self._picture.segmentation_image())
         return self._livewire_cache
 
     def _pan(self, d_row: float, d_col: float) -> None:
@@ -775,6 +907,9 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         func = segmenters.get(request.method)
         if request.prior is not None and not (request.seeds > 0).any():
             return request.prior.copy()  # a loaded mask, not refined yet
+        self._fast.set_image(self._picture.segmentation_image())  # rebuilt only when what is seen changed
+        if self._engine.stale():
+            raise Cancelled
         return self._fast.segment_staged(
             func, request.seeds, request.prior, request.params, preview=request.preview, should_stop=self._engine.stale
         )
