@@ -37,11 +37,12 @@ class Later:
     def pending(self) -> bool:
         return self._timer is not None
 
-    def schedule(self) -> None:
+    def schedule(self, delay: float | None = None) -> None:
+        """(Re)start the countdown: ``delay`` seconds (default: the constructor's)."""
         with self._lock:
             if self._timer is not None:
                 self._timer.cancel()
-            self._timer = threading.Timer(self.delay, self._fire)
+            self._timer = threading.Timer(self.delay if delay is None else float(delay), self._fire)
             self._timer.daemon = True
             self._timer.name = "ipyseg-later"
             self._timer.start()

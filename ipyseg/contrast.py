@@ -28,6 +28,11 @@ def _color_name(rgb) -> str:
     return "#{:02x}{:02x}{:02x}".format(*rgb)
 
 
+def _same(a, b) -> bool:
+    """Equal up to float noise (relative 1e-9)."""
+    return all(math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-12) for x, y in zip(a, b, strict=True))
+
+
 class ContrastControl:
     """Contrast controls for ``widget`` (a :class:`ipyseg.SegmentWidget`).
 
@@ -153,11 +158,17 @@ class ContrastControl:
             return
         w, pic = self.widget, self.widget._picture
         c = int(self.channel.value or 0)
+        current = self._current_pair()
         try:
             ranges = pic.check_range({c: tuple(change.new)}, pic.mapping.ranges)
         except (TypeError, ValueError):
             ranges = None
-        if ranges is not None and pic.public_range(ranges) != w.display_range:
+        if ranges is not None and _same(ranges[pic.group(c)], current):
+            # The page's slider echoes what it was sent, through float arithmetic (500 comes back
+            # as 500.00000000000006): the trait keeps its value, the control keeps the echo
+            # (answering it would start a ping-pong with the page).
+            return
+        if ranges is not None:
             with w._from_ui():
                 w.display_range = pic.public_range(ranges)
         if tuple(self.range.value) != self._current_pair():
@@ -172,13 +183,15 @@ class ContrastControl:
             ok = GAMMA_RANGE[0] <= value <= GAMMA_RANGE[1]
         except (TypeError, ValueError):
             ok = False
-        if ok and value != w.gamma:
+        if ok and _same((value,), (w.gamma,)):
+            return  # the page's echo of what it was sent (see _range_picked)
+        if ok:
             try:
                 with w._from_ui():
                     w.gamma = value
             except traitlets.TraitError:
                 pass
-        if self.gamma.value != w.gamma:
+        if not _same((self.gamma.value,), (w.gamma,)):
             self._show_gamma()
 
     def _auto_clicked(self, _=None) -> None:

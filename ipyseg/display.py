@@ -451,11 +451,12 @@ class Picture:
         return self._compose(x, mapping or self._mapping, "f32")
 
     def _compose(self, x: np.ndarray, m: Mapping, out: str) -> np.ndarray:
+        """The composite as three contiguous colour planes, merged once (OpenCV)."""
         h, w = x.shape[:2]
         exact = self.exact8(m)
-        if _placeable(m.colors):
-            dtype = np.uint8 if out == "u8" else np.float32
-            res = np.zeros((h, w, 3), dtype)
+        dtype = np.uint8 if out == "u8" else np.float32
+        planes: list = [None, None, None]
+        if _placeable(m.colors):  # each colour component comes from one channel: no sums
             for c, col in zip(m.channels, m.colors, strict=True):
                 plane = x[:, :, c]
                 if exact and out == "f32":
@@ -465,17 +466,32 @@ class Picture:
                     plane = levels(plane, lo, hi, m.gamma, out)
                 for k in range(3):
                     if col[k]:
-                        res[:, :, k] = plane
-            return res
-        acc = np.zeros((h, w, 3), np.float32)
-        for c, col in zip(m.channels, m.colors, strict=True):
-            lo, hi = m.ranges[self.group(c)]
-            plane = levels(x[:, :, c], lo, hi, m.gamma, "f32")
+                        planes[k] = plane
+        else:  # additive composite in float32, one accumulator per colour component
+            for c, col in zip(m.channels, m.colors, strict=True):
+                lo, hi = m.ranges[self.group(c)]
+                plane = levels(x[:, :, c], lo, hi, m.gamma, "f32")
+                for k in range(3):
+                    if col[k]:
+                        weight = col[k] / 255.0
+                        if planes[k] is None:
+                            planes[k] = plane * np.float32(weight)
+                        else:
+                            cv2.scaleAdd(plane, weight, planes[k], dst=planes[k])
             for k in range(3):
-                if col[k]:
-                    acc[:, :, k] += plane * np.float32(col[k] / 255.0)
-        np.minimum(acc, 1.0, out=acc)
-        return cv2.convertScaleAbs(acc, alpha=255.0) if out == "u8" else acc
+                if planes[k] is not None:
+                    if out == "u8":
+                        planes[k] = cv2.convertScaleAbs(planes[k], alpha=255.0)  # saturates above 1
+                    else:
+                        np.minimum(planes[k], 1.0, out=planes[k])
+        zero = None
+        for k in range(3):
+            if planes[k] is None:
+                zero = np.zeros((h, w), dtype) if zero is None else zero
+                planes[k] = zero
+            else:
+                planes[k] = np.ascontiguousarray(planes[k], dtype=dtype)
+        return cv2.merge(planes)
 
     def image(self) -> np.ndarray:
         """The whole image as shown: (H, W, 3|4) uint8, read-only, cached per mapping."""

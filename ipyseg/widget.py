@@ -8,6 +8,7 @@ import functools
 import html
 import math
 import threading
+import time
 import warnings
 import weakref
 from dataclasses import dataclass
@@ -686,9 +687,11 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         mapping = Mapping(ranges, float(self.gamma), tuple(self.channels), tuple(self.channel_colors))
         before = pic.segmentation_key()
         pic.set_mapping(mapping)
+        t0 = time.perf_counter()
         self._redraw_photo(lossless=not self._ui_depth)
         if self._ui_depth and self.viewport.zoom == 1.0:
-            self._photo_later.schedule()  # a lossless PNG once the control is still
+            # A lossless PNG once the control is still (longer than a few redraws: not between steps).
+            self._photo_later.schedule(max(self._photo_later.delay, 4 * (time.perf_counter() - t0)))
         if pic.segmentation_key() != before:  # what is segmented is what is seen
             self._wand_image = self._livewire_cache = None
             if self._prior is not None or self._state.boxes or (self._state.array >= FOREGROUND).any():

@@ -360,6 +360,23 @@ def test_contrast_control_round_trips_with_the_traits(logged):
     assert not logged()
 
 
+def test_the_pages_echo_of_a_value_changes_nothing(logged):
+    img, _ = cell_scene("16")
+    w = SegmentWidget(img)
+    c = w._toolbar.contrast
+    w.display_range = (500, 2000)
+    w.gamma = 0.5
+    rec = Photos(w)
+    _update(c.range, value=[500.00000000000006, 2000.0000000000002])  # what noUiSlider sends back
+    _update(c.gamma, value=0.5000000000000001)
+    assert w.display_range == (500.0, 2000.0) and w.gamma == 0.5
+    assert not rec.sent and not w._photo_later.pending  # nothing redrawn, nothing sent back
+    _update(c.range, value=[500.0, 1990.0])  # a real move still counts
+    assert w.display_range == (500.0, 1990.0)
+    assert not logged()
+    w.close()
+
+
 @pytest.mark.parametrize(
     "control, state",
     [
