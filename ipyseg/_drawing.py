@@ -152,14 +152,7 @@ class DisplayMixin:
         key = (vp.zoom, vp.top, vp.left, vp.canvas_width, vp.canvas_height)
         cached = self._view_data
         if cached is None or cached[0] != key:
-            data = self._picture.data3
-            if vp.scale >= 1.0:
-                rows, cols = vp.canvas_pixel_sources()
-                small = render.sample_nearest(data, rows, cols)
-            else:
-                r0, r1, c0, c1 = vp.visible_region()
-                small = display.resize_area(data[r0:r1, c0:c1], (vp.canvas_width, vp.canvas_height))
-            self._view_data = cached = (key, small)
+            self._view_data = cached = (key, display.sample_view(self._picture.data3, vp))
         return self._picture.render(cached[1])
 
     def _redraw_photo(self, lossless: bool = True) -> None:

@@ -1,6 +1,6 @@
 """The contrast control: channel, display range, auto and gamma, bound to a widget's traits.
 
-One compact row that the toolbar inserts for images that are not plain 8-bit RGB photos::
+One compact row in the toolbar, shown for images that are not plain 8-bit RGB photos::
 
     [Channel v]  Contrast [lo ===|=======|=== hi]  [Auto]  Gamma [---o---]
 
@@ -39,7 +39,7 @@ class ContrastControl:
     Attributes
     ----------
     box : ipywidgets.HBox
-        The row to show.
+        The row (hidden for 8-bit RGB photos, see :meth:`wanted_for`).
     channel : ipywidgets.Dropdown
         Which channel the range slider edits (hidden for gray and RGB images).
     range : ipywidgets.FloatRangeSlider
@@ -61,7 +61,7 @@ class ContrastControl:
             options=self._channel_options(),
             value=w.channels[0] if pic.groups > 1 else 0,
             description="Channel",
-            layout=lay(width="170px", display=None if pic.groups > 1 else "none"),
+            layout=lay(width="170px"),
             style={"description_width": "56px"},
         )
         self.range = widgets.FloatRangeSlider(
@@ -96,6 +96,26 @@ class ContrastControl:
         w.observe(self._show_gamma, "gamma")
         w.observe(self._refresh_channels, "channel_colors")
         self.box = widgets.HBox([self.channel, self.range, self.auto, self.gamma], layout=lay(flex_flow="row wrap"))
+        self._show_parts()
+
+    def refresh(self) -> None:
+        """Show the widget's current picture and traits (after the widget switched images)."""
+        pic = self.widget._picture
+        self._refreshing = True
+        try:
+            self.channel.options = self._channel_options()
+            self.channel.value = self.widget.channels[0] if pic.groups > 1 else 0
+            self.range.readout_format = ".0f" if pic.dtype.kind in "iu" else ".4g"
+        finally:
+            self._refreshing = False
+        self.show_range()
+        self._show_gamma()
+        self._show_parts()
+
+    def _show_parts(self) -> None:
+        """Hide the whole row for 8-bit RGB photos, the channel picker for gray and RGB images."""
+        self.box.layout.display = None if self.wanted_for(self.widget) else "none"
+        self.channel.layout.display = None if self.widget._picture.groups > 1 else "none"
 
     @staticmethod
     def wanted_for(widget) -> bool:

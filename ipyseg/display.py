@@ -257,6 +257,20 @@ def resize_area(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=2)
 
 
+def sample_view(data: np.ndarray, viewport) -> np.ndarray:
+    """``data`` (H, W, C) at the canvas pixels of ``viewport`` (an :class:`ipyseg.geometry.Viewport`).
+
+    Area-averaged when the view shrinks the image, nearest pixel when it enlarges it (as the
+    widget shows photos); the data's dtype is kept where OpenCV can average it.
+    """
+    vp = viewport
+    if vp.scale >= 1.0:
+        rows, cols = vp.canvas_pixel_sources()
+        return data.take(rows, axis=0).take(cols, axis=1)
+    r0, r1, c0, c1 = vp.visible_region()
+    return resize_area(data[r0:r1, c0:c1], (vp.canvas_width, vp.canvas_height))
+
+
 # --------------------------------------------------------------------------- picture
 class Picture:
     """An image's full-precision data and the mapping that shows it.

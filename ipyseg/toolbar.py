@@ -149,9 +149,8 @@ class Toolbar:
             [c["overlay_mode"], c["show_seeds"], c["wand_tolerance"], b["zoom_out"], b["zoom_in"], b["fit"]],
             layout=lay(flex_flow="row wrap"),
         )
-        # Display range and gamma (contrast.py), for every image but 8-bit RGB photos.
-        self.contrast = ContrastControl(w) if ContrastControl.wanted_for(w) else None
-        self.box = widgets.VBox([row1, row2, row3, row4] + ([self.contrast.box] if self.contrast else []))
+        self.contrast = ContrastControl(w)  # display range and gamma (contrast.py); hidden for 8-bit photos
+        self.box = widgets.VBox([row1, row2, row3, row4, self.contrast.box])
 
     # ------------------------------------------------------------ syncing
     def _bind(self, name: str) -> None:

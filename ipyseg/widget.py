@@ -261,11 +261,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
             self.method = method
             self.params = dict(params)
             self.brush_size = float(max(3, round(0.02 * max(img.shape[:2]))))
-            m = img.mapping
-            self.display_range = img.public_range(m.ranges)
-            self.gamma = m.gamma
-            self.channels = m.channels
-            self.channel_colors = m.colors
+            self._show_picture_settings()
             self._publish_seeds()
         self._toolbar = Toolbar(self)
         self.controls, self.buttons = self._toolbar.controls, self._toolbar.buttons
@@ -696,6 +692,33 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
             self._wand_image = self._livewire_cache = None
             if self._prior is not None or self._state.boxes or (self._state.array >= FOREGROUND).any():
                 self._segment()
+
+    def _show_picture_settings(self) -> None:
+        """Set the display traits from ``self._picture``'s mapping (no redraw, no segmentation)."""
+        pic = self._picture
+        m = pic.mapping
+        with self._sync(), self.hold_trait_notifications():
+            self.display_range = pic.public_range(m.ranges)
+            self.gamma = m.gamma
+            self.channels = m.channels
+            self.channel_colors = m.colors
+        if hasattr(self, "_toolbar"):
+            self._toolbar.contrast.refresh()
+
+    def _use_picture(self, picture) -> None:
+        """Show another :class:`ipyseg.display.Picture` of the same size (e.g. from ``set_image``).
+
+        Resets what depends on the picture: display traits, the contrast control, the view's
+        data samples, the wand and live-wire caches and the fast path's image. The caller
+        redraws and resets seeds as it needs.
+        """
+        self._photo_later.cancel()
+        self._picture = picture
+        self._view_data = None
+        self._wand_image = self._livewire_cache = None
+        if self._fast is not None and self._fast.shape == picture.shape[:2]:
+            self._fast.set_image(picture.segmentation_image())
+        self._show_picture_settings()
 
     def _send_lossless_photo(self) -> None:
         """Send the photo as a lossless PNG again (after JPEG redraws while a control moved)."""

@@ -91,7 +91,7 @@ def test_8_bit_photos_look_exactly_as_before(kind):
     seg = w._fast.image
     assert seg.dtype == np.uint8 and np.array_equal(seg, old[:, :, :3])  # segmenters see the same
     assert w.display_range == (0.0, 255.0) and w.gamma == 1.0
-    assert (w._toolbar.contrast is None) == (kind != "gray")
+    assert (w._toolbar.contrast.box.layout.display == "none") == (kind != "gray")  # shown for gray
     w.close()
 
 
@@ -492,3 +492,28 @@ def test_levels_agree_between_lookup_tables_and_float_paths(dtype):
     u = display.levels(x, lo, hi, 0.7, "u8")
     assert f.dtype == np.float32 and np.abs(f - exact).max() < 1e-5
     assert u.dtype == np.uint8 and np.abs(u.astype(int) - np.rint(255 * exact)).max() <= 1
+
+
+def test_switching_pictures_resets_the_display_and_the_control():
+    """What ``set_image`` (the dataset annotator) needs: another picture of the same size."""
+    img, _ = disk_scene(h=H, w=W)
+    w = SegmentWidget(img, method="watershed")
+    c = w._toolbar.contrast
+    assert c.box.layout.display == "none"
+    two = np.stack([cell_scene("12")[0], cell_scene("16", seed=1)[0]], axis=-1)
+    pic = display.as_picture(two, channel_axis=-1)
+    w._use_picture(pic)
+    assert w.channels == (0, 1) and w.display_range == pic.default_ranges and w.gamma == 1.0
+    assert c.box.layout.display is None and c.channel.layout.display is None
+    assert [v for _, v in c.channel.options] == [0, 1] and tuple(c.range.value) == w.display_range[0]
+    assert w._fast.image is pic.segmentation_image() and w._fast.image.dtype == np.float32
+    p = shown(w)
+    assert np.array_equal(p, pic.render(display.sample_view(pic.data3, w.viewport)))
+    two_strokes(w)
+    assert iou(w.mask, cell_scene("12")[1]) >= 0.9
+    w._use_picture(display.as_picture(img))  # back to the photo
+    assert c.box.layout.display == "none" and w.display_range == (0.0, 255.0)
+    assert np.array_equal(
+        shown(w), cv2.resize(img, (w.viewport.canvas_width, w.viewport.canvas_height), interpolation=cv2.INTER_AREA)
+    )
+    w.close()
