@@ -157,12 +157,15 @@ def bench(kind: str, steps: int, strokes: int) -> dict:
     if strokes:
         log = hook_apply(w)
         answers, finals = [], []
-        fg = [(0.45, 0.5), (0.55, 0.5)]
-        bg = [(0.2, 0.2), (0.8, 0.2)]
-        for s in range(strokes):
+        for s in range(strokes):  # object strokes inside the middle cell, background ones in the corners
+            d = 0.01 * s
+            fg = [(0.45, 0.48 + d), (0.55, 0.48 + d)]
+            bg = [(0.05 + d, 0.05), (0.3 + d, 0.08)]
             log.clear()
             t_up = drive(w, (FOREGROUND if s % 2 == 0 else BACKGROUND, fg if s % 2 == 0 else bg), moves=20)[0]
             assert w.wait(300)
+            if not log:
+                raise RuntimeError(f"stroke {s}: no result applied ({w.status!r}, {w._engine.last_apply_error!r})")
             answers.append(log[0][0] - t_up[0])
             finals.append(log[-1][0] - t_up[0])
         out.update(stroke_answer_p50=pct(answers, 50), stroke_final_p50=pct(finals, 50))

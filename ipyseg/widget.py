@@ -684,6 +684,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         before = pic.segmentation_key()
         pic.set_mapping(mapping)
         t0 = time.perf_counter()
+        self._photo_later.cancel()  # not in the middle of this redraw
         self._redraw_photo(lossless=not self._ui_depth)
         if self._ui_depth and self.viewport.zoom == 1.0:
             # A lossless PNG once the control is still (longer than a few redraws: not between steps).
