@@ -61,6 +61,8 @@ class Toolbar:
         ``overlay_mode``, ``show_seeds``, ``wand_tolerance`` widgets.
     buttons : dict
         ``undo``, ``redo``, ``clear``, ``new_object``, ``zoom_in``, ``zoom_out``, ``fit``.
+    contrast : ipyseg.contrast.ContrastControl
+        Channel, display range, *Auto* and gamma (its row is hidden for 8-bit RGB photos).
     """
 
     def __init__(self, widget):
