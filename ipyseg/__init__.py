@@ -4,7 +4,7 @@ Public API: :class:`SegmentWidget`, :class:`Annotator`, :func:`segment`, :func:`
 :class:`Param`, the seed codes ``UNMARKED``, ``BACKGROUND``, ``FOREGROUND``, and :mod:`ipyseg.export`.
 """
 
-from . import export, session, sources
+from . import display, export, io, session, sources
 from ._constants import BACKGROUND, FOREGROUND, MAX_OBJECTS, UNMARKED
 from ._segment import segment
 from ._validation import sample_path
@@ -17,12 +17,13 @@ from .widget import SegmentationWarning, SegmentWidget
 __version__ = "0.1.0"
 
 
-def register_method(name: str, func, *, params: dict | None = None, overwrite: bool = False):
+def register_method(name: str, func, *, params: dict | None = None, overwrite: bool = False, dtype: str = "uint8"):
     """Plug in a segmenter ``func(image, seeds, **params) -> labels``.
 
-    ``image`` arrives as a validated (H, W, 3) uint8 RGB array and ``seeds`` as (H, W) uint8
-    codes; return (H, W) integer labels (``0`` background, ``k`` object k, ``k <= 254``) or a
-    bool mask. Add a ``prior=None`` keyword to receive boxes and loaded masks.
+    ``image`` arrives as a validated (H, W, 3) uint8 RGB array (the image as shown) and
+    ``seeds`` as (H, W) uint8 codes; return (H, W) integer labels (``0`` background, ``k``
+    object k, ``k <= 254``) or a bool mask. Add a ``prior=None`` keyword to receive boxes and
+    loaded masks.
 
     Parameters
     ----------
@@ -37,13 +38,18 @@ def register_method(name: str, func, *, params: dict | None = None, overwrite: b
         checked by name. ``func``'s defaults must fit their declarations.
     overwrite : bool
         Replace a method already registered under ``name``.
+    dtype : {"uint8", "float32", "any"}
+        The image ``func`` wants: ``"uint8"`` (the 8-bit image as shown); ``"float32"`` (values
+        in [0, 1], the image as shown at full precision: a 16-bit image's display range applied
+        without rounding to 8 bits); ``"any"`` (uint8 for images exact in 8 bits, such as 8-bit
+        photos with the default display, float32 otherwise).
 
     Returns
     -------
     callable
         ``func``.
     """
-    return _register(name, func, params=params, overwrite=overwrite)
+    return _register(name, func, params=params, overwrite=overwrite, dtype=dtype)
 
 
 def sample_image():
@@ -62,7 +68,9 @@ __all__ = [
     "UNMARKED",
     "SegmentWidget",
     "SegmentationWarning",
+    "display",
     "export",
+    "io",
     "methods",
     "register_method",
     "sample_image",

@@ -7,12 +7,73 @@ the controller reads as state and edits; every method here only reads widget sta
 
 from __future__ import annotations
 
+import itertools
 import math
+import threading
+import weakref
 
-import cv2
 import numpy as np
 
-from . import render
+from . import display, render
+
+_photo_counter = itertools.count(1)  # photo redraw generations (latest wins, any thread)
+
+
+class Later:
+    """Calls ``fn()`` once, ``delay`` seconds after the last :meth:`schedule` (a restartable timer).
+
+    ``fn`` is a zero-argument callable or a ``weakref.WeakMethod`` (then the timer never keeps its
+    object alive). The owner calls :meth:`cancel` when it closes; the timer thread is a daemon
+    that lives at most ``delay`` seconds.
+    """
+
+    def __init__(self, delay: float, fn):
+        self.delay = float(delay)
+        self._fn = fn
+        self._timer: threading.Timer | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def pending(self) -> bool:
+        return self._timer is not None
+
+    def schedule(self, delay: float | None = None) -> None:
+        """(Re)start the countdown: ``delay`` seconds (default: the constructor's)."""
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = threading.Timer(self.delay if delay is None else float(delay), self._fire)
+            self._timer.daemon = True
+            self._timer.name = "ipyseg-later"
+            self._timer.start()
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._timer is not threading.current_thread():
+                return
+            self._timer = None
+        self._call()
+
+    def _call(self) -> None:
+        fn = self._fn() if isinstance(self._fn, weakref.WeakMethod) else self._fn
+        if fn is not None:
+            fn()
+
+    def flush(self) -> bool:
+        """Run a pending call now, in this thread; ``False`` if none was pending."""
+        with self._lock:
+            timer, self._timer = self._timer, None
+        if timer is None:
+            return False
+        timer.cancel()
+        self._call()
+        return True
+
+    def cancel(self) -> None:
+        with self._lock:
+            timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
 
 
 class DisplayMixin:
@@ -82,22 +143,38 @@ class DisplayMixin:
         self.view.show_index(self.view.overlay_layer, index, render.label_lut(opacity), window)
 
     def _photo_for_view(self) -> np.ndarray:
-        """The photo as the canvas shows it: area-averaged when shrunk, pixel-exact when enlarged."""
+        """The photo as the canvas shows it: area-averaged when shrunk, pixel-exact when enlarged.
+
+        The data (full precision) is sampled at the canvas pixels once per view and kept; a new
+        display range or gamma only maps those samples (display.Picture.render).
+        """
         vp = self.viewport
-        rgb = self._image
-        if vp.scale >= 1.0:
-            rows, cols = vp.canvas_pixel_sources()
-            return render.sample_nearest(rgb, rows, cols)
-        r0, r1, c0, c1 = vp.visible_region()
-        return cv2.resize(rgb[r0:r1, c0:c1], (vp.canvas_width, vp.canvas_height), interpolation=cv2.INTER_AREA)
+        key = (vp.zoom, vp.top, vp.left, vp.canvas_width, vp.canvas_height)
+        cached = self._view_data
+        if cached is None or cached[0] != key:
+            self._view_data = cached = (key, display.sample_view(self._picture.data3, vp))
+        return self._picture.render(cached[1])
+
+    def _redraw_photo(self, lossless: bool = True) -> None:
+        """Send the photo layer: a lossless PNG at zoom 1 (unless ``lossless`` is false), else JPEG.
+
+        Redraws from several threads (event thread, the lossless-photo timer) never leave an
+        older photo on top: only the newest redraw is sent.
+        """
+        self._photo_generation = gen = next(_photo_counter)
+        photo = self._photo_for_view()
+        if lossless and self.viewport.zoom == 1.0:
+            encoded = render.encode_png(photo)
+        else:
+            # Zoomed views change on every pan step, contrast on every slider step: JPEG
+            # quality 92 keeps them quick (a lossless PNG follows a contrast change).
+            encoded = render.encode_jpeg(photo, 92)
+        with self.view.batch():
+            if gen == self._photo_generation:
+                self.view.show_photo(encoded)
 
     def _redraw_all(self) -> None:
         with self.view.batch():
-            photo = self._photo_for_view()
-            if self.viewport.zoom == 1.0:
-                self.view.show_photo(render.encode_png(photo))  # lossless
-            else:
-                # Zoomed views change on every pan step: JPEG quality 92 keeps them quick.
-                self.view.show_photo(render.encode_jpeg(photo, 92))
+            self._redraw_photo()
             self._redraw_overlay(full=True)
             self._redraw_seeds()

@@ -12,11 +12,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from . import render
-from ._validation import as_image
+from . import display, render
+from .display import Picture, as_picture
 from .geometry import Viewport
 from .multiscale import Multiscale
 from .session import file_sha256, pixels_sha256
@@ -28,8 +27,10 @@ class PreparedImage:
 
     Attributes
     ----------
+    picture : ipyseg.display.Picture
+        The image's data at full precision and how it is shown (default display settings).
     image : (H, W, 3|4) ndarray of uint8
-        The validated photo (read-only).
+        The photo as shown (read-only).
     path : Path or None
         The file it was read from.
     multiscale : ipyseg.multiscale.Multiscale
@@ -46,6 +47,7 @@ class PreparedImage:
     max_display_pixels : int
     """
 
+    picture: Picture
     image: np.ndarray
     path: Path | None
     multiscale: Multiscale
@@ -57,26 +59,19 @@ class PreparedImage:
     max_display_pixels: int
 
 
-def display_photo(image: np.ndarray, vp: Viewport) -> np.ndarray:
-    """The whole photo at the viewport's canvas size (area-averaged when shrunk)."""
-    if vp.scale >= 1.0:
-        rows, cols = vp.canvas_pixel_sources()
-        return render.sample_nearest(image, rows, cols)
-    return cv2.resize(image, (vp.canvas_width, vp.canvas_height), interpolation=cv2.INTER_AREA)
-
-
 def prepare(image, max_display_pixels: int, name: str = "image") -> PreparedImage:
     """Decode, validate and pre-compute a photo for a widget (thread-safe, no widgets)."""
     path = Path(os.fspath(image)).resolve() if isinstance(image, (str, os.PathLike)) else None
-    img = as_image(image, name)
-    img.flags.writeable = False
-    fast = Multiscale(img)
+    pic = as_picture(image, name=name)
+    img = pic.image()
+    fast = Multiscale(pic.segmentation_image())
     fast.level(fast.final_factor)
     vp = Viewport(img.shape, int(max_display_pixels))
-    shown = display_photo(img, vp)
+    shown = pic.render(display.sample_view(pic.data3, vp))  # as the widget draws it (_drawing.py)
     photo = render.encode_png(shown)
     preview = render.encode_jpeg(shown, 92)
     return PreparedImage(
+        picture=pic,
         image=img,
         path=path,
         multiscale=fast,
@@ -84,6 +79,6 @@ def prepare(image, max_display_pixels: int, name: str = "image") -> PreparedImag
         photo=photo,
         preview=preview,
         file_sha256=file_sha256(path) if path is not None else None,
-        pixels_sha256=pixels_sha256(img),
+        pixels_sha256=pixels_sha256(pic.data),
         max_display_pixels=int(max_display_pixels),
     )

@@ -6,16 +6,33 @@ import numpy as np
 
 from . import segmenters
 from ._constants import MAX_OBJECTS
-from ._validation import as_image, as_labels, as_seeds
+from ._validation import as_labels, as_seeds
+from .display import as_picture
 
 
-def segment(image, seeds, method: str | None = None, *, prior=None, **params) -> np.ndarray:
+def segment(
+    image,
+    seeds,
+    method: str | None = None,
+    *,
+    prior=None,
+    channel_axis=None,
+    rgb=None,
+    channels=None,
+    channel_colors=None,
+    display_range=None,
+    gamma=1.0,
+    **params,
+) -> np.ndarray:
     """Segment ``image`` from user seeds.
 
     Parameters
     ----------
-    image : (H, W), (H, W, 3) or (H, W, 4) array_like, PIL image or path
-        Gray, RGB or RGBA; uint8, uint16, or float in [0, 1].
+    image : array_like, PIL image or path
+        Gray, RGB(A) or channels (see :class:`ipyseg.SegmentWidget`); any integer dtype, bool or
+        finite floats. The method sees the image as the widget would show it with the same
+        display settings (``channel_axis`` ... ``gamma``, same meaning as there): the display
+        range applied at full precision.
     seeds : (H, W) ndarray of int
         ``0`` unmarked, ``1`` background (``BACKGROUND``), ``k + 1`` object k
         (``FOREGROUND = 2`` is the first object).
@@ -24,6 +41,8 @@ def segment(image, seeds, method: str | None = None, *, prior=None, **params) ->
     prior : (H, W) ndarray, optional
         Starting labels (``0`` background, ``k`` object k, or a bool mask) that unmarked pixels
         lean towards, for methods that support it (e.g. a loaded mask or a box for GrabCut).
+    channel_axis, rgb, channels, channel_colors, display_range, gamma
+        Display settings, as for :class:`ipyseg.SegmentWidget`.
     **params
         Method parameters, checked by name and value (see the README's method table): an
         unknown name or a value of the wrong kind raises ``TypeError``, a value out of range
@@ -36,9 +55,18 @@ def segment(image, seeds, method: str | None = None, *, prior=None, **params) ->
     """
     func = segmenters.get(method)
     params = segmenters.check_params(method, params)
-    img = as_image(image)
-    sds = as_seeds(seeds, img.shape)
-    pri = None if prior is None else as_labels(prior, img.shape, "prior")
+    pic = as_picture(
+        image,
+        channel_axis=channel_axis,
+        rgb=rgb,
+        channels=channels,
+        channel_colors=channel_colors,
+        display_range=display_range,
+        gamma=gamma,
+    )
+    img = pic.segmentation_image()
+    sds = as_seeds(seeds, pic.shape)
+    pri = None if prior is None else as_labels(prior, pic.shape, "prior")
     return run_segmenter(func, img, sds, pri, params)
 
 
@@ -56,7 +84,7 @@ def run_segmenter(func, image: np.ndarray, seeds: np.ndarray, prior, params: dic
     kwargs = dict(params)
     if use_prior:
         kwargs["prior"] = prior
-    labels = np.asarray(func(np.ascontiguousarray(rgb), seeds, **kwargs))
+    labels = np.asarray(func(np.ascontiguousarray(segmenters.adapt_image(func, rgb)), seeds, **kwargs))
     return _check_labels(labels, seeds.shape, getattr(func, "__name__", repr(func)))
 
 

@@ -32,15 +32,12 @@ def sample_path() -> Path:
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
-def read_image_file(path, name: str = "image") -> np.ndarray:
-    """Read an image file into an RGB(A) or gray uint8/uint16 array with Pillow.
+def checked_image_path(path, name: str = "image") -> Path:
+    """``path`` as a ``Path`` to an existing file, or an error that says what it is instead.
 
-    Errors name ``name`` and say what the path is and what to do: a folder, a URL (nothing is
-    downloaded), a missing file, an unreadable file, an image above Pillow's decompression-bomb
-    limit, a multi-page TIFF.
+    A URL (nothing is downloaded), a folder (``ipyseg.Annotator`` annotates folders) or a
+    missing file raise an error naming ``name``.
     """
-    from PIL import Image, UnidentifiedImageError
-
     raw = os.fspath(path)
     raw = os.fsdecode(raw) if isinstance(raw, bytes) else raw
     if _URL.match(raw) and not os.path.exists(raw):
@@ -51,10 +48,27 @@ def read_image_file(path, name: str = "image") -> np.ndarray:
     path = Path(raw)
     if path.is_dir():
         raise IsADirectoryError(
-            f"`{name}`: '{path}' is a directory; pass one image file (ipyseg.Annotator will annotate folders)"
+            f"`{name}`: '{path}' is a directory; pass one image file (ipyseg.Annotator annotates folders)"
         )
     if not path.is_file():
         raise FileNotFoundError(f"`{name}`: no such image file: '{path}'")
+    return path
+
+
+def read_image_file(path, name: str = "image") -> np.ndarray:
+    """Read an image file into an RGB(A) or gray uint8/uint16 array with Pillow.
+
+    Errors name ``name`` and say what the path is and what to do: a folder, a URL (nothing is
+    downloaded), a missing file, an unreadable file, an image above Pillow's decompression-bomb
+    limit, a multi-page TIFF.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    path = checked_image_path(path, name)
+    if path.suffix.lower() in (".tif", ".tiff"):  # tifffile: 16-bit, float, multi-page (ipyseg/io.py)
+        from .io import read_tiff
+
+        return read_tiff(path, name).array
     try:
         with Image.open(path) as im:
             pages = getattr(im, "n_frames", 1)
@@ -81,47 +95,26 @@ def read_image_file(path, name: str = "image") -> np.ndarray:
 
 
 def as_image(image, name: str = "image") -> np.ndarray:
-    """Validate and convert an image to a C-contiguous uint8 RGB or RGBA array.
+    """Validate an image and return it as shown with the default display: uint8 RGB or RGBA.
 
     Parameters
     ----------
-    image : (H, W) or (H, W, 1|3|4) ndarray, PIL image, str or path
-        Gray, RGB or RGBA; uint8, uint16, other integers in [0, 255], bool, or float in [0, 1].
+    image : array_like, PIL image, str or path
+        Gray, RGB or RGBA (see :func:`ipyseg.io.as_image_data`); any integer dtype, bool or
+        finite floats.
     name : str
         Argument name used in error messages.
 
     Returns
     -------
     (H, W, 3) or (H, W, 4) ndarray of uint8
-        A new array (never a view of the input), gray expanded to RGB.
+        A new C-contiguous array (never a view of the input), gray expanded to RGB. 8-bit
+        images are returned as they are; wider integers and floats through their robust
+        default display range (:mod:`ipyseg.display`).
     """
-    if isinstance(image, (str, os.PathLike)):
-        image = read_image_file(image, name)
-    elif not isinstance(image, np.ndarray):
-        if hasattr(image, "mode") and hasattr(image, "getbands"):  # PIL image
-            mode = image.mode
-            if mode not in ("L", "RGB", "RGBA", "I;16", "F"):
-                image = image.convert("RGBA" if "A" in mode else "RGB")
-            image = np.asarray(image)
-        else:
-            raise TypeError(
-                f"`{name}` must be a numpy array, a PIL image or a path to an image file; got {_describe(image)}"
-            )
-    arr = image
-    if arr.ndim == 3 and arr.shape[2] == 1:
-        arr = arr[:, :, 0]
-    if arr.ndim not in (2, 3):
-        raise ValueError(
-            f"`{name}` must be 2-D (H, W) gray or 3-D (H, W, 3|4) colour; got {arr.ndim}-D array of shape {arr.shape}"
-        )
-    if arr.ndim == 3 and arr.shape[2] not in (3, 4):
-        raise ValueError(f"`{name}` must have 1, 3 (RGB) or 4 (RGBA) channels; got {arr.shape[2]} (shape {arr.shape})")
-    if arr.shape[0] < 2 or arr.shape[1] < 2:
-        raise ValueError(f"`{name}` must be at least 2 x 2 pixels; got shape {arr.shape}")
-    arr = _to_uint8(arr, name)
-    if arr.ndim == 2:
-        arr = np.repeat(arr[:, :, None], 3, axis=2)
-    return np.ascontiguousarray(arr)
+    from .display import as_picture
+
+    return np.array(as_picture(image, name=name).image(), order="C", copy=True)
 
 
 def _to_uint8(arr: np.ndarray, name: str) -> np.ndarray:

@@ -19,8 +19,8 @@ class LiveWire:
 
     Parameters
     ----------
-    image : (H, W, 3) ndarray of uint8
-        RGB photo.
+    image : (H, W, 3) ndarray of uint8, or of float32 in [0, 1]
+        RGB photo (float32: a display-mapped image; the working copy is rounded to 8 bits).
     max_pixels : int
         Size of the working copy the paths are computed on.
     """
@@ -31,6 +31,8 @@ class LiveWire:
         bgr = np.ascontiguousarray(image[:, :, 2::-1])
         if f < 1.0:
             bgr = cv2.resize(bgr, (max(2, int(w * f)), max(2, int(h * f))), interpolation=cv2.INTER_AREA)
+        if bgr.dtype != np.uint8:  # the edge features need 8 bits
+            bgr = cv2.convertScaleAbs(bgr, alpha=255.0)
         self._shape = bgr.shape[:2]
         self._fy, self._fx = self._shape[0] / h, self._shape[1] / w
         self._tool = cv2.segmentation.IntelligentScissorsMB()

@@ -176,8 +176,9 @@ class Multiscale:
 
     Parameters
     ----------
-    image : (H, W, 3|4) ndarray of uint8
-        The validated photo (RGB or RGBA; alpha is ignored).
+    image : (H, W, 3|4) ndarray of uint8 or float32
+        The validated photo (RGB or RGBA; alpha is ignored), or the float32 segmentation image
+        of a display-mapped image (values in [0, 1], see :mod:`ipyseg.display`).
     final_pixels : int
         Size of the final stage's coarse image; photos up to 1.6 times this size are segmented
         at full resolution.
@@ -200,6 +201,7 @@ class Multiscale:
         preview_seconds: float = PREVIEW_SECONDS,
         radius: int = 2,
     ):
+        self._source = image
         self.image = image[:, :, :3] if image.shape[2] == 4 else image
         self.shape = image.shape[:2]
         h, w = self.shape
@@ -213,6 +215,23 @@ class Multiscale:
         self._priors: dict[int, tuple] = {}  # k -> (full prior copy, coarse prior)
         self._last: tuple | None = None  # (k, labels, coarse labels, band)
         self._cost: dict = {}  # method key -> {factor: seconds of the coarse segmentation}
+        self.rebuilds = 0  # images replaced by set_image (for tests)
+
+    def set_image(self, image: np.ndarray) -> None:
+        """Segment another version of the same photo from now on (e.g. after a display-range change).
+
+        Nothing happens for the image already in use (the same object). Otherwise the pyramid
+        is rebuilt on demand; the block-reduced seeds, the previous result (its changed blocks
+        are still rewritten, so the result stays exact) and the cost estimates are kept.
+        """
+        if image is self._source:
+            return
+        if image.shape[:2] != self.shape:
+            raise ValueError(f"`image` (shape {image.shape}) must have this photo's height and width {self.shape}")
+        self._source = image
+        self.image = image[:, :, :3] if image.shape[2] == 4 else image
+        self._levels = {}  # a new dict: a computation still using the old image fills the old one
+        self.rebuilds += 1
 
     # ------------------------------------------------------------ planning
     def plan(self, func: Callable, params: dict | None = None) -> list[int]:
@@ -235,19 +254,20 @@ class Multiscale:
         return [m * k, k]
 
     def level(self, k: int) -> np.ndarray:
-        """The photo block-averaged by ``k`` (cached), ``(ceil(H / k), ceil(W / k), 3)`` uint8.
+        """The photo block-averaged by ``k`` (cached), ``(ceil(H / k), ceil(W / k), 3)``, the photo's dtype.
 
         Multiples of the final factor are reduced from the final level (cheap).
         """
-        if k not in self._levels:
+        levels, image = self._levels, self.image  # one image throughout, even if set_image runs meanwhile
+        if k not in levels:
             kf = self.final_factor
-            base, m = (self.image, k) if kf == 1 or k == kf or k % kf else (self.level(kf), k // kf)
+            base, m = (image, k) if kf == 1 or k == kf or k % kf else (self.level(kf), k // kf)
             h, w = base.shape[:2]
             hb, wb = -(-h // m), -(-w // m)
             if (hb * m, wb * m) != (h, w):
                 base = cv2.copyMakeBorder(base, 0, hb * m - h, 0, wb * m - w, cv2.BORDER_REPLICATE)
-            self._levels[k] = np.ascontiguousarray(cv2.resize(base, (wb, hb), interpolation=cv2.INTER_AREA))
-        return self._levels[k]
+            levels[k] = np.ascontiguousarray(cv2.resize(base, (wb, hb), interpolation=cv2.INTER_AREA))
+        return levels[k]
 
     # ---------------------------------------------------------- segmenting
     def segment_staged(self, func, seeds, prior=None, params=None, *, preview=False, should_stop=None) -> FastResult:

@@ -12,6 +12,7 @@ import traitlets
 
 from . import segmenters
 from ._constants import BACKGROUND, FOREGROUND
+from .contrast import ContrastControl
 from .tools import Tool
 
 _TOOL_BUTTONS = [
@@ -60,6 +61,8 @@ class Toolbar:
         ``overlay_mode``, ``show_seeds``, ``wand_tolerance`` widgets.
     buttons : dict
         ``undo``, ``redo``, ``clear``, ``new_object``, ``zoom_in``, ``zoom_out``, ``fit``.
+    contrast : ipyseg.contrast.ContrastControl
+        Channel, display range, *Auto* and gamma (its row is hidden for 8-bit RGB photos).
     """
 
     def __init__(self, widget):
@@ -156,7 +159,8 @@ class Toolbar:
             [c["overlay_mode"], c["show_seeds"], c["wand_tolerance"], b["zoom_out"], b["zoom_in"], b["fit"]],
             layout=lay(flex_flow="row wrap"),
         )
-        self.box = widgets.VBox([row1, row2, row3, row4])
+        self.contrast = ContrastControl(w)  # display range and gamma (contrast.py); hidden for 8-bit photos
+        self.box = widgets.VBox([row1, row2, row3, row4, self.contrast.box])
 
     # ------------------------------------------------------------ syncing
     def _bind(self, name: str) -> None:

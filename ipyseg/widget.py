@@ -9,6 +9,7 @@ import html
 import math
 import os
 import threading
+import time
 import warnings
 import weakref
 from dataclasses import dataclass
@@ -21,12 +22,11 @@ import traitlets
 
 from . import render, segmenters, session
 from ._constants import BACKGROUND, FOREGROUND, MAX_OBJECTS
-from ._drawing import DisplayMixin
+from ._drawing import DisplayMixin, Later
 from ._input import InputMixin
 from ._lifecycle import close_tree, track_cell
 from ._prepare import PreparedImage, prepare
 from ._validation import (
-    as_image,
     as_label_code,
     as_labels,
     as_object_id,
@@ -36,7 +36,8 @@ from ._validation import (
     sample_path,
 )
 from .canvas_view import CanvasView
-from .engine import Engine, Result
+from .display import Mapping, as_picture, check_gamma
+from .engine import Cancelled, Engine, Result
 from .geometry import MAX_DISPLAY_PIXELS, Viewport, box_window, polygon_footprint, stroke_footprint
 from .multiscale import FastResult, Multiscale
 from .seeds import SeedState, codes_present
@@ -69,6 +70,12 @@ class _Array(traitlets.Instance):
         obj._trait_values[self.name] = new_value
         if old_value is not new_value:
             obj._notify_trait(self.name, old_value, new_value)
+
+
+class _Setting(traitlets.Any):
+    """A value checked by the widget's validator, ``None`` included (it means "the default")."""
+
+    allow_none = False  # stock traitlets would store None without asking the validator
 
 
 @dataclass(frozen=True)
@@ -113,20 +120,49 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
 
     Parameters
     ----------
-    image : (H, W), (H, W, 3) or (H, W, 4) array_like, PIL image, path, or None
-        The photo; ``None`` uses the bundled sample (a coffee cup on a table). Gray, RGB or RGBA;
-        uint8, uint16 or float in [0, 1].
+    image : array_like, PIL image, path, or None
+        The image; ``None`` uses the bundled sample (a coffee cup on a table). 2-D gray,
+        (H, W, 3|4) RGB(A), or 3-D with a channel axis (``channel_axis``); any integer dtype,
+        bool, or finite floats. TIFF files are read with tifffile (16-bit, float, OME / ImageJ
+        channel axes). Arrays that ``np.asarray`` reads (dask, zarr) work. A stack of planes is
+        refused: use ``ipyseg.Annotator`` for those.
     method : str, optional
         Segmentation method (see :func:`ipyseg.methods`); default: the library's best.
     max_display_pixels : int
         Upper bound on the display canvas size; seeds and labels stay full resolution.
+    channel_axis : int, optional
+        The axis holding channels. Default: the last axis when it has 3 or 4 entries (RGB(A)).
+    rgb : bool, optional
+        ``False`` shows 3 or 4 channels as separate channels (own ranges and colours) instead of RGB(A).
+    channels : list of int, optional
+        Channels to show (default: all); see the ``channels`` trait.
+    channel_colors : list, optional
+        One colour per shown channel (names such as ``"magenta"``, ``"#rrggbb"`` or (r, g, b));
+        default gray for one channel, red / green / blue for up to three, then Fiji's order.
+    display_range : pair, list of pairs, dict or None
+        See the ``display_range`` trait; default: robust percentiles per channel (8-bit: (0, 255)).
+    gamma : float
+        Display gamma in [0.1, 10].
     **params
         Parameters of ``method``.
 
     Attributes
     ----------
     image : (H, W, 3|4) ndarray of uint8
-        The validated photo (read-only).
+        The image as shown (display range, gamma and channel colours applied), full resolution,
+        read-only; for 8-bit photos the photo itself.
+    data : (H, W) or (H, W, C) ndarray
+        The image's values in their own dtype (channels last), read-only.
+    display_range : (lo, hi) or tuple of (lo, hi)
+        Values mapped to black and full brightness: one pair for gray and RGB images, one per
+        channel otherwise (assign one pair to set them all, a dict ``{channel: pair}`` for some,
+        ``None`` for the defaults).
+    gamma : float
+        Exponent applied after the display range.
+    channels : tuple of int
+        The channels shown (composite); ``(0, 1, 2)`` for RGB images.
+    channel_colors : tuple of (r, g, b)
+        Colour of each shown channel.
     labels : (H, W) ndarray of uint8
         Result, full resolution: ``0`` background, ``k`` object k (read-only; observable).
     mask : (H, W) ndarray of bool
@@ -154,16 +190,43 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
     object_classes = traitlets.Dict()
     classes = traitlets.List(traitlets.Unicode())
     revision = traitlets.Int(0, read_only=True)
+    display_range = _Setting()
+    gamma = traitlets.Float(1.0)
+    channels = _Setting()
+    channel_colors = _Setting()
 
     def __init__(
-        self, image=None, *, method: str | None = None, max_display_pixels: int = MAX_DISPLAY_PIXELS, **params
+        self,
+        image=None,
+        *,
+        method: str | None = None,
+        max_display_pixels: int = MAX_DISPLAY_PIXELS,
+        channel_axis: int | None = None,
+        rgb: bool | None = None,
+        channels=None,
+        channel_colors=None,
+        display_range=None,
+        gamma: float = 1.0,
+        **params,
     ):
         prepared = image if isinstance(image, PreparedImage) else None  # see prepare_image()
-        img = prepared.image if prepared else _frozen(as_image(sample_path() if image is None else image))
-        self._image_path = Path(os.fspath(image)).resolve() if isinstance(image, (str, os.PathLike)) else None
-        self._image_hashes = (None if self._image_path is None else session.file_sha256(self._image_path), None)
-        if prepared:
+        if prepared is not None:
+            self._picture = prepared.picture
             self._image_path, self._image_hashes = prepared.path, (prepared.file_sha256, prepared.pixels_sha256)
+        else:
+            # The image's data at full precision and how it is shown (display.py).
+            self._picture = as_picture(
+                sample_path() if image is None else image,
+                channel_axis=channel_axis,
+                rgb=rgb,
+                channels=channels,
+                channel_colors=channel_colors,
+                display_range=display_range,
+                gamma=gamma,
+            )
+            self._image_path = Path(os.fspath(image)).resolve() if isinstance(image, (str, os.PathLike)) else None
+            self._image_hashes = (None if self._image_path is None else session.file_sha256(self._image_path), None)
+        img = self._picture  # .shape is (H, W, 3|4), as the display image's
         if (
             isinstance(max_display_pixels, bool)
             or not isinstance(max_display_pixels, (int, np.integer))
@@ -173,7 +236,6 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         segmenters.get(method)
         method = method or segmenters.DEFAULT_METHOD
         params = segmenters.check_params(method, params)  # checked and converted (e.g. 3.0 -> 3)
-        self._image = img
         self._state = SeedState(img.shape)
         self._prior: np.ndarray | None = None
         self._params_by_method: dict[str, dict] = {method: dict(params)}
@@ -201,7 +263,11 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         self._engine = Engine(self._compute, self._apply_result, self._on_busy)
         # The engine holds this widget weakly; when the widget is collected, its worker stops.
         self._finalizer = weakref.finalize(self, _close_engine, self._engine)
-        self._fast = prepared.multiscale if prepared else Multiscale(img)  # coarse-to-fine (multiscale.py)
+        # coarse-to-fine for every segmentation (multiscale.py)
+        self._fast = prepared.multiscale if prepared else Multiscale(img.segmentation_image())
+        self._view_data = None  # (view key, the data sampled at the canvas pixels), see _drawing.py
+        self._photo_generation = 0
+        self._photo_later = Later(0.25, weakref.WeakMethod(self._send_lossless_photo))
         self._fast.level(self._fast.final_factor)
         self._label_ids: list[int] = []  # objects present in labels
         self._overlay_index: np.ndarray | None = None  # what the overlay layer shows
@@ -211,6 +277,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
             self.method = method
             self.params = dict(params)
             self.brush_size = float(max(3, round(0.02 * max(img.shape[:2]))))
+            self._show_picture_settings()
             self._publish_seeds()
         self._toolbar = Toolbar(self)
         self.controls, self.buttons = self._toolbar.controls, self._toolbar.buttons
@@ -224,8 +291,13 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
     # ------------------------------------------------------------ public API
     @property
     def image(self) -> np.ndarray:
-        """(H, W, 3|4) uint8 photo as validated (read-only)."""
-        return self._image
+        """(H, W, 3|4) uint8: the image as shown, full resolution (read-only; computed when read)."""
+        return self._picture.image()
+
+    @property
+    def data(self) -> np.ndarray:
+        """(H, W) or (H, W, C): the image's values in their own dtype, channels last (read-only)."""
+        return self._picture.data
 
     @property
     def mask(self) -> np.ndarray:
@@ -281,26 +353,38 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
             self._segment()
 
     def cutout(self, alpha: bool = False) -> np.ndarray:
-        """The photo with the background removed.
+        """The image's data with the background removed, in its own dtype (a 16-bit image gives 16-bit data).
 
         Parameters
         ----------
         alpha : bool
-            ``False``: (H, W, 3) RGB with background pixels zeroed (``bitwise_and`` style).
-            ``True``: (H, W, 4) RGBA with the mask as alpha (times the photo's own alpha).
+            ``False``: background pixels zeroed (``bitwise_and`` style). ``True``: an alpha
+            channel appended: the mask at the dtype's full scale (255, 65535, 1.0 for floats),
+            times the image's own alpha.
 
         Returns
         -------
-        ndarray of uint8
+        ndarray
+            (H, W, 3) for RGB and gray images (gray repeated, as the photo is shown), (H, W, C)
+            for multi-channel images; one more channel with ``alpha``. Same dtype as ``data``.
         """
         mask = self.mask
-        rgb = self._image[:, :, :3]
+        pic = self._picture
+        d = pic.data3
+        if pic.rgb:
+            rgb = d[:, :, :3]
+        elif pic.n_channels == 1:
+            rgb = np.repeat(d, 3, axis=2)
+        else:
+            rgb = d
+        out = rgb * mask[:, :, None].astype(d.dtype)
         if not alpha:
-            return rgb * mask[:, :, None].astype(np.uint8)
-        a = mask.astype(np.uint8) * 255
-        if self._image.shape[2] == 4:
-            a = np.minimum(a, self._image[:, :, 3])
-        return np.dstack([rgb, a])
+            return out
+        top = 1.0 if d.dtype.kind == "f" else np.iinfo(d.dtype).max
+        a = (mask * top).astype(d.dtype)
+        if pic.alpha:
+            a = np.minimum(a, d[:, :, 3])
+        return np.dstack([out, a])
 
     @_editing
     def load_mask(self, mask_or_path) -> None:
@@ -313,7 +397,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
             ``labels`` now, and later strokes refine it (methods that accept a prior, such as
             GrabCut, start unmarked pixels from it).
         """
-        self._prior = _frozen(as_labels(mask_or_path, self._image.shape, "mask_or_path"))
+        self._prior = _frozen(as_labels(mask_or_path, self._picture.shape, "mask_or_path"))
         self._segment()
 
     def save_mask(self, path) -> None:
@@ -351,6 +435,9 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         self._engine.close()  # waits for a running computation to give up (it polls stale())
         self._finalizer.detach()
         self._fast = None
+        self._photo_later.cancel()
+        self._picture.release()
+        self._view_data = None
         self._state.forget_history()
         self._livewire_cache = self._wand_image = None
         self._display_labels = self._overlay_index = None
@@ -364,7 +451,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         if self._closed:
             raise RuntimeError(
                 "this SegmentWidget is closed: its image, seeds and labels stay readable, but it can no longer "
-                "be edited; create a new SegmentWidget (e.g. SegmentWidget(w.image) and w2.seeds = w.seeds)"
+                "be edited; create a new SegmentWidget (e.g. SegmentWidget(w.data) and w2.seeds = w.seeds)"
             )
 
     # ------------------------------------------------- sessions and datasets (issue 10)
@@ -382,11 +469,11 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
             Seeds, labels, loaded mask, boxes, object names and classes, method, params and the
             image's path and hashes. Safe to call from any thread.
         """
-        if self._image_hashes[1] is None:
-            self._image_hashes = (self._image_hashes[0], pixels_sha256(self._image))
+        if self._image_hashes[1] is None:  # the data as loaded, whatever the display settings
+            self._image_hashes = (self._image_hashes[0], pixels_sha256(self._picture.data))
         boxes = {code - 1: (c0, r0, c1, r1) for code, (r0, r1, c0, c1) in self._state.boxes.items()}
         return SessionState(
-            shape=self._image.shape[:2],
+            shape=self._picture.shape[:2],
             seeds=self.seeds,
             labels=self.labels,
             prior=self._prior,
@@ -408,22 +495,22 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         replaced; the undo history starts afresh. Labels saved while a segmentation was still
         running (``labels_current=False``) are recomputed.
         """
-        h, w = self._image.shape[:2]
+        h, w = self._picture.shape[:2]
         if tuple(state.shape) != (h, w):
             raise ValueError(f"`state` is for a {state.shape[1]} x {state.shape[0]} image; this photo is {w} x {h}")
         segmenters.get(state.method or None)
         method = state.method or self.method
         segmenters.check_params(method, state.params)
-        seeds = as_seeds(state.seeds, self._image.shape, "state.seeds")
+        seeds = as_seeds(state.seeds, self._picture.shape, "state.seeds")
         labels = np.asarray(state.labels)
         if labels.shape != (h, w) or (labels.size and int(labels.max()) > MAX_OBJECTS):
             raise ValueError(f"`state.labels` must be ({h}, {w}) with values <= {MAX_OBJECTS}")
         boxes = {}
         for k, (x0, y0, x1, y1) in state.boxes.items():
             boxes[as_label_code(int(k) + 1, "box object + 1")] = box_window(
-                (y0, x0), (y1 - 1, x1 - 1), self._image.shape
+                (y0, x0), (y1 - 1, x1 - 1), self._picture.shape
             )
-        prior = None if state.prior is None else _frozen(as_labels(state.prior, self._image.shape, "state.prior"))
+        prior = None if state.prior is None else _frozen(as_labels(state.prior, self._picture.shape, "state.prior"))
         self._engine.discard()
         for handler in (*self._handlers.values(), self._pan_gesture):
             handler.cancel(self)
@@ -540,11 +627,14 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         self._engine.discard()
         for handler in (*self._handlers.values(), self._pan_gesture):
             handler.cancel(self)
-        old_shape = self._image.shape[:2]
-        self._image = image.image
+        old_shape = self._picture.shape[:2]
+        pic = image.picture
+        self._photo_later.cancel()
+        self._picture = pic
+        self._view_data = None
         self._image_path = image.path
         self._image_hashes = (image.file_sha256, image.pixels_sha256)
-        self._state = SeedState(image.image.shape)
+        self._state = SeedState(pic.shape)
         self._prior = None
         self._fast = image.multiscale
         self._wand_image = self._livewire_cache = None
@@ -566,23 +656,24 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
             self.children = [self.view.canvas if c is old.canvas else c for c in self.children]
             old.close()
         with self._sync(), self.hold_trait_notifications():
-            self.set_trait("labels", _frozen(np.zeros(image.image.shape[:2], np.uint8)))
+            self.set_trait("labels", _frozen(np.zeros(pic.shape[:2], np.uint8)))
             self.object_names = {}
             self.object_classes = {}
             if self.label != BACKGROUND:
                 self.label = FOREGROUND
             self._publish_seeds()
-        if old_shape != image.image.shape[:2]:
+        self._show_picture_settings()  # display range, gamma, channels and the contrast row of the new photo
+        if old_shape != pic.shape[:2]:
             lo, hi = self.brush_size_range  # of the new photo
             self._toolbar.controls["brush_size"].max = hi
-            self.brush_size = float(min(hi, max(3, round(0.02 * max(image.image.shape[:2])))))
+            self.brush_size = float(min(hi, max(3, round(0.02 * max(pic.shape[:2])))))
         with self.view.batch():
             self.view.show_photo(image.preview)  # small JPEG first: the new photo appears sooner
             self._redraw_overlay(full=True)
             self._redraw_seeds()
         self.view.show_photo(image.photo)  # then the lossless PNG (the front end draws in order)
         self._toolbar.refresh_objects()
-        self._set_status(f"{self._image.shape[1]} x {self._image.shape[0]}")
+        self._set_status(f"{pic.shape[1]} x {pic.shape[0]}")
 
     # ----------------------------------------------------------- objects
     def objects(self) -> list[int]:
@@ -615,8 +706,8 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
             Object id; default the current object.
         """
         a, b = as_points([box[:2], box[2:]], "box")
-        h, w = self._image.shape[:2]
-        window = box_window(a, b, self._image.shape)
+        h, w = self._picture.shape[:2]
+        window = box_window(a, b, self._picture.shape)
         if window[0] >= window[1] or window[2] >= window[3]:
             raise ValueError(f"`box` {tuple(box)} does not overlap the image ({w} x {h})")
         code = self._object_code if obj is None else as_object_id(obj, "obj") + 1
@@ -667,7 +758,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
     @_editing
     def fill(self, mask, label: int = FOREGROUND) -> None:
         """Set seeds of ``label`` on every pixel of a (H, W) bool ``mask`` (one undo step)."""
-        m = as_labels(mask, self._image.shape, "mask") > 0
+        m = as_labels(mask, self._picture.shape, "mask") > 0
         rows, cols = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))
         if rows.size:
             window = (int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
@@ -703,7 +794,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         if self._syncing:
             return proposal.value
         self._check_open()
-        return as_seeds(proposal.value, self._image.shape)
+        return as_seeds(proposal.value, self._picture.shape)
 
     @traitlets.observe("seeds")
     def _seeds_assigned(self, change):
@@ -761,7 +852,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
     @property
     def brush_size_range(self) -> tuple[float, float]:
         """Smallest and largest ``brush_size`` (image pixels): 1 to a quarter of the longer side (>= 50)."""
-        return 1.0, float(max(50, round(0.25 * max(self._image.shape[:2]))))
+        return 1.0, float(max(50, round(0.25 * max(self._picture.shape[:2]))))
 
     @traitlets.validate("brush_size")
     def _valid_brush(self, proposal):
@@ -795,6 +886,80 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         if proposal.value not in (4, 8):
             raise ValueError(f"`wand_connectivity` must be 4 or 8; got {proposal.value!r}")
         return proposal.value
+
+    # ------------------------------------------------ display (display.py, issue 11)
+    @traitlets.validate("display_range")
+    def _valid_display_range(self, proposal):
+        pic = self._picture
+        return pic.public_range(pic.check_range(proposal.value, pic.mapping.ranges))
+
+    @traitlets.validate("gamma")
+    def _valid_gamma(self, proposal):
+        return check_gamma(proposal.value)
+
+    @traitlets.validate("channels")
+    def _valid_channels(self, proposal):
+        return self._picture.check_channels(proposal.value)
+
+    @traitlets.validate("channel_colors")
+    def _valid_channel_colors(self, proposal):
+        return self._picture.check_colors(proposal.value, len(self.channels))
+
+    @traitlets.observe("display_range", "gamma", "channels", "channel_colors")
+    def _display_changed(self, change):
+        if self._syncing:
+            return
+        self._check_open()
+        pic = self._picture
+        if change.name == "channels" and len(self.channel_colors) != len(change.new):
+            with self._sync():
+                self.channel_colors = None  # the default colours for the new count
+        ranges = pic.check_range(self.display_range, pic.mapping.ranges)
+        mapping = Mapping(ranges, float(self.gamma), tuple(self.channels), tuple(self.channel_colors))
+        before = pic.segmentation_key()
+        pic.set_mapping(mapping)
+        t0 = time.perf_counter()
+        self._photo_later.cancel()  # not in the middle of this redraw
+        self._redraw_photo(lossless=not self._ui_depth)
+        if self._ui_depth and self.viewport.zoom == 1.0:
+            # A lossless PNG once the control is still (longer than a few redraws: not between steps).
+            self._photo_later.schedule(max(self._photo_later.delay, 4 * (time.perf_counter() - t0)))
+        if pic.segmentation_key() != before:  # what is segmented is what is seen
+            self._wand_image = self._livewire_cache = None
+            if self._prior is not None or self._state.boxes or (self._state.array >= FOREGROUND).any():
+                self._segment()
+
+    def _show_picture_settings(self) -> None:
+        """Set the display traits from ``self._picture``'s mapping (no redraw, no segmentation)."""
+        pic = self._picture
+        m = pic.mapping
+        with self._sync(), self.hold_trait_notifications():
+            self.display_range = pic.public_range(m.ranges)
+            self.gamma = m.gamma
+            self.channels = m.channels
+            self.channel_colors = m.colors
+        if hasattr(self, "_toolbar"):
+            self._toolbar.contrast.refresh()
+
+    def _use_picture(self, picture) -> None:
+        """Show another :class:`ipyseg.display.Picture` of the same size (e.g. from ``set_image``).
+
+        Resets what depends on the picture: display traits, the contrast control, the view's
+        data samples, the wand and live-wire caches and the fast path's image. The caller
+        redraws and resets seeds as it needs.
+        """
+        self._photo_later.cancel()
+        self._picture = picture
+        self._view_data = None
+        self._wand_image = self._livewire_cache = None
+        if self._fast is not None and self._fast.shape == picture.shape[:2]:
+            self._fast.set_image(picture.segmentation_image())
+        self._show_picture_settings()
+
+    def _send_lossless_photo(self) -> None:
+        """Send the photo as a lossless PNG again (after JPEG redraws while a control moved)."""
+        if not self._closed and self.viewport.zoom == 1.0:
+            self._redraw_photo(lossless=True)
 
     @traitlets.validate("object_names")
     def _valid_object_names(self, proposal):
@@ -870,7 +1035,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         return tuple(int(c) for c in codes_present(self._state.array) if c >= FOREGROUND and c != code)
 
     def _commit_stroke(self, points_rc: np.ndarray, code: int, radius: float) -> None:
-        window, footprint = stroke_footprint(points_rc, radius, self._image.shape)
+        window, footprint = stroke_footprint(points_rc, radius, self._picture.shape)
         self._commit_fill(window, footprint, code)
 
     def _commit_fill(self, window, footprint, code: int) -> None:
@@ -881,7 +1046,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
 
     def _commit_polygon(self, points_rc: np.ndarray, code: int, *, exact: bool = False) -> None:
         """Fill a polygon with seeds of ``code``; ``exact``: make it the object (see _commit_region)."""
-        window, footprint = polygon_footprint(points_rc, self._image.shape)
+        window, footprint = polygon_footprint(points_rc, self._picture.shape)
         if window is None:
             return
         if exact:
@@ -896,7 +1061,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         (on unmarked pixels only), so every method keeps the region as drawn.
         """
         r0, r1, c0, c1 = window
-        h, w = self._image.shape[:2]
+        h, w = self._picture.shape[:2]
         m = int(math.ceil(ring)) + 1
         outer = (max(0, r0 - m), min(h, r1 + m), max(0, c0 - m), min(w, c1 + m))
         grown = np.zeros((outer[1] - outer[0], outer[3] - outer[2]), np.uint8)
@@ -919,14 +1084,15 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
 
         Returns ``(window, footprint)`` as :func:`ipyseg.geometry.stroke_footprint` does.
         """
-        h, w = self._image.shape[:2]
+        h, w = self._picture.shape[:2]
         r, c = int(round(row)), int(round(col))
         if not (0 <= r < h and 0 <= c < w):
             return None, None
         if self._wand_image is None:  # floodFill needs a writable image even in mask-only mode
-            self._wand_image = np.array(self._image[:, :, :3], order="C")
+            self._wand_image = np.array(self._picture.segmentation_image(), order="C")  # what is seen
         mask = np.zeros((h + 2, w + 2), np.uint8)
-        tol = (self.wand_tolerance,) * 3
+        scale = 1.0 if self._wand_image.dtype == np.uint8 else 1.0 / 255.0  # float images lie in [0, 1]
+        tol = (self.wand_tolerance * scale,) * 3
         flags = self.wand_connectivity | cv2.FLOODFILL_MASK_ONLY | cv2.FLOODFILL_FIXED_RANGE | (1 << 8)
         _, _, _, (x, y, bw, bh) = cv2.floodFill(self._wand_image, mask, (c, r), (0, 0, 0), tol, tol, flags)
         window = (y, y + bh, x, x + bw)
@@ -936,7 +1102,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         if self._livewire_cache is None:
             from .livewire import LiveWire
 
-            self._livewire_cache = LiveWire(self._image[:, :, :3])
+            self._livewire_cache = LiveWire(self._picture.segmentation_image())
         return self._livewire_cache
 
     def _pan(self, d_row: float, d_col: float) -> None:
@@ -1031,6 +1197,9 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         func = segmenters.get(request.method)
         if request.prior is not None and not (request.seeds > 0).any():
             return request.prior.copy()  # a loaded mask, not refined yet
+        self._fast.set_image(self._picture.segmentation_image())  # rebuilt only when what is seen changed
+        if self._engine.stale():
+            raise Cancelled
         return self._fast.segment_staged(
             func, request.seeds, request.prior, request.params, preview=request.preview, should_stop=self._engine.stale
         )

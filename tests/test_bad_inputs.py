@@ -118,7 +118,16 @@ CASES: list[Case] = [
     # ---- segment(): image
     Case(S, "image", "None", lambda c: ipyseg.segment(None, c.seeds), TypeError),
     Case(S, "image", "np.zeros((1, 5))", lambda c: ipyseg.segment(np.zeros((1, 5)), c.seeds), ValueError),
-    Case(S, "image", "float image with 255.0", lambda c: ipyseg.segment(c.image * 1.0, c.seeds), ValueError),
+    Case(
+        S,
+        "image",
+        "np.zeros((4, 30, 40, 3)) (a stack)",
+        lambda c: ipyseg.segment(np.zeros((4, 30, 40, 3)), c.seeds),
+        ValueError,
+    ),
+    Case(S, "channels", "[7] (3 channels)", lambda c: ipyseg.segment(c.image, c.seeds, channels=[7]), ValueError),
+    Case(S, "display_range", "(5, 5)", lambda c: ipyseg.segment(c.image, c.seeds, display_range=(5, 5)), ValueError),
+    Case(S, "gamma", "0", lambda c: ipyseg.segment(c.image, c.seeds, gamma=0), ValueError),
     Case(S, "image", "NaN pixels", lambda c: ipyseg.segment(np.full((30, 40), NAN), c.seeds), ValueError),
     Case(S, "image", "np.zeros((30, 40, 2))", lambda c: ipyseg.segment(np.zeros((30, 40, 2)), c.seeds), ValueError),
     Case(S, "image", "'missing.jpg'", lambda c: ipyseg.segment("missing.jpg", c.seeds), FileNotFoundError),

@@ -63,7 +63,7 @@ def test_two_objects_without_overlap():
     img, gt = disk_scene()
     seeds = few_seeds(gt)
     seeds[100:110, 20:40] = 3  # second object in the background stripes
-    for method in ipyseg.methods():
+    for method in ("click_graphcut", "grabcut", "watershed"):  # not methods other tests registered
         labels = ipyseg.segment(img, seeds, method=method)
         assert set(np.unique(labels)) >= {1, 2}
         assert iou(labels == 1, gt) >= 0.8

@@ -1,7 +1,9 @@
 """Segmenter registry.
 
 A segmenter is a function ``func(image, seeds, *, prior=None, **params) -> labels`` where
-``image`` is a validated (H, W, 3) uint8 RGB array, ``seeds`` a validated (H, W) uint8 seed array
+``image`` is a validated (H, W, 3) RGB array (uint8 by default; float32 in [0, 1] at full
+precision for segmenters registered with ``dtype="float32"``, either for ``dtype="any"``; see
+:func:`adapt_image`), ``seeds`` a validated (H, W) uint8 seed array
 (``0`` unmarked, ``1`` background, ``k + 1`` object k), ``prior`` an optional (H, W) uint8 label
 image (a loaded mask or a box) that unmarked pixels should lean towards, and ``labels`` an (H, W)
 integer array (``0`` background, ``k`` object k). Segmenters are pure: no widgets, no globals.
@@ -12,15 +14,27 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping
 
+import cv2
+import numpy as np
+
 from ._params import Param, as_param
 
 _REGISTRY: dict[str, Callable] = {}
 _SPECS: dict[str, dict[str, Param]] = {}  # name -> declared parameters (empty: names checked only)
+_DTYPES: dict[Callable, str] = {}  # func -> the image dtype it wants (default "uint8")
 DEFAULT_METHOD = "click_graphcut"
+DTYPES = ("uint8", "float32", "any")
 _RESERVED = ("image", "seeds", "prior")
 
 
-def register(name: str, func: Callable | None = None, *, params: Mapping | None = None, overwrite: bool = False):
+def register(
+    name: str,
+    func: Callable | None = None,
+    *,
+    params: Mapping | None = None,
+    overwrite: bool = False,
+    dtype: str = "uint8",
+):
     """Register ``func`` under ``name``; usable as a decorator ``@register("name", params=...)``.
 
     Parameters
@@ -35,7 +49,14 @@ def register(name: str, func: Callable | None = None, *, params: Mapping | None 
         checked and converted by :func:`check_params`; undeclared ones only by name.
     overwrite : bool
         Replace a method already registered under ``name``.
+    dtype : {"uint8", "float32", "any"}
+        The image the segmenter wants: ``"uint8"`` (the 8-bit image as shown), ``"float32"``
+        (the image as shown at full precision, values in [0, 1]) or ``"any"`` (uint8 when the
+        image is exact in 8 bits, such as an 8-bit photo with the default display, float32
+        otherwise).
     """
+    if dtype not in DTYPES:
+        raise ValueError(f"`dtype` must be one of {list(DTYPES)}; got {dtype!r}")
 
     def deco(f):
         if not isinstance(name, str) or not name:
@@ -49,6 +70,7 @@ def register(name: str, func: Callable | None = None, *, params: Mapping | None 
             raise ValueError(f"`name`: a method called {name!r} is already registered (pass overwrite=True)")
         _REGISTRY[name] = f
         _SPECS[name] = spec
+        _DTYPES[f] = dtype
         return f
 
     return deco if func is None else deco(func)
@@ -93,6 +115,25 @@ def _accepted(sig) -> tuple[list[str], bool]:
     var_kw = any(p.kind is p.VAR_KEYWORD for p in ps)
     names = [p.name for p in ps if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name not in _RESERVED]
     return names, var_kw
+
+
+def image_dtype(func: Callable) -> str:
+    """The image dtype ``func`` was registered for (``"uint8"`` for unregistered functions)."""
+    return _DTYPES.get(func, "uint8")
+
+
+def adapt_image(func: Callable, image: np.ndarray) -> np.ndarray:
+    """``image`` (uint8, or float32 in [0, 1]) as the dtype ``func`` wants.
+
+    float32 -> uint8 rounds (``cv2.convertScaleAbs``, the display image's pixels); uint8 ->
+    float32 divides by 255.
+    """
+    want = image_dtype(func)
+    if want == "any" or image.dtype == np.dtype(want):
+        return image
+    if want == "uint8":
+        return cv2.convertScaleAbs(image, alpha=255.0)
+    return image.astype(np.float32) * np.float32(1.0 / 255.0)
 
 
 def get(name: str | None) -> Callable:

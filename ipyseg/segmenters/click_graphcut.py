@@ -31,7 +31,21 @@ def _distance_to(mask: np.ndarray) -> np.ndarray:
     return cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 3)
 
 
-@register("click_graphcut", params=PARAMS)
+def _lab(image: np.ndarray) -> np.ndarray:
+    """CIE Lab on OpenCV's 8-bit scale (L * 255 / 100, a + 128, b + 128) as float32.
+
+    uint8 images go through OpenCV's 8-bit conversion; float32 images (values in [0, 1], a
+    display-mapped 16-bit or float image) through the float one, without rounding.
+    """
+    if image.dtype == np.uint8:
+        return cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
+    lab = cv2.cvtColor(np.ascontiguousarray(image, dtype=np.float32), cv2.COLOR_RGB2LAB)
+    lab[:, :, 0] *= np.float32(255.0 / 100.0)
+    lab[:, :, 1:] += np.float32(128.0)
+    return lab
+
+
+@register("click_graphcut", params=PARAMS, dtype="any")
 @one_vs_rest
 def click_graphcut(
     image,
@@ -51,8 +65,8 @@ def click_graphcut(
 
     Parameters
     ----------
-    image : (H, W, 3) ndarray of uint8
-        RGB image.
+    image : (H, W, 3) ndarray of uint8, or of float32 in [0, 1]
+        RGB image (float32: a display-mapped image at full precision).
     seeds : (H, W) ndarray of uint8
         ``0`` unmarked, ``1`` background, ``2`` foreground (hard constraints).
     prior : (H, W) ndarray of bool, optional
@@ -87,7 +101,7 @@ def click_graphcut(
     if not fg.any() and not has_prior:
         return fg
     opts = dict(smoothness=smoothness, click_weight=click_weight, click_sigma=click_sigma)
-    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
+    lab = _lab(image)
     h, w = seeds.shape
     scale = min(1.0, float(np.sqrt(coarse_pixels / (h * w))))
     if scale < 1.0:

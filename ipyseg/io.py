@@ -1,0 +1,299 @@
+"""Getting images in: files, arrays and PIL images, to full-precision channels-last data.
+
+* TIFF files (``.tif``, ``.tiff``, ``.ome.tif``) are read with ``tifffile``: 8/16/32-bit integer
+  and float pixels, multi-page files, and the axes recorded by OME-TIFF, ImageJ hyperstacks and
+  tifffile itself (``"CYX"``, ``"ZCYX"``, ``"YXS"``, ...). Other formats go through Pillow.
+* :func:`as_image_data` turns what a user passes (path, numpy array, PIL image, or anything
+  ``np.asarray`` reads, such as dask and zarr arrays) into :class:`ImageData`: an (H, W, C) array
+  in its own dtype and whether its channels are R, G, B(, A) or separate channels.
+
+Nothing here maps values to display pixels; that is :mod:`ipyseg.display`.
+"""
+
+from __future__ import annotations
+
+import operator
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+TIFF_SUFFIXES = (".tif", ".tiff")
+#: Where to send a stack (the dataset annotator: each plane is an item).
+STACK_HINT = "to annotate every plane, use ipyseg.Annotator (each plane is an item)"
+
+
+@dataclass(frozen=True)
+class ImageFile:
+    """An image file's pixels as stored, with the meaning of each axis.
+
+    Attributes
+    ----------
+    array : ndarray
+        The pixels (the first series of a TIFF, its full-resolution level), any dtype.
+    axes : str
+        One letter per axis of ``array``, tifffile's letters: ``Y`` rows, ``X`` columns,
+        ``S`` colour samples (RGB), ``C`` channels, ``Z`` / ``T`` / ``Q`` / ``I`` planes.
+    path : Path
+    """
+
+    array: np.ndarray
+    axes: str
+    path: Path
+
+
+@dataclass(frozen=True)
+class ImageData:
+    """An image ready for display: channels last, the data's own dtype.
+
+    Attributes
+    ----------
+    data : (H, W, C) ndarray
+        Read-only, never a view of the caller's array. bool becomes uint8 0/255, float16
+        becomes float32, int8 becomes int16; integers of other types whose values all lie in
+        [0, 255] become uint8 (they are 8-bit images); everything else keeps its dtype.
+    rgb : bool
+        ``True``: the channels are R, G, B (and A when C == 4), shown as a colour photo with one
+        display range. ``False``: C separate channels (C == 1 is a gray image).
+    path : Path or None
+        The file the image was read from.
+    """
+
+    data: np.ndarray
+    rgb: bool
+    path: Path | None = None
+
+    @property
+    def alpha(self) -> bool:
+        return self.rgb and self.data.shape[2] == 4
+
+
+def _describe(value) -> str:
+    shape = getattr(value, "shape", None)
+    if shape is not None and hasattr(value, "dtype"):
+        return f"{type(value).__name__} of shape {tuple(shape)} and dtype {value.dtype}"
+    return f"{type(value).__name__} {value!r}"[:200]
+
+
+def read_image(path, name: str = "image") -> ImageFile:
+    """Read an image file with its axes: TIFF through tifffile, other formats through Pillow.
+
+    Parameters
+    ----------
+    path : str or path
+    name : str
+        Argument name used in error messages.
+
+    Returns
+    -------
+    ImageFile
+        Pillow files have axes ``"YX"`` (gray) or ``"YXS"`` (RGB, RGBA). Palette and other
+        modes are converted to RGB(A) as :func:`ipyseg._validation.read_image_file` does.
+    """
+    from ._validation import checked_image_path, read_image_file
+
+    path = checked_image_path(path, name)
+    if path.suffix.lower() in TIFF_SUFFIXES:
+        return read_tiff(path, name)
+
+    arr = read_image_file(path, name)
+    return ImageFile(arr, "YX" if arr.ndim == 2 else "YXS", path)
+
+
+def read_tiff(path, name: str = "image") -> ImageFile:
+    """Read a TIFF file with tifffile: the first series at full resolution, and its axes.
+
+    Singleton axes are dropped (tifffile's default). A file whose pages form several images of
+    different shapes raises ``ValueError``: those are separate items, not one image.
+    """
+    import tifffile
+
+    path = Path(os.fspath(path))
+    try:
+        with tifffile.TiffFile(path) as tif:
+            series = tif.series
+            if not series:
+                raise ValueError(f"`{name}`: cannot read '{path}' as a TIFF image (it holds no image)")
+            if len(series) > 1:
+                shapes = ", ".join(str(tuple(s.shape)) for s in series[:4])
+                raise ValueError(
+                    f"`{name}`: '{path}' holds {len(series)} images of different shapes ({shapes}"
+                    f"{', ...' if len(series) > 4 else ''}); SegmentWidget shows one image: {STACK_HINT}"
+                )
+            s = series[0]
+            return ImageFile(s.asarray(), str(s.axes).upper(), path)
+    except (tifffile.TiffFileError, OSError, KeyError, IndexError) as err:
+        raise ValueError(f"`{name}`: cannot read '{path}' as a TIFF image ({err})") from err
+
+
+def _stack_error(name: str, shape, axes: str | None = None, extra: str = "", path: Path | None = None) -> ValueError:
+    what = f"shape {tuple(shape)}" + (f", axes '{axes}'" if axes else "")
+    source = f" ('{path.name}')" if path is not None else ""
+    return ValueError(
+        f"`{name}`{source} is a stack of planes ({what}); SegmentWidget shows one 2-D image with channels: "
+        f"pass one plane (e.g. image[i]){extra}, or {STACK_HINT}"
+    )
+
+
+def _from_axes(arr: np.ndarray, axes: str, name: str, path: Path):
+    """Channels-last array and the default ``rgb`` from a file's axes; ``None`` axis: gray."""
+    keep = [i for i, a in enumerate(axes) if arr.shape[i] > 1 or a in "YX"]
+    arr = arr.reshape([arr.shape[i] for i in keep])
+    axes = "".join(axes[i] for i in keep)
+    planes = [a for a in axes if a not in "YXCS"]
+    if planes or ("C" in axes and "S" in axes) or "Y" not in axes or "X" not in axes:
+        hint = ", `channel_axis=` to read an axis as channels" if len(axes) == 3 else ""
+        raise _stack_error(name, arr.shape, axes, hint, path)
+    order = [axes.index("Y"), axes.index("X")]
+    rgb = False
+    for letter in "CS":
+        if letter in axes:
+            order.append(axes.index(letter))
+            rgb = letter == "S" and arr.shape[axes.index(letter)] in (3, 4)
+    arr = np.transpose(arr, order)
+    return (arr if arr.ndim == 3 else arr[:, :, None]), rgb
+
+
+def _as_array(image, name: str) -> np.ndarray:
+    """A numpy array from a PIL image or an array-like (dask, zarr, imageio, ...)."""
+    if isinstance(image, np.ndarray):
+        return image
+    if hasattr(image, "mode") and hasattr(image, "getbands"):  # PIL image
+        mode = image.mode
+        if mode not in ("L", "RGB", "RGBA", "I;16", "I", "F"):
+            image = image.convert("RGBA" if "A" in mode else "RGB")
+        return np.asarray(image)
+    if hasattr(image, "__array__") or (hasattr(image, "shape") and hasattr(image, "dtype")):
+        shape = getattr(image, "shape", None)
+        if shape is not None and len(shape) > 3:  # a lazy stack: refuse before reading it all
+            raise _stack_error(name, shape, None)
+        try:
+            return np.asarray(image)
+        except Exception as err:  # noqa: BLE001 - any reader failure is the argument's problem
+            raise TypeError(f"`{name}` could not be read as an array ({type(err).__name__}: {err})") from err
+    raise TypeError(
+        f"`{name}` must be a numpy array (or an array np.asarray can read, e.g. dask or zarr), a PIL image "
+        f"or a path to an image file; got {_describe(image)}"
+    )
+
+
+def _channel_axis(channel_axis, ndim: int, name: str) -> int:
+    try:
+        axis = operator.index(channel_axis)
+    except TypeError:
+        raise TypeError(f"`channel_axis` must be an integer axis or None; got {channel_axis!r}") from None
+    if isinstance(channel_axis, bool) or not -ndim <= axis < ndim:
+        raise ValueError(f"`channel_axis` must be an axis of `{name}` (ndim {ndim}); got {channel_axis!r}")
+    return axis % ndim
+
+
+def _layout(arr: np.ndarray, channel_axis, rgb, name: str):
+    """(H, W, C) array and whether it is RGB(A), from an array and the user's options."""
+    if channel_axis is not None:
+        if arr.ndim != 3:
+            if arr.ndim > 3:
+                raise _stack_error(name, arr.shape, None)
+            raise ValueError(
+                f"`{name}` with `channel_axis` must be 3-D (two image axes and a channel axis); got shape {arr.shape}"
+            )
+        arr = np.moveaxis(arr, _channel_axis(channel_axis, arr.ndim, name), -1)
+        return arr, False
+    if arr.ndim == 2:
+        return arr[:, :, None], False
+    if arr.ndim == 3:
+        c = arr.shape[2]
+        if c in (3, 4):
+            return arr, True
+        if c == 1:
+            return arr, False
+        raise ValueError(
+            f"`{name}` has shape {arr.shape}: its last axis has {c} entries, so it is neither gray, RGB nor RGBA. "
+            f"If an axis holds channels, say which: channel_axis=-1 (channels last) or channel_axis=0 (channels "
+            f"first). If it is a stack of planes, pass one plane (e.g. image[i]), or {STACK_HINT}"
+        )
+    if arr.ndim > 3:
+        raise _stack_error(name, arr.shape, None)
+    raise ValueError(
+        f"`{name}` must be 2-D (H, W) gray or 3-D (H, W, C) with channels; got {arr.ndim}-D array of shape {arr.shape}"
+    )
+
+
+def _dtype(arr: np.ndarray, name: str) -> np.ndarray:
+    """Normalise the dtype (see :class:`ImageData`) and refuse NaN / infinite floats."""
+    kind = arr.dtype.kind
+    if arr.dtype == np.bool_:
+        return arr.astype(np.uint8) * np.uint8(255)
+    if kind == "f":
+        if arr.dtype.itemsize < 4:
+            arr = arr.astype(np.float32)
+        lo, hi = arr.min(), arr.max()  # NaN propagates through both
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            what = "NaN" if np.isnan(lo) or np.isnan(hi) else "infinite"
+            raise ValueError(
+                f"`{name}` contains {what} values; float images must be finite (e.g. np.nan_to_num(image, nan=0.0))"
+            )
+        return arr
+    if kind in "iu":
+        if arr.dtype in (np.uint8, np.uint16, np.int16):
+            return arr
+        if arr.dtype == np.int8:
+            return arr.astype(np.int16)
+        if int(arr.min()) >= 0 and int(arr.max()) <= 255:
+            return arr.astype(np.uint8)
+        return arr
+    raise TypeError(
+        f"`{name}` has unsupported dtype {arr.dtype}; expected integers (uint8, uint16, ...), bool or finite floats"
+    )
+
+
+def as_image_data(image, *, channel_axis=None, rgb=None, name: str = "image") -> ImageData:
+    """Validate an image and bring it to channels-last (H, W, C) data in its own dtype.
+
+    Parameters
+    ----------
+    image : array_like, PIL image, str or path
+        2-D gray, 3-D (H, W, 3|4) RGB(A), or 3-D with a channel axis (``channel_axis``). Any
+        integer dtype, bool, or finite floats (any range, negative values too). Objects that
+        ``np.asarray`` reads (dask, zarr, imageio arrays) are read once. TIFF files are read
+        with tifffile; their channel axis (OME-TIFF / ImageJ ``C``) and colour samples (``S``)
+        are used when ``channel_axis`` is not given.
+    channel_axis : int, optional
+        The axis holding channels (for files: of ``ipyseg.io.read_image(path).array``). Default:
+        the last axis when it has 3 or 4 entries (RGB / RGBA), else none (gray).
+    rgb : bool, optional
+        ``False`` reads 3 or 4 entries along the channel axis as separate channels rather than
+        RGB(A). ``True`` requires 3 or 4 channels. Default: RGB(A) exactly when no
+        ``channel_axis`` was given and the last axis has 3 or 4 entries (or a TIFF stores RGB).
+    name : str
+        Argument name used in error messages.
+
+    Returns
+    -------
+    ImageData
+    """
+    if rgb is not None and not isinstance(rgb, (bool, np.bool_)):
+        raise TypeError(f"`rgb` must be True, False or None; got {rgb!r}")
+    path = None
+    if isinstance(image, (str, os.PathLike)):
+        f = read_image(image, name)
+        path, arr, owned = f.path, f.array, True
+        if channel_axis is None:
+            arr, layout_rgb = _from_axes(arr, f.axes, name, path)
+        else:
+            arr, layout_rgb = _layout(arr, channel_axis, rgb, name)
+    else:
+        arr, owned = _as_array(image, name), False  # np.asarray may return an object's own buffer
+        arr, layout_rgb = _layout(arr, channel_axis, rgb, name)
+    if rgb is not None:
+        if rgb and arr.shape[2] not in (3, 4):
+            raise ValueError(f"`rgb=True` needs 3 or 4 channels; `{name}` has {arr.shape[2]} (shape {arr.shape})")
+        layout_rgb = bool(rgb) and arr.shape[2] in (3, 4)
+    if arr.shape[0] < 2 or arr.shape[1] < 2:
+        raise ValueError(f"`{name}` must be at least 2 x 2 pixels; got shape {arr.shape[:2]}")
+    out = _dtype(arr, name)
+    if out is arr and not owned:
+        out = out.copy()  # never a view of the caller's array
+    out = np.ascontiguousarray(out)
+    out.flags.writeable = False
+    return ImageData(out, bool(layout_rgb), path)
