@@ -18,6 +18,7 @@ from . import render, segmenters
 from ._constants import BACKGROUND, FOREGROUND, MAX_OBJECTS
 from ._drawing import DisplayMixin
 from ._input import InputMixin
+from ._pointer import FocusClickGate, TouchInput
 from ._validation import (
     as_image,
     as_label_code,
@@ -31,6 +32,7 @@ from .canvas_view import CanvasView
 from .engine import Engine, Result
 from .geometry import MAX_DISPLAY_PIXELS, Viewport, box_window, polygon_footprint, stroke_footprint
 from .multiscale import FastResult, Multiscale
+from .overlay import Badge, CanvasOverlay
 from .seeds import SeedState, codes_present
 from .toolbar import Toolbar
 from .tools import Tool, make_handlers
@@ -161,6 +163,10 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
 
         self.viewport = Viewport(img.shape, int(max_display_pixels))
         self.view = CanvasView(self.viewport)
+        self._overlay = CanvasOverlay(self.viewport.canvas_width)  # badge, wheel zoom, focus (overlay.py)
+        self._badge = Badge(self._overlay)
+        self._focus_gate = FocusClickGate()
+        self._touch = TouchInput(self)
         self._engine = Engine(self._compute, self._apply_result, self._on_busy)
         self._fast = Multiscale(img)  # coarse-to-fine for every segmentation (multiscale.py)
         self._fast.level(self._fast.final_factor)
@@ -177,7 +183,8 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         self.controls, self.buttons = self._toolbar.controls, self._toolbar.buttons
         self._status_html = self._toolbar.status
         self._toolbar.refresh_objects()
-        super().__init__(children=[self._toolbar.box, self.view.canvas, self._status_html])
+        super().__init__(children=[self._toolbar.box, self._overlay, self.view.canvas, self._status_html])
+        self.add_class("ipyseg")
         self._connect_events()
         self._redraw_all()
 
@@ -373,9 +380,15 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         vp = self.viewport
         x = vp.canvas_width / 2 if x is None else float(x)
         y = vp.canvas_height / 2 if y is None else float(y)
+        self._move_view(factor, (x, y), (x, y))
+
+    def _move_view(self, factor: float, anchor, to) -> None:
+        """Zoom by ``factor``, with the image point under canvas ``anchor`` moving to canvas ``to``."""
+        vp = self.viewport
         max_zoom = MAX_PIXEL_ZOOM / min(vp.fit_scale_x, vp.fit_scale_y)
         zoom = min(max(1.0, vp.zoom * float(factor)), max(1.0, max_zoom))
-        row, col = vp.canvas_to_image(x, y)
+        row, col = vp.canvas_to_image(*anchor)
+        x, y = to
         vp.set_view(zoom, row + 0.5 - y / (vp.fit_scale_y * zoom), col + 0.5 - x / (vp.fit_scale_x * zoom))
         self._redraw_all()
 
@@ -667,6 +680,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
 
     def _segment(self) -> None:
         request = self._make_request()
+        self._badge.busy(request.method)
         if self._ui_depth:
             self._engine.submit(request)  # the engine shows "busy" at once
         else:
@@ -693,11 +707,13 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
             self._set_status(f"⚠ {self.method} failed: {type(result.error).__name__}: {result.error}", error=True)
             return
         self.last_error = None
-        value, window = result.labels, None
+        value, window, preview = result.labels, None, False
         if isinstance(value, FastResult):
             # The window is relative to the fast path's previous result: only if that is shown.
             value, window = value.labels, (value.window if value.base is self.labels else None)
             if not result.labels.final:  # a preview: the final stage follows (latest wins)
+                preview = True
+                self._badge.refining(self.method)
                 self._engine.submit(dataclasses.replace(result.request, preview=False))
         labels = _frozen(np.asarray(value, dtype=np.uint8))
         self._label_ids = [int(k) for k in codes_present(labels) if k > 0]
@@ -707,13 +723,23 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
             self._toolbar.refresh_objects()
         n = len(self._label_ids)
         objs = f"{n} object{'s' if n != 1 else ''}"
-        self._set_status(f"{self.method} · {1000 * result.seconds:.0f} ms · {objs}")
+        if preview:
+            self._set_status(f"{self.method} · preview in {1000 * result.seconds:.0f} ms · {objs} · refining…")
+        else:
+            self._badge.done()
+            self._set_status(f"{self.method} · {1000 * result.seconds:.0f} ms · {objs}")
 
     def _on_busy(self, busy: bool) -> None:
         if busy:
-            self._set_status(f"⏳ segmenting with {self.method}…")
+            self._badge.working(self.method)
+            if self._badge.kind != "refining":
+                self._set_status(f"⏳ segmenting with {self.method}…")
+        else:
+            self._badge.idle()
 
     def _set_status(self, text: str, error: bool = False) -> None:
+        if error:
+            self._badge.error(text)  # on the canvas too: the status line may be off-screen
         self.set_trait("status", text)
         color = "#b00020" if error else "#444"
         self._status_html.value = f'<span style="color:{color};font-size:90%">{html.escape(text)}</span>'
