@@ -14,8 +14,11 @@ from __future__ import annotations
 import math
 import time
 
-#: Seconds within which the front end's press report belongs to ipycanvas' mouse-down.
-PRESS_REPORT_SECONDS = 0.5
+#: A press report older than this (seconds) at the next mouse-down is not its partner. The
+#: report is sent in the same browser task as ipycanvas' mouse-down and arrives just before it,
+#: so the next mouse-down is its partner; the bound is generous because a busy kernel may take
+#: a while between the two messages.
+PRESS_REPORT_SECONDS = 5.0
 
 
 def _touch_points(touches) -> list[tuple[float, float]] | None:
@@ -60,6 +63,7 @@ class FocusClickGate:
         self.slop = float(slop)
         self._report: tuple[float, bool] | None = None
         self._held: tuple[float, float] | None = None
+        self.last = ""  # what the last mouse-down was: "held", "focused", "no report", "stale report"
 
     @property
     def holding(self) -> bool:
@@ -72,10 +76,16 @@ class FocusClickGate:
         """At a mouse-down at canvas ``(x, y)``: ``True`` if the press is held back."""
         report, self._report = self._report, None
         self._held = None
-        if report is not None and not report[1] and time.monotonic() - report[0] < PRESS_REPORT_SECONDS:
+        if report is None:
+            self.last = "no report"
+        elif time.monotonic() - report[0] >= PRESS_REPORT_SECONDS:
+            self.last = "stale report"
+        elif report[1]:
+            self.last = "focused"
+        else:
+            self.last = "held"
             self._held = (float(x), float(y))
-            return True
-        return False
+        return self._held is not None
 
     def drag(self, x: float, y: float) -> tuple[float, float] | None:
         """At a move: the held press position once the pointer has left the slop circle."""

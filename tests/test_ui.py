@@ -166,8 +166,8 @@ def test_a_stale_press_report_is_ignored(monkeypatch):
     gate = FocusClickGate()
     gate.report(False)
     t = time.monotonic()
-    monkeypatch.setattr("ipyseg._pointer.time.monotonic", lambda: t + 5.0)
-    assert not gate.hold(10, 10)  # the report belonged to another press
+    monkeypatch.setattr("ipyseg._pointer.time.monotonic", lambda: t + 60.0)
+    assert not gate.hold(10, 10) and gate.last == "stale report"  # it belonged to another press
     gate.report(False)
     assert gate.hold(10, 10) and gate.holding
     assert gate.drag(12, 12) is None and gate.drag(20, 10) == (10.0, 10.0) and not gate.holding

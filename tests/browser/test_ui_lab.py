@@ -218,7 +218,8 @@ def test_focus_click_leaves_no_seed_and_a_drag_paints(fresh):
     assert abs(nb.geometry()["top"] - top0) < 1  # focusing did not scroll the page
     page.keyboard.press("c")  # the keyboard now reaches the widget: point tool
     nb.wait_kernel("result = w.tool", lambda v: v == "point", what="the 'c' key after the focus click")
-    assert nb.kernel_json("result = int((w.seeds > 0).sum())") == 0  # the focus click left no seed
+    got = nb.kernel_json("result = [int((w.seeds > 0).sum()), w._focus_gate.last]")
+    assert got == [0, "held"], got  # the focus click left no seed
     # a second click is an ordinary click: a point seed
     page.mouse.click(*p)
     nb.wait_kernel("result = int((w.seeds > 0).sum())", lambda v: v > 0, what="the point seed")
