@@ -4,7 +4,8 @@ ipycanvas delivers mouse and key events as canvas ``(x, y)``; they are converted
 ``(row, col)`` here, once, through the widget's :class:`~ipyseg.geometry.Viewport`, and routed
 to the current tool's gesture handler (:mod:`ipyseg.tools`). ipyevents adds the mouse button and
 modifiers that ipycanvas' events lack. The canvas overlay (:mod:`ipyseg.overlay`) sends wheel
-zoom and press-focus reports; touch input comes through :class:`ipyseg._pointer.TouchInput`.
+zoom (and keeps focus clicks from ipycanvas); touch input comes through
+:class:`ipyseg._pointer.TouchInput`.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ class InputMixin:
         layer.on_client_ready(self._redraw_all)
         self._touch.connect(layer)
         self._overlay.on_zoom(self._on_zoom_gesture)
-        self._overlay.on_press(self._focus_gate.report)
         try:
             import ipyevents
         except ImportError:  # pragma: no cover - a declared dependency
@@ -62,12 +62,6 @@ class InputMixin:
         if self._last_move is not None:
             self._press_shift = (x - self._last_move[0], y - self._last_move[1])
             x, y = self._last_move
-        if self._focus_gate.hold(x, y):
-            return  # a press on an unfocused canvas: a click there only focuses it (_pointer.py)
-        self._press_at(x, y)
-
-    def _press_at(self, x, y):
-        """Start a gesture at canvas ``(x, y)`` (already corrected for a focus scroll)."""
         row, col = self.viewport.canvas_to_image(x, y)
         now = time.monotonic()
         report, self._dom_report = self._dom_report, None
@@ -121,9 +115,6 @@ class InputMixin:
     def _on_mouse_move(self, x, y):
         self._last_move = (x, y)
         x, y = self._unshift(x, y)
-        held = self._focus_gate.drag(x, y)
-        if held is not None:  # a drag that started on an unfocused canvas paints after all
-            self._press_at(*held)
         handler = self._active_handler()
         tool = self.tool
         with self.view.batch():
@@ -141,8 +132,6 @@ class InputMixin:
     def _on_mouse_up(self, x, y):
         row, col = self.viewport.canvas_to_image(*self._unshift(x, y))
         self._press_shift = (0.0, 0.0)
-        if self._focus_gate.release():
-            return  # the click only gave the canvas the keyboard focus
         try:
             with self._from_ui():
                 self._active_handler().up(self, float(row), float(col))
@@ -151,7 +140,6 @@ class InputMixin:
 
     def _on_mouse_out(self, x, y):
         self._last_move = None
-        self._focus_gate.release()
         self.view.clear_cursor()
         handler = self._active_handler()
         if (
@@ -175,7 +163,6 @@ class InputMixin:
 
     def _cancel_gesture(self):
         """Drop the gesture in progress, committing nothing (e.g. a second finger landed)."""
-        self._focus_gate.clear()
         for handler in (*self._handlers.values(), self._pan_gesture):
             handler.cancel(self)
         self._button_code = None

@@ -1,24 +1,14 @@
-"""Pointer input that is not a plain mouse: focus clicks, touch screens and pens.
+"""Touch screens and pens: ipycanvas' touch events as the current tool's gestures.
 
-* :class:`FocusClickGate`: a click whose only purpose is to give the canvas the keyboard
-  focus leaves no seed; a drag that starts on an unfocused canvas still paints.
-* :class:`TouchInput`: ipycanvas' touch events (it calls ``preventDefault`` on them, so the
-  browser sends no mouse events for a finger or a pen) become the current tool's gesture.
-
-Both work in canvas ``(x, y)`` and hand positions to ``SegmentWidget``'s mouse handlers, which
-convert them to image ``(row, col)`` once, as for the mouse.
+ipycanvas calls ``preventDefault`` on touch events, so the browser sends no mouse events for a
+finger or a pen: without :class:`TouchInput` no stroke would arrive at all. It works in canvas
+``(x, y)`` and hands positions to ``SegmentWidget``'s mouse handlers, which convert them to
+image ``(row, col)`` once, as for the mouse.
 """
 
 from __future__ import annotations
 
 import math
-import time
-
-#: A press report older than this (seconds) at the next mouse-down is not its partner. The
-#: report is sent in the same browser task as ipycanvas' mouse-down and arrives just before it,
-#: so the next mouse-down is its partner; the bound is generous because a busy kernel may take
-#: a while between the two messages.
-PRESS_REPORT_SECONDS = 5.0
 
 
 def _touch_points(touches) -> list[tuple[float, float]] | None:
@@ -41,67 +31,6 @@ def _touch_points(touches) -> list[tuple[float, float]] | None:
             return None
         out.append((float(x), float(y)))
     return out
-
-
-class FocusClickGate:
-    """Holds back a press on a canvas that did not have the keyboard focus.
-
-    The front end reports every press (:meth:`report`) before ipycanvas' mouse-down arrives.
-    A press on an unfocused canvas is held (:meth:`hold`); if the pointer then moves more
-    than ``slop`` canvas pixels with the button down, :meth:`drag` returns the press position
-    and the gesture starts there as usual; if the button comes up first, :meth:`release`
-    says the click only focused the canvas: nothing happens. Without a front-end report
-    (touch input, or a front end without the overlay) every press acts at once.
-
-    Parameters
-    ----------
-    slop : float
-        Canvas pixels the pointer may move and still be a click.
-    """
-
-    def __init__(self, slop: float = 6.0):
-        self.slop = float(slop)
-        self._report: tuple[float, bool] | None = None
-        self._held: tuple[float, float] | None = None
-        self.last = ""  # what the last mouse-down was: "held", "focused", "no report", "stale report"
-
-    @property
-    def holding(self) -> bool:
-        return self._held is not None
-
-    def report(self, focused: bool) -> None:
-        self._report = (time.monotonic(), bool(focused))
-
-    def hold(self, x: float, y: float) -> bool:
-        """At a mouse-down at canvas ``(x, y)``: ``True`` if the press is held back."""
-        report, self._report = self._report, None
-        self._held = None
-        if report is None:
-            self.last = "no report"
-        elif time.monotonic() - report[0] >= PRESS_REPORT_SECONDS:
-            self.last = "stale report"
-        elif report[1]:
-            self.last = "focused"
-        else:
-            self.last = "held"
-            self._held = (float(x), float(y))
-        return self._held is not None
-
-    def drag(self, x: float, y: float) -> tuple[float, float] | None:
-        """At a move: the held press position once the pointer has left the slop circle."""
-        if self._held is not None and math.hypot(x - self._held[0], y - self._held[1]) > self.slop:
-            held, self._held = self._held, None
-            return held
-        return None
-
-    def release(self) -> bool:
-        """At mouse-up (or mouse-out): ``True`` if the press was held (a focus click)."""
-        held, self._held = self._held, None
-        return held is not None
-
-    def clear(self) -> None:
-        self._report = None
-        self._held = None
 
 
 class TouchInput:
@@ -150,7 +79,6 @@ class TouchInput:
         if len(pts) == 1 and self._mode is None:
             self._mode = "draw"
             self._last = pts[0]
-            w._focus_gate.clear()  # a touch is never a focus click
             w._on_mouse_move(*pts[0])  # the press position (and the brush footprint under the finger)
             w._on_mouse_down(*pts[0])
         elif len(pts) >= 2:

@@ -9,8 +9,8 @@ Its front end (``_frontend/overlay.js``) does three things ipycanvas 0.14 cannot
 * lets the notebook scroll when the wheel turns over the canvas (ipycanvas calls
   ``preventDefault`` on every wheel event), and turns ctrl/⌘ + wheel and touch-pad pinch into
   ``zoom`` messages with the canvas position;
-* gives the canvas the keyboard while the pointer is over it, and reports each press with
-  whether the canvas had the focus before it (see :class:`ipyseg._pointer.FocusClickGate`).
+* gives the canvas the keyboard while the pointer is over it, and keeps a click that only
+  focuses the canvas away from ipycanvas (no seed); a drag from there is passed on and paints.
 
 :class:`Badge` holds the badge's state in Python (one lock, any thread) and sends it to the
 overlay. Messages from the front end are validated here, once: a malformed one is dropped.
@@ -68,16 +68,11 @@ class CanvasOverlay(anywidget.AnyWidget):
         self.layout.max_width = f"{int(max_width)}px"
         self.ready = False
         self._on_zoom: Callable | None = None
-        self._on_press: Callable | None = None
         self.on_msg(self._handle_message)
 
     def on_zoom(self, callback: Callable) -> None:
         """``callback(x, y, factor)``: zoom by ``factor`` around canvas ``(x, y)``."""
         self._on_zoom = callback
-
-    def on_press(self, callback: Callable) -> None:
-        """``callback(focused)``: a mouse button went down on the canvas (sent before ipycanvas' mouse-down)."""
-        self._on_press = callback
 
     def _handle_message(self, _widget, content, _buffers) -> None:
         if not isinstance(content, dict):
@@ -88,10 +83,6 @@ class CanvasOverlay(anywidget.AnyWidget):
             if x is None or y is None or factor is None or factor <= 0:
                 return
             self._on_zoom(x, y, min(MAX_ZOOM_STEP, max(1.0 / MAX_ZOOM_STEP, factor)))
-        elif event == "press" and self._on_press is not None:
-            focused = content.get("focused")
-            if isinstance(focused, bool):
-                self._on_press(focused)
         elif event == "ready":
             self.ready = True
 

@@ -18,7 +18,7 @@ from . import render, segmenters
 from ._constants import BACKGROUND, FOREGROUND, MAX_OBJECTS
 from ._drawing import DisplayMixin
 from ._input import InputMixin
-from ._pointer import FocusClickGate, TouchInput
+from ._pointer import TouchInput
 from ._validation import (
     as_image,
     as_label_code,
@@ -165,7 +165,6 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         self.view = CanvasView(self.viewport)
         self._overlay = CanvasOverlay(self.viewport.canvas_width)  # badge, wheel zoom, focus (overlay.py)
         self._badge = Badge(self._overlay)
-        self._focus_gate = FocusClickGate()
         self._touch = TouchInput(self)
         self._engine = Engine(self._compute, self._apply_result, self._on_busy)
         self._fast = Multiscale(img)  # coarse-to-fine for every segmentation (multiscale.py)

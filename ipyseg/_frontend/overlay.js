@@ -10,11 +10,15 @@
 // 3. Keyboard focus: the canvas takes the keyboard while the pointer is over it (without
 //    scrolling the page and without making the cell active), unless a text field or editor has
 //    it; it is given back when the pointer leaves, unless a button was pressed on the canvas.
-//    A press on a canvas that did not have the focus is reported first ("press", focused:
-//    false): the kernel then treats a click there as a focus click (no seed); a drag still paints.
+// 4. The focus click: a press on a canvas that does not have the keyboard focus is held back
+//    from ipycanvas. Released without moving, it only focused the canvas (no seed, nothing
+//    sent). Moved further than SLOP_PX with the button down, it is replayed to ipycanvas (and
+//    ipyevents) at the press position and the drag paints as usual. All in the browser, so
+//    nothing depends on the order in which the kernel receives messages of different widgets.
 //    The canvas is focused here with preventScroll, so ipycanvas' own focus() does not scroll.
 
 const ZOOM_MS = 40;
+const SLOP_PX = 4;
 const SHOW_BUSY_AFTER_MS = 250;
 const EDITABLE = 'input, textarea, select, [contenteditable=""], [contenteditable="true"], [contenteditable="plaintext-only"]';
 
@@ -148,13 +152,64 @@ function render({ model, el }) {
     if (previous && previous !== document.body && previous.isConnected) previous.focus({ preventScroll: true });
     else c.blur();
   }
+  let held = null; // a press on an unfocused canvas, not passed to ipycanvas (yet)
+  let replaying = false;
   function onDown(e) {
+    if (replaying) return;
     const c = ourCanvas(e.target);
     if (!c) return;
     hover = null; // a press keeps the keyboard on the canvas
-    const focused = document.activeElement === c;
-    model.send({ event: "press", focused });
-    if (!focused) c.focus({ preventScroll: true });
+    if (document.activeElement === c) return; // an ordinary press
+    e.stopPropagation(); // hold it back from ipycanvas and ipyevents
+    held = {
+      canvas: c,
+      x: e.clientX,
+      y: e.clientY,
+      init: {
+        bubbles: true,
+        cancelable: true,
+        composed: true,
+        view: window,
+        detail: e.detail,
+        screenX: e.screenX,
+        screenY: e.screenY,
+        clientX: e.clientX,
+        clientY: e.clientY,
+        button: e.button,
+        buttons: e.buttons,
+        ctrlKey: e.ctrlKey,
+        shiftKey: e.shiftKey,
+        altKey: e.altKey,
+        metaKey: e.metaKey,
+      },
+    };
+    c.focus({ preventScroll: true });
+    el.dataset.focusClicks = `${Number(el.dataset.focusClicks || 0) + 1}`; // for tests
+  }
+  function onMove(e) {
+    if (!held) return;
+    if (!e.buttons) {
+      held = null; // released outside the page
+      return;
+    }
+    if (Math.hypot(e.clientX - held.x, e.clientY - held.y) <= SLOP_PX) {
+      // still a click: ipycanvas hears nothing (its last move stays the press position)
+      if (ourCanvas(e.target)) e.stopPropagation();
+      return;
+    }
+    const { canvas, init } = held;
+    held = null;
+    replaying = true; // a drag after all: ipycanvas gets its press, at the press position
+    try {
+      canvas.dispatchEvent(new MouseEvent("mousedown", init));
+    } finally {
+      replaying = false;
+    }
+  }
+  function onUp(e) {
+    if (!held) return;
+    held = null;
+    if (ourCanvas(e.target)) e.stopPropagation(); // the focus click ends: ipycanvas saw none of it
   }
 
   const opts = { capture: true, passive: false };
@@ -165,6 +220,8 @@ function render({ model, el }) {
     ["mouseover", onOver],
     ["mouseout", onOut],
     ["mousedown", onDown],
+    ["mousemove", onMove],
+    ["mouseup", onUp],
     ["focusin", onFocusIn],
   ];
   for (const [type, fn] of listeners) document.addEventListener(type, fn, opts);
