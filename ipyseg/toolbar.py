@@ -143,7 +143,7 @@ class Toolbar:
         c["label"].observe(self._label_picked, "value")
         c["object"].observe(self._object_picked, "value")
         w.observe(self.sync_label, "label")
-        w.observe(lambda ch: setattr(c["method"], "value", ch.new), "method")
+        w.observe(self._show_method, "method")
 
         def ui(fn):
             def handler(_):
@@ -214,6 +214,12 @@ class Toolbar:
             return
         if change.new is not None and change.new != self.widget.label:
             self.widget.label = change.new
+
+    def _show_method(self, change) -> None:
+        dd = self.controls["method"]
+        if change.new not in dd.options:  # registered after the widget was built
+            dd.options = segmenters.available()
+        dd.value = change.new
 
     def _method_picked(self, change):
         w = self.widget

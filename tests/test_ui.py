@@ -318,3 +318,10 @@ def test_the_overlay_sits_just_before_the_canvas_in_its_width():
     assert "ipyseg" in w._dom_classes
     assert ".ipyseg-badge" in w._overlay._css and "preventDefault" in w._overlay._esm
     assert math.isclose(w.zoom, 1.0)
+
+
+def test_a_method_registered_after_the_widget_can_be_picked():
+    w = _widget()
+    ipyseg.register_method("late_ui", lambda image, seeds: seeds >= 2, overwrite=True)
+    w.method = "late_ui"
+    assert w.controls["method"].value == "late_ui" and "late_ui" in w.controls["method"].options
