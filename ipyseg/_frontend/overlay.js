@@ -20,7 +20,12 @@
 const ZOOM_MS = 40;
 const SLOP_PX = 4;
 const SHOW_BUSY_AFTER_MS = 250;
-const EDITABLE = 'input, textarea, select, [contenteditable=""], [contenteditable="true"], [contenteditable="plaintext-only"]';
+// Where someone may be typing: the pointer passing over the canvas never takes the keyboard
+// from these (a dropdown, checkbox or button that has the focus is not typing).
+const EDITABLE =
+  'textarea, [contenteditable=""], [contenteditable="true"], [contenteditable="plaintext-only"], ' +
+  "input:not([type=checkbox]):not([type=radio]):not([type=range]):not([type=button]):not([type=submit])" +
+  ":not([type=reset]):not([type=color]):not([type=file]):not([type=image])";
 
 function isEditable(el) {
   return !!el && el !== document.body && typeof el.matches === "function" && el.matches(EDITABLE);

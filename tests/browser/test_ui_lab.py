@@ -286,6 +286,18 @@ def test_hover_gives_the_keyboard_and_leaving_gives_it_back(fresh):
     assert not nb.canvas().evaluate("e => document.activeElement === e")
     assert page.evaluate(active) == 1  # hovering did not make the widget's cell the active one
     assert nb.kernel_json("result = int((w.seeds > 0).sum())") == 0
+    # a dropdown that has the focus is not typing: after picking a method, the pointer over the
+    # canvas takes the keyboard and the next click is an ordinary click
+    select = nb.widget().locator(".widget-dropdown", has_text="Method").locator("select")
+    select.focus()
+    canvas_top_at_page_top(nb)
+    g = nb.geometry()
+    nb.kernel("w.tool = 'point'")
+    p = nb.to_client(W * 0.4, H * 0.3, (H, W), g=g)
+    page.mouse.move(*p, steps=6)
+    assert nb.canvas().evaluate("e => document.activeElement === e")
+    page.mouse.click(*p)
+    nb.wait_kernel("result = int((w.seeds > 0).sum())", lambda v: v > 0, what="the click after the dropdown")
 
 
 # ----------------------------------------------------------------------------- item 13
