@@ -3,7 +3,9 @@
 ipycanvas delivers mouse and key events as canvas ``(x, y)``; they are converted to image
 ``(row, col)`` here, once, through the widget's :class:`~ipyseg.geometry.Viewport`, and routed
 to the current tool's gesture handler (:mod:`ipyseg.tools`). ipyevents adds the mouse button and
-modifiers that ipycanvas' events lack.
+modifiers that ipycanvas' events lack. The canvas overlay (:mod:`ipyseg.overlay`) sends wheel
+zoom (and keeps focus clicks from ipycanvas); touch input comes through
+:class:`ipyseg._pointer.TouchInput`.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ class InputMixin:
         layer.on_mouse_wheel(self._on_mouse_wheel)
         layer.on_key_down(self._on_key_down)
         layer.on_client_ready(self._redraw_all)
+        self._touch.connect(layer)
+        self._overlay.on_zoom(self._on_zoom_gesture)
         try:
             import ipyevents
         except ImportError:  # pragma: no cover - a declared dependency
@@ -165,10 +169,22 @@ class InputMixin:
         self._press_shift = (0.0, 0.0)
 
     def _on_mouse_wheel(self, dx, dy):
-        # ipycanvas sends the wheel deltas, not the pointer: zoom around the last move.
-        if dy:
-            with self._from_ui():
-                self._zoom_at_pointer(1.25 if dy < 0 else 1 / 1.25)
+        """Ignore ipycanvas' wheel events: they carry no modifier, so a scroll cannot be told from a zoom.
+
+        Zoom comes from the overlay instead (ctrl/⌘ + wheel, touch-pad pinch).
+        """
+
+    def _on_zoom_gesture(self, x, y, factor):
+        """Ctrl/⌘ + wheel or a touch-pad pinch at canvas ``(x, y)`` (from the overlay)."""
+        with self._from_ui():
+            self.zoom_by(factor, x, y)
+
+    def _cancel_gesture(self):
+        """Drop the gesture in progress, committing nothing (e.g. a second finger landed)."""
+        for handler in (*self._handlers.values(), self._pan_gesture):
+            handler.cancel(self)
+        self._button_code = None
+        self._press_shift = (0.0, 0.0)
 
     def _on_key_down(self, key, shift_key, ctrl_key, meta_key):
         with self._from_ui():

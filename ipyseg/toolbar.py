@@ -16,16 +16,19 @@ from .contrast import ContrastControl
 from .tools import Tool
 
 _TOOL_BUTTONS = [
-    # (description, tool, icon, tooltip)
-    ("Brush", Tool.BRUSH, "paint-brush", "Drag to paint (d)"),
-    ("Point", Tool.POINT, "dot-circle-o", "Click to place a point seed (c)"),
-    ("Eraser", Tool.ERASER, "eraser", "Drag to erase seeds (e)"),
-    ("Box", Tool.BOX, "square-o", "Drag a box around the object (r)"),
-    ("Wand", Tool.WAND, "magic", "Click a region of similar colour (w)"),
-    ("Live-wire", Tool.LIVEWIRE, "scissors", "Click anchors along edges; double-click or Enter closes (l)"),
-    ("Polygon", Tool.POLYGON, "pencil-square-o", "Click vertices; double-click or Enter closes (p)"),
-    ("Pan", Tool.PAN, "arrows", "Drag to move the zoomed view (h)"),
+    # (description, tool, icon, tooltip): icon-only buttons; the tooltip names the shortcut first
+    ("Brush", Tool.BRUSH, "paint-brush", "Brush (d): drag to paint; right-drag paints background"),
+    ("Point", Tool.POINT, "dot-circle-o", "Point (c): click to place a point seed"),
+    ("Eraser", Tool.ERASER, "eraser", "Eraser (e): drag to erase seeds"),
+    ("Box", Tool.BOX, "square-o", "Box (r): drag a box around the object"),
+    ("Wand", Tool.WAND, "magic", "Magic wand (w): click a region of similar colour"),
+    ("Live-wire", Tool.LIVEWIRE, "scissors", "Live-wire (l): click anchors along edges; double-click or Enter closes"),
+    ("Polygon", Tool.POLYGON, "pencil-square-o", "Polygon (p): click vertices; double-click or Enter closes"),
+    ("Pan", Tool.PAN, "arrows", "Pan (h): drag to move the zoomed view; ctrl/⌘ + wheel or pinch zooms"),
 ]
+
+#: Tools whose footprint is the brush size (its slider shows while one of them is active).
+BRUSH_TOOLS = (Tool.BRUSH.value, Tool.ERASER.value)
 
 
 def _guard_updates(control: widgets.Widget) -> None:
@@ -74,15 +77,16 @@ class Toolbar:
             "label": widgets.ToggleButtons(
                 options=[("Foreground", FOREGROUND), ("Background", BACKGROUND)],
                 value=FOREGROUND,
-                tooltips=["Paint the current object (f)", "Paint background (b)"],
-                style={"button_width": "112px"},
+                tooltips=["Foreground (f): paint the current object", "Background (b, 0): paint background"],
+                style={"button_width": "90px"},
             ),
             "object": widgets.Dropdown(
                 options=[("1", FOREGROUND)],
                 value=FOREGROUND,
                 description="Object",
-                layout=lay(width="170px"),
-                style={"description_width": "48px"},
+                tooltip="The object the brush paints (1-9 select, n new)",
+                layout=lay(width="104px"),
+                style={"description_width": "initial"},
             ),
             "class": widgets.Dropdown(  # the current object's class; shown when `w.classes` is set
                 options=[],
@@ -95,34 +99,71 @@ class Toolbar:
                 options=[(d, t.value) for d, t, _, _ in _TOOL_BUTTONS],
                 icons=[i for _, _, i, _ in _TOOL_BUTTONS],
                 tooltips=[tip for _, _, _, tip in _TOOL_BUTTONS],
-                style={"button_width": "98px"},
+                style={"button_width": "30px"},
             ),
-            "method": widgets.Dropdown(options=segmenters.available(), description="Method", layout=lay(width="220px")),
+            "method": widgets.Dropdown(
+                options=segmenters.available(),
+                description="Method",
+                layout=lay(width="190px"),
+                style={"description_width": "initial"},
+            ),
             "brush_size": widgets.FloatSlider(
-                min=size_min, max=size_max, step=1, description="Brush", readout_format=".0f", layout=lay(width="250px")
+                min=size_min,
+                max=size_max,
+                step=1,
+                description="Brush",
+                tooltip="Brush diameter in image pixels ([ smaller, ] larger)",
+                readout_format=".0f",
+                layout=lay(width="184px"),
+                style={"description_width": "initial"},
             ),
-            "opacity": widgets.FloatSlider(min=0, max=1, step=0.05, description="Opacity", layout=lay(width="230px")),
+            "opacity": widgets.FloatSlider(
+                min=0,
+                max=1,
+                step=0.05,
+                description="Opacity",
+                readout_format=".2f",
+                layout=lay(width="184px"),
+                style={"description_width": "initial"},
+            ),
             "overlay_mode": widgets.Dropdown(
                 options=["filled", "contour", "hidden"],
                 description="Overlay",
-                layout=lay(width="170px"),
-                style={"description_width": "52px"},
+                tooltip="Overlay: filled, contour or hidden (o)",
+                layout=lay(width="150px"),
+                style={"description_width": "initial"},
             ),
-            "show_seeds": widgets.Checkbox(description="Seeds", indent=False, layout=lay(width="70px")),
+            "show_seeds": widgets.Checkbox(
+                description="Seeds", tooltip="Show the seeds (s)", indent=False, layout=lay(width="62px")
+            ),
             "wand_tolerance": widgets.FloatSlider(
-                min=0, max=255, step=1, description="Wand tol.", readout_format=".0f", layout=lay(width="230px")
+                min=0,
+                max=255,
+                step=1,
+                description="Wand tol.",
+                tooltip="Magic wand tolerance (per channel)",
+                readout_format=".0f",
+                layout=lay(width="196px"),
+                style={"description_width": "initial"},
             ),
         }
         btn = widgets.Button
+
+        def icon_button(icon, tooltip, description=""):
+            b = btn(description=description, icon=icon, tooltip=tooltip, layout=lay(width="30px"))
+            b.add_class("ipyseg-icon")
+            return b
+
         b = self.buttons = {
-            "undo": btn(icon="undo", tooltip="Undo (ctrl+z)", layout=lay(width="40px")),
-            "redo": btn(icon="repeat", tooltip="Redo (ctrl+shift+z)", layout=lay(width="40px")),
-            "clear": btn(description="Clear", icon="trash", tooltip="Remove all seeds", layout=lay(width="80px")),
-            "new_object": btn(icon="plus", tooltip="New object (n)", layout=lay(width="40px")),
-            "zoom_in": btn(icon="search-plus", tooltip="Zoom in (+)", layout=lay(width="40px")),
-            "zoom_out": btn(icon="search-minus", tooltip="Zoom out (-)", layout=lay(width="40px")),
-            "fit": btn(icon="expand", tooltip="Fit the whole image (Home)", layout=lay(width="40px")),
+            "undo": icon_button("undo", "Undo (ctrl+z)"),
+            "redo": icon_button("repeat", "Redo (ctrl+shift+z, ctrl+y)"),
+            "clear": icon_button("trash", "Clear: remove all seeds", "Clear"),
+            "new_object": icon_button("plus", "New object (n)"),
+            "zoom_in": icon_button("search-plus", "Zoom in (+, ctrl/⌘ + wheel)"),
+            "zoom_out": icon_button("search-minus", "Zoom out (-, ctrl/⌘ + wheel)"),
+            "fit": icon_button("expand", "Fit the whole image (Home)"),
         }
+        c["tool"].add_class("ipyseg-icons")
         self.status = widgets.HTML(value="")
 
         for control in (*c.values(), *b.values()):
@@ -152,15 +193,23 @@ class Toolbar:
         b["zoom_out"].on_click(ui(lambda: w.zoom_by(0.5)))
         b["fit"].on_click(ui(w.reset_view))
 
-        row1 = widgets.HBox([c["label"], c["object"], b["new_object"], c["class"], b["undo"], b["redo"], b["clear"]])
-        row2 = widgets.HBox([c["tool"]], layout=lay(flex_flow="row wrap"))
-        row3 = widgets.HBox([c["method"], c["brush_size"], c["opacity"]], layout=lay(flex_flow="row wrap"))
-        row4 = widgets.HBox(
-            [c["overlay_mode"], c["show_seeds"], c["wand_tolerance"], b["zoom_out"], b["zoom_in"], b["fit"]],
-            layout=lay(flex_flow="row wrap"),
+        def sep():
+            return widgets.Box(layout=lay(width="1px")).add_class("ipyseg-sep")
+
+        row1 = widgets.HBox(
+            [c["label"], c["object"], b["new_object"], c["class"], sep(), c["tool"], sep()]
+            + [b["undo"], b["redo"], b["clear"], sep(), b["zoom_out"], b["zoom_in"], b["fit"]]
+        )
+        # The last slot holds the current tool's option (brush size, wand tolerance), as in
+        # napari's layer controls: the row stays short and shows what applies.
+        row2 = widgets.HBox(
+            [c["method"], c["opacity"], c["overlay_mode"], c["show_seeds"], sep(), c["brush_size"], c["wand_tolerance"]]
         )
         self.contrast = ContrastControl(w)  # display range and gamma (contrast.py); hidden for 8-bit photos
-        self.box = widgets.VBox([row1, row2, row3, row4, self.contrast.box])
+        self.box = widgets.VBox([row1, row2, self.contrast.box])
+        self.box.add_class("ipyseg-toolbar")
+        w.observe(self._show_tool_options, "tool")
+        self._show_tool_options()
 
     # ------------------------------------------------------------ syncing
     def _bind(self, name: str) -> None:
@@ -230,6 +279,12 @@ class Toolbar:
         k = w._object_code - 1
         if w.object_classes.get(k) != change.new:
             w.object_classes = {**w.object_classes, k: change.new}
+
+    def _show_tool_options(self, change=None) -> None:
+        tool = self.widget.tool
+        c = self.controls
+        c["brush_size"].layout.display = None if tool in BRUSH_TOOLS else "none"
+        c["wand_tolerance"].layout.display = None if tool == Tool.WAND else "none"
 
     def sync_label(self, change=None) -> None:
         w = self.widget

@@ -25,6 +25,7 @@ from ._constants import BACKGROUND, FOREGROUND, MAX_OBJECTS
 from ._drawing import DisplayMixin, Later
 from ._input import InputMixin
 from ._lifecycle import close_tree, track_cell
+from ._pointer import TouchInput
 from ._prepare import PreparedImage, prepare
 from ._validation import (
     as_label_code,
@@ -40,6 +41,7 @@ from .display import Mapping, as_picture, check_gamma
 from .engine import Cancelled, Engine, Result
 from .geometry import MAX_DISPLAY_PIXELS, Viewport, box_window, polygon_footprint, stroke_footprint
 from .multiscale import FastResult, Multiscale
+from .overlay import Badge, CanvasOverlay
 from .seeds import SeedState, codes_present
 from .session import SessionState, pixels_sha256
 from .toolbar import Toolbar
@@ -260,6 +262,9 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
 
         self.viewport = Viewport(img.shape, int(max_display_pixels))
         self.view = CanvasView(self.viewport)
+        self._overlay = CanvasOverlay(self.viewport.canvas_width)  # badge, wheel zoom, focus (overlay.py)
+        self._badge = Badge(self._overlay)
+        self._touch = TouchInput(self)
         self._engine = Engine(self._compute, self._apply_result, self._on_busy)
         # The engine holds this widget weakly; when the widget is collected, its worker stops.
         self._finalizer = weakref.finalize(self, _close_engine, self._engine)
@@ -283,7 +288,8 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         self.controls, self.buttons = self._toolbar.controls, self._toolbar.buttons
         self._status_html = self._toolbar.status
         self._toolbar.refresh_objects()
-        super().__init__(children=[self._toolbar.box, self.view.canvas, self._status_html])
+        super().__init__(children=[self._toolbar.box, self._overlay, self.view.canvas, self._status_html])
+        self.add_class("ipyseg")
         self._connect_events()
         self._redraw_all()
         track_cell(self)  # re-running this notebook cell closes this widget (see close())
@@ -776,9 +782,15 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         vp = self.viewport
         x = vp.canvas_width / 2 if x is None else float(x)
         y = vp.canvas_height / 2 if y is None else float(y)
+        self._move_view(factor, (x, y), (x, y))
+
+    def _move_view(self, factor: float, anchor, to) -> None:
+        """Zoom by ``factor``, with the image point under canvas ``anchor`` moving to canvas ``to``."""
+        vp = self.viewport
         max_zoom = MAX_PIXEL_ZOOM / min(vp.fit_scale_x, vp.fit_scale_y)
         zoom = min(max(1.0, vp.zoom * float(factor)), max(1.0, max_zoom))
-        row, col = vp.canvas_to_image(x, y)
+        row, col = vp.canvas_to_image(*anchor)
+        x, y = to
         vp.set_view(zoom, row + 0.5 - y / (vp.fit_scale_y * zoom), col + 0.5 - x / (vp.fit_scale_x * zoom))
         self._redraw_all()
 
@@ -1182,6 +1194,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
 
     def _segment(self) -> None:
         request = self._make_request()
+        self._badge.busy(request.method)
         if self._ui_depth:
             self._engine.submit(request)  # the engine shows "busy" at once
         else:
@@ -1210,11 +1223,13 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
             err = result.error
             self._report_error(err, f"⚠ {self.method} failed: {type(err).__name__}: {err}", result.generation)
             return
-        value, window = result.labels, None
+        value, window, preview = result.labels, None, False
         if isinstance(value, FastResult):
             # The window is relative to the fast path's previous result: only if that is shown.
             value, window = value.labels, (value.window if value.base is self.labels else None)
             if not result.labels.final:  # a preview: the final stage follows (latest wins)
+                preview = True
+                self._badge.refining(self.method)
                 self._engine.submit(dataclasses.replace(result.request, preview=False))
         labels = _frozen(np.asarray(value, dtype=np.uint8))
         self._label_ids = [int(k) for k in codes_present(labels) if k > 0]
@@ -1224,13 +1239,21 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
             self._toolbar.refresh_objects()
         n = len(self._label_ids)
         objs = f"{n} object{'s' if n != 1 else ''}"
-        self._report_result(f"{self.method} · {1000 * result.seconds:.0f} ms · {objs}", result.generation)
+        if preview:
+            text = f"{self.method} · preview in {1000 * result.seconds:.0f} ms · {objs} · refining…"
+        else:
+            text = f"{self.method} · {1000 * result.seconds:.0f} ms · {objs}"
+        if self._report_result(text, result.generation) and not preview:
+            self._badge.done()
 
     def _on_busy(self, busy: bool) -> None:
-        if busy:
-            with self._status_lock:
-                if self.last_error is None:  # an error stays on show until a newer result
-                    self._set_status(f"⏳ segmenting with {self.method}…")
+        with self._status_lock:
+            if busy:
+                self._badge.working(self.method)
+                if self.last_error is None and self._badge.kind != "refining":
+                    self._set_status(f"⏳ segmenting with {self.method}…")  # an error stays until a newer result
+            else:
+                self._badge.idle()
 
     # Status line and ``last_error`` change together, under one lock, whichever thread reports:
     # ``last_error`` is set exactly when the status shows an error ("⚠ ..."). An error is
@@ -1242,14 +1265,18 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
             self._error_generation = self._engine.generation if generation is None else generation
             self._set_status(text, error=True)
 
-    def _report_result(self, text: str, generation: int) -> None:
+    def _report_result(self, text: str, generation: int) -> bool:
+        """Show a result's status; ``False`` if an error reported after its request stays on show."""
         with self._status_lock:
             if self.last_error is not None and generation <= self._error_generation:
-                return
+                return False
             self.last_error = None
             self._set_status(text)
+            return True
 
     def _set_status(self, text: str, error: bool = False) -> None:
+        if error:
+            self._badge.error(text)  # on the canvas too: the status line may be off-screen
         self.set_trait("status", text)
         color = "#b00020" if error else "#444"
         self._status_html.value = f'<span style="color:{color};font-size:90%">{html.escape(text)}</span>'

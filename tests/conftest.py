@@ -30,6 +30,11 @@ def send(widget, event, x=None, y=None, **extra):
     widget.view.canvas._handle_custom_msg(content, [])
 
 
+def overlay_send(widget, **content):
+    """Deliver a message exactly as the canvas overlay's front end (overlay.js) sends it."""
+    widget._overlay._handle_custom_msg(content, [])
+
+
 def drag(widget, points, moves_between=4):
     """A real-looking drag in canvas coordinates: move to the start, press, move, release."""
     pts = np.asarray(points, float)

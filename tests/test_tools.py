@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import disk_scene, drag, iou, send
+from conftest import disk_scene, drag, iou, overlay_send, send
 
 from ipyseg import BACKGROUND, FOREGROUND, SegmentWidget
 from ipyseg.geometry import polygon_footprint
@@ -169,7 +169,9 @@ def test_wheel_zoom_pan_and_reset():
     w = SegmentWidget(img, method="watershed", max_display_pixels=150 * 100)
     send(w, "mouse_move", 30, 20)
     before = w.viewport.canvas_to_image(30, 20)
-    send(w, "mouse_wheel", 0, -100)  # wheel up: zoom in around the pointer
+    send(w, "mouse_wheel", 0, -100)  # a plain wheel scrolls the notebook: never a zoom
+    assert w.zoom == 1.0
+    overlay_send(w, event="zoom", x=30, y=20, factor=1.25)  # ctrl + wheel, from the overlay
     assert w.zoom == pytest.approx(1.25)
     assert w.viewport.canvas_to_image(30, 20) == pytest.approx(before)
     w.tool = "pan"

@@ -32,7 +32,8 @@ def segment_with_mouse(nb, H, W, photo):
     nb.pointer_away()
 
     res = nb.wait_kernel(
-        "s = w.seeds\nresult = dict(fg=int((s == 2).sum()), bg=int((s == 1).sum()), label=w.label)",
+        "s = w.seeds\nresult = dict(fg=int((s == 2).sum()), bg=int((s == 1).sum()), label=w.label,"
+        " undo=len(w._state._undo), status=w.status, err=repr(w.last_error))",
         lambda v: v["fg"] > 0 and v["bg"] > 0,
         what="both strokes to reach the kernel",
     )

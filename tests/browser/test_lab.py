@@ -56,7 +56,7 @@ def test_drag_foreground_and_background_segments_large_image(fresh):
     assert not nb.errors(), nb.errors()
 
 
-def test_clicks_land_under_the_pointer_also_after_focus_scroll(fresh):
+def test_clicks_land_under_the_pointer_also_on_a_partly_visible_canvas(fresh):
     nb = fresh
     page = nb.page
     g = nb.geometry()
@@ -81,8 +81,10 @@ def test_clicks_land_under_the_pointer_also_after_focus_scroll(fresh):
     assert abs(got["cx"] - ex) <= foot and abs(got["cy"] - ey) <= foot, got
     assert s == got["n"]
 
-    # 2) Brush, first click on a canvas that is only partly visible: ipycanvas focuses it, the
-    #    browser scrolls it into view between the press and the release.
+    # 2) Brush, first click on a canvas that is only partly visible and did not have the focus:
+    #    ipycanvas alone would focus it and scroll it into view between the press and the
+    #    release; the overlay focuses it without scrolling (the pointer over it takes the
+    #    keyboard, so this click is an ordinary click, not a focus click).
     nb.button("Brush").click()
     nb.wait_kernel("result = w.tool", lambda v: v == "brush")
     page.locator(".jp-InputPrompt").first.click()  # focus leaves the canvas
@@ -103,8 +105,8 @@ def test_clicks_land_under_the_pointer_also_after_focus_scroll(fresh):
     page.mouse.move(*pt, steps=4)
     page.mouse.click(*pt)
     g3 = nb.geometry()
-    print(f"focus scroll moved the canvas by {g3['top'] - g2['top']:.0f} CSS px")
-    assert abs(g3["top"] - g2["top"]) > 50  # the scenario really happened
+    print(f"the click moved the canvas by {g3['top'] - g2['top']:.0f} CSS px")
+    assert abs(g3["top"] - g2["top"]) < 1  # no focus scroll
     nb.wait_kernel("result = int((w.seeds > 0).sum())", lambda v: v > before["n"], what="the click's seeds")
     assert nb.kernel_json("result = w.wait(60)")
     got = seeds_window(nb, "(w.seeds != prev).astype(np.uint8)")  # this click's seeds only
