@@ -67,7 +67,7 @@ class Toolbar:
                 tooltips=[tip for _, _, _, tip in _TOOL_BUTTONS],
                 style={"button_width": "98px"},
             ),
-            "method": widgets.Dropdown(options=segmenters.available(), description="Method", layout=lay(width="220px")),
+            "method": widgets.Dropdown(options=self._methods(), description="Method", layout=lay(width="220px")),
             "brush_size": widgets.FloatSlider(
                 min=1, max=size_max, step=1, description="Brush", readout_format=".0f", layout=lay(width="250px")
             ),
@@ -102,7 +102,7 @@ class Toolbar:
         c["label"].observe(self._label_picked, "value")
         c["object"].observe(self._object_picked, "value")
         w.observe(self.sync_label, "label")
-        w.observe(lambda ch: setattr(c["method"], "value", ch.new), "method")
+        w.observe(self._sync_method, "method")
 
         def ui(fn):
             def handler(_):
@@ -160,8 +160,31 @@ class Toolbar:
         if change.new is not None and change.new != self.widget.label:
             self.widget.label = change.new
 
+    def _methods(self) -> list[str]:
+        """The dropdown's methods: those runnable on defaults, plus those given to this widget.
+
+        A method with a required parameter (``sam`` and its ``model``) stays listed once used, so
+        that one can switch back to it.
+        """
+        names = segmenters.available()
+        used = [m for m in (self.widget.method, *self.widget._params_by_method) if m and m not in names]
+        return names + sorted(set(used))
+
+    def _sync_method(self, change) -> None:
+        dd = self.controls["method"]
+        self._refreshing = True
+        try:
+            options = self._methods()
+            if list(dd.options) != options:
+                dd.options = options  # ipywidgets resets the value here
+            dd.value = change.new
+        finally:
+            self._refreshing = False
+
     def _method_picked(self, change):
         w = self.widget
+        if self._refreshing or change.new is None:
+            return
         if change.new != w.method:
             with w._from_ui():
                 w.method = change.new

@@ -18,6 +18,7 @@ from . import render, segmenters
 from ._constants import BACKGROUND, FOREGROUND, MAX_OBJECTS
 from ._drawing import DisplayMixin
 from ._input import InputMixin
+from ._segment import apply_boxes
 from ._validation import (
     as_image,
     as_label_code,
@@ -69,6 +70,8 @@ class _Request:
     params: dict
     prior: np.ndarray | None
     preview: bool = False  # first the quick stage of the fast path, then the final one
+    boxes: dict | None = None  # box prompts, for segmenters that take ``boxes``
+    prepare: bool = False  # call the segmenter's ``prepare(image, **params)`` first (background requests)
 
 
 def _in_range(value, lo: float, hi: float, name: str) -> float:
@@ -165,6 +168,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         self._fast = Multiscale(img)  # coarse-to-fine for every segmentation (multiscale.py)
         self._fast.level(self._fast.final_factor)
         self._label_ids: list[int] = []  # objects present in labels
+        self._busy_note = ""  # what the busy status says besides "segmenting" (e.g. preparing)
         self._overlay_index: np.ndarray | None = None  # what the overlay layer shows
         self._display_labels: np.ndarray | None = None  # labels sampled at canvas pixels
         with self._sync(), self.hold_trait_notifications():
@@ -180,6 +184,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         super().__init__(children=[self._toolbar.box, self.view.canvas, self._status_html])
         self._connect_events()
         self._redraw_all()
+        self._prepare_in_background()
 
     # ------------------------------------------------------------ public API
     @property
@@ -409,6 +414,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         with self._sync():
             self.params = dict(stored)
         self._segment()
+        self._prepare_in_background()
 
     @traitlets.validate("params")
     def _valid_params(self, proposal):
@@ -424,6 +430,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         self._params_by_method[self.method] = dict(change.new)
         if not self._syncing:
             self._segment()
+            self._prepare_in_background()
 
     @traitlets.validate("label")
     def _valid_label(self, proposal):
@@ -649,21 +656,38 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         finally:
             self._ui_depth -= 1
 
-    def _make_request(self) -> _Request:
+    def _make_request(self, *, background: bool | None = None) -> _Request:
         seeds = self._state.array.copy()
-        prior = self._prior
+        prior, boxes = self._prior, None
         if self._state.boxes:
-            # GrabCut's rectangle: each object lies inside its box, outside all boxes is background.
-            inside = np.zeros(seeds.shape, bool)
-            prior = np.zeros(seeds.shape, np.uint8) if prior is None else prior.copy()
-            for code, (r0, r1, c0, c1) in sorted(self._state.boxes.items()):
-                inside[r0:r1, c0:c1] = True
-                sub = prior[r0:r1, c0:c1]
-                sub[sub == 0] = code - 1
-            seeds[~inside & (seeds == 0)] = BACKGROUND
+            if segmenters.accepts(segmenters.get(self.method), "boxes"):
+                boxes = dict(self._state.boxes)  # box prompts, as they are
+            else:
+                # GrabCut's rectangle: each object lies inside its box, outside all boxes is background.
+                seeds, prior = apply_boxes(seeds, prior, self._state.boxes)
+        background = bool(self._ui_depth) if background is None else background
         return _Request(
-            seeds=seeds, method=self.method, params=dict(self.params), prior=prior, preview=bool(self._ui_depth)
+            seeds=seeds,
+            method=self.method,
+            params=dict(self.params),
+            prior=prior,
+            preview=bool(self._ui_depth),
+            boxes=boxes,
+            prepare=background,
         )
+
+    def _prepare_in_background(self) -> None:
+        """Run the method's ``prepare`` (e.g. SAM's image encoder) in the engine thread, busy shown.
+
+        A segmenter may define ``prepare(image, **params)``: expensive per-photo work done once
+        when the photo or the method is set, instead of on the first stroke. The request also
+        segments (the seeds as they are), so it is an ordinary request for the engine: a newer
+        one replaces it, and every background request prepares first (a no-op once done).
+        """
+        if getattr(segmenters.get(self.method), "prepare", None) is None:
+            return
+        self._busy_note = "preparing the image"
+        self._engine.submit(self._make_request(background=True))
 
     def _segment(self) -> None:
         request = self._make_request()
@@ -680,14 +704,24 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
 
     def _compute(self, request: _Request) -> np.ndarray:
         func = segmenters.get(request.method)
-        if request.prior is not None and not (request.seeds > 0).any():
+        prepare = getattr(func, "prepare", None)
+        if request.prepare and prepare is not None:
+            prepare(self._fast.image, **request.params)
+        if request.prior is not None and not (request.seeds > 0).any() and not request.boxes:
             return request.prior.copy()  # a loaded mask, not refined yet
         return self._fast.segment_staged(
-            func, request.seeds, request.prior, request.params, preview=request.preview, should_stop=self._engine.stale
+            func,
+            request.seeds,
+            request.prior,
+            request.params,
+            preview=request.preview,
+            should_stop=self._engine.stale,
+            boxes=request.boxes,
         )
 
     def _apply_result(self, result: Result) -> None:
         self.last_seconds = result.seconds
+        self._busy_note = ""
         if result.error is not None:
             self.last_error = result.error
             self._set_status(f"⚠ {self.method} failed: {type(result.error).__name__}: {result.error}", error=True)
@@ -711,7 +745,9 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
 
     def _on_busy(self, busy: bool) -> None:
         if busy:
-            self._set_status(f"⏳ segmenting with {self.method}…")
+            self._set_status(
+                f"⏳ {self.method}: {self._busy_note}…" if self._busy_note else f"⏳ segmenting with {self.method}…"
+            )
 
     def _set_status(self, text: str, error: bool = False) -> None:
         self.set_trait("status", text)
