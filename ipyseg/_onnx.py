@@ -319,7 +319,9 @@ def open_runner(signature: Signature, backend: str, what: str, threads: int | No
 
 
 def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    # OpenCV puts the useful part on the last line ("error: (-215:...) ... in function ...").
-    return (lines[-1] if lines else type(err).__name__)[:400]
+    """The useful part of a runtime's error message, on one line."""
+    parts = [ln.strip().lstrip(">").strip() for ln in str(err).splitlines()]
+    text = " ".join(p for p in parts if p)
+    at = text.rfind("error: (")  # OpenCV: "... error: (-215:Assertion failed) ... in function ..."
+    text = text[at:] if at >= 0 else text
+    return (text or type(err).__name__)[:400]

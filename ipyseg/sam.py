@@ -98,6 +98,7 @@ class SamPrediction:
 @dataclass
 class _Spec:
     input_name: str
+    hwc: bool  # the encoder takes the resized (new_h, new_w, 3) RGB photo and normalises and pads it itself
     size: int
     resize: str
     features: dict  # decoder input name -> encoder output name
@@ -176,12 +177,13 @@ def _check_pair(enc, dec, input_size, resize) -> _Spec:
         )
     (inp,) = enc.inputs.values()
     shape = inp.shape
-    if inp.elem_type != _onnx.FLOAT or shape is None or len(shape) != 4 or shape[1] != 3:
+    hwc = shape is not None and len(shape) == 3 and shape[2] == 3  # preprocessing inside the model
+    if inp.elem_type != _onnx.FLOAT or not (hwc or (shape is not None and len(shape) == 4 and shape[1] == 3)):
         raise ValueError(
-            f"`encoder_path` input must be a float32 (1, 3, S, S) image (normalised and padded by ipyseg); "
-            f"got {inp.describe()}"
+            "`encoder_path` input must be a float32 (1, 3, S, S) image (normalised and padded by ipyseg) or an "
+            f"(H, W, 3) image it resizes to S itself; got {inp.describe()}"
         )
-    static = [d for d in shape[2:] if isinstance(d, int) and d > 0]
+    static = [] if hwc else [d for d in shape[2:] if isinstance(d, int) and d > 0]
     if len(static) == 2 and static[0] != static[1]:
         raise ValueError(f"`encoder_path` input must be square (1, 3, S, S); got {inp.describe()}")
     if input_size is None:
@@ -226,6 +228,7 @@ def _check_pair(enc, dec, input_size, resize) -> _Spec:
         raise ValueError(f"`resize` must be 'auto', 'longest' or 'stretch'; got {resize!r}")
     return _Spec(
         input_name=inp.name,
+        hwc=hwc,
         size=size,
         resize=resize,
         features=wiring,
@@ -276,8 +279,10 @@ class SamModel:
     ----------
     encoder_path : str or path-like
         Image encoder: one float32 input ``(1, 3, S, S)`` (the photo resized, normalised and
-        padded by ipyseg; ``S`` is read from the file, e.g. 1024), outputs the image features
-        the decoder takes (``image_embeddings``; SAM 2: ``image_embed``, ``high_res_feats_0``,
+        padded by ipyseg; ``S`` is read from the file, e.g. 1024), or ``(H, W, 3)`` (the photo
+        resized to ``S`` on its longer side, 0-255 RGB; the model normalises and pads it, as
+        samexporter's ``--use-preprocess`` exports do). Outputs the image features the decoder
+        takes (``image_embeddings``; SAM 2: ``image_embed``, ``high_res_feats_0``,
         ``high_res_feats_1``).
     decoder_path : str or path-like
         Prompt decoder with the official SAM ONNX interface: inputs ``image_embeddings``,
@@ -360,6 +365,7 @@ class SamModel:
         self._lock = threading.RLock()
         self._encode_lock = threading.Lock()
         self._model_key: str | None = None
+        self._local = threading.local()  # per-thread full-resolution float buffer for upsampling
         self.timings: dict = {"encoder": None, "decoder": None}
         self._dry_run()
 
@@ -480,7 +486,7 @@ class SamModel:
                 raise ValueError(f"`mask_input` must have shape ({m}, {m}); got {mask_input.shape}")
         low, score = self._decode(emb, np.concatenate(coords), np.concatenate(codes), box is not None, mask_input)
         logits = work_logits(low, frame)[None]
-        mask = upsample_labels(logits, np.array([1]), (frame.height, frame.width)) > 0
+        mask = upsample_labels(logits, np.array([1]), (frame.height, frame.width), scratch=self._scratch) > 0
         return SamPrediction(mask, low, score)
 
     def __call__(self, image, seeds, *, boxes=None, refine=True, stroke_points=4, smoothness=5.0):
@@ -539,10 +545,17 @@ class SamModel:
         logits = np.stack(logits)
         values = np.array(codes, np.intp) - 1
         logits, _ = refine_with_seeds(logits, values, ws, emb.small, smoothness=float(smoothness))
-        labels = upsample_labels(logits, values, seeds.shape)
+        labels = upsample_labels(logits, values, seeds.shape, scratch=self._scratch)
         return enforce_seeds(labels, seeds, bbox)
 
     # --------------------------------------------------------------- private
+    def _scratch(self, shape: tuple) -> np.ndarray:
+        """A float32 buffer of ``shape`` reused by this thread (one at a time: the last shape asked)."""
+        buf = getattr(self._local, "buf", None)
+        if buf is None or buf.shape != tuple(shape):
+            buf = self._local.buf = np.empty(shape, np.float32)
+        return buf
+
     def _decode_object(self, emb, code, coords, kinds, has_box, refine):
         """Decode one object's prompts, reusing or refining earlier results for this photo and object."""
         points = frozenset(zip(np.round(coords[:, 0], 3), np.round(coords[:, 1], 3), kinds, strict=True))
@@ -619,14 +632,20 @@ class SamModel:
                 raise RuntimeError(f"the encoder produced `{name}` with shape {arr.shape}; the decoder expects {want}")
 
     def _preprocess(self, rgb: np.ndarray, frame: Frame):
-        """Resize, normalise and pad: ((1, 3, S, S) float32 blob, (new_h, new_w, 3) uint8 Lab of the resized photo)."""
+        """Resize, normalise and pad: ((1, 3, S, S) float32 blob, (new_h, new_w, 3) uint8 Lab of the resized photo).
+
+        Encoders that take an (H, W, 3) image get the resized photo as float32 0-255 RGB instead.
+        """
         h, w = frame.new_h, frame.new_w
         if (h, w) == rgb.shape[:2]:
             small = rgb
         else:
             shrink = h < rgb.shape[0] or w < rgb.shape[1]
             small = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+        lab = cv2.cvtColor(np.ascontiguousarray(small), cv2.COLOR_RGB2LAB)
         x = small.astype(np.float32)
+        if self._spec.hwc:
+            return x, lab
         if self._normalize == "imagenet":
             mean, std = IMAGENET
             x = (x - np.float32(mean)) / np.float32(std)
@@ -639,7 +658,7 @@ class SamModel:
         s = frame.size
         blob = np.zeros((1, 3, s, s), np.float32)
         blob[0, :, :h, :w] = x.transpose(2, 0, 1)
-        return blob, cv2.cvtColor(np.ascontiguousarray(small), cv2.COLOR_RGB2LAB)
+        return blob, lab
 
     @staticmethod
     def _rgb(image) -> np.ndarray:

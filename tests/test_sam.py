@@ -173,6 +173,16 @@ def test_minmax_and_custom_normalisation_and_stretch(files):
     np.testing.assert_allclose(sam.embed(img).features["image_embeddings"], T.pool(blob, 16), atol=1e-4)
 
 
+def test_encoder_with_its_own_preprocessing(files, backend, tmp_path):
+    """samexporter's --use-preprocess encoders take the resized (H, W, 3) photo."""
+    enc = T.build_hwc_encoder(tmp_path / "hwc.onnx")
+    sam = SamModel(enc, files["dec"], backend=backend, input_size=128)
+    for shape in [(300, 500), (853, 479)]:
+        img = photo(*shape, seed=3)
+        blob, _ = T.preprocess_reference(img)
+        np.testing.assert_allclose(sam.embed(img).features["image_embeddings"], T.pool(blob, 16), atol=1e-4)
+
+
 def test_frame_matches_sam_resize_longest_side():
     f = Frame.make(3000, 4000, 1024, "longest")
     assert (f.new_h, f.new_w) == (768, 1024)
@@ -709,3 +719,26 @@ def test_widget_at_12_megapixels_clicks_at_full_resolution(files):
     ref, sure = expected(img, w.seeds, {FOREGROUND: ([(1601, 1203)], [1])})
     assert_matches(w.labels, ref, sure)
     w._engine.close()
+
+
+def test_noc_benchmark_runs_sam_with_model_files(files, tmp_path, capsys):
+    import sys
+    from pathlib import Path
+
+    from conftest import disk_scene
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks import noc
+
+    (tmp_path / "GrabCut" / "data_GT").mkdir(parents=True)
+    (tmp_path / "GrabCut" / "boundary_GT").mkdir()
+    img, gt = disk_scene(h=120, w=160)
+    cv2.imwrite(str(tmp_path / "GrabCut" / "data_GT" / "disk.png"), img[:, :, ::-1])
+    cv2.imwrite(str(tmp_path / "GrabCut" / "boundary_GT" / "disk.png"), gt.astype(np.uint8) * 255)
+    args = ["--method", "sam", "--datasets", "grabcut", "--data", str(tmp_path), "--workers", "1"]
+    with pytest.raises(SystemExit):
+        noc.main(args)  # no --encoder / --decoder
+    capsys.readouterr()
+    noc.main([*args, "--encoder", str(files["enc"]), "--decoder", str(files["dec"]), "--backend", "opencv"])
+    out = capsys.readouterr().out
+    assert "| `sam` | grabcut | 1 |" in out

@@ -77,6 +77,46 @@ def build_encoder(path, size=128, variant="sam", input_name="image", output_name
     return _save(model, path)
 
 
+def build_hwc_encoder(path, size=128):
+    """An encoder that takes the resized (h, w, 3) 0-255 RGB photo and normalises and pads it itself."""
+    onnx, TP, helper, nh = _onnx()
+    e = size // 16
+    N = helper.make_node
+    inits = {
+        "mean": IMAGENET[0].reshape(1, 1, 3),
+        "std": IMAGENET[1].reshape(1, 1, 3),
+        "zeros6": np.zeros(6, np.int64),
+        "side": np.array([size], np.int64),
+        "i0": np.array([0], np.int64),
+        "i1": np.array([1], np.int64),
+        "ax0": np.array([0], np.int64),
+    }
+    nodes = [
+        N("Sub", ["input_image", "mean"], ["centred"]),
+        N("Div", ["centred", "std"], ["normed"]),
+        N("Transpose", ["normed"], ["chw"], perm=[2, 0, 1]),
+        N("Unsqueeze", ["chw", "ax0"], ["nchw"]),
+        N("Shape", ["input_image"], ["shape"]),
+        N("Gather", ["shape", "i0"], ["h"]),
+        N("Gather", ["shape", "i1"], ["w"]),
+        N("Sub", ["side", "h"], ["pad_h"]),
+        N("Sub", ["side", "w"], ["pad_w"]),
+        N("Concat", ["zeros6", "pad_h", "pad_w"], ["pads"], axis=0),
+        N("Pad", ["nchw", "pads"], ["padded"], mode="constant"),
+        N("AveragePool", ["padded"], ["image_embeddings"], kernel_shape=[16, 16], strides=[16, 16]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "tiny_hwc_encoder",
+        [helper.make_tensor_value_info("input_image", TP.FLOAT, ["H", "W", 3])],
+        [helper.make_tensor_value_info("image_embeddings", TP.FLOAT, [1, 3, e, e])],
+        [nh.from_array(v, k) for k, v in inits.items()],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="ipyseg-tests")
+    model.ir_version = 8
+    return _save(model, path)
+
+
 def build_decoder(
     path,
     size=128,
