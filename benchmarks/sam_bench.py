@@ -11,7 +11,8 @@ With your own ONNX exports (no torch needed here)::
   a ``SegmentWidget`` driven by real ipycanvas messages (point tool: mouse-move, mouse-down,
   mouse-up), timed from the mouse-up message to the end of the result's application, which
   includes the decoder, full-resolution labels and the overlay PNG sent to the front end. Wall
-  and process CPU time (the machine is shared; CPU time is what an idle machine would see).
+  and process CPU time (the machine is shared; CPU time is what an idle machine would see, with
+  ``--threads 1``: with more threads, runtimes spin while waiting for each other on a busy box).
   Also box prompts (the box tool: a drag).
 * **Reproduction** (``--reference DIR`` from ``benchmarks/medsam_export.py``): ipyseg's pipeline
   on the GrabCut photos with the ground-truth boxes, against the torch model's masks: IoU
@@ -67,9 +68,9 @@ def encoder_times(sam: SamModel, n: int) -> list[float]:
     out = []
     for i in range(n):
         img = speed.synthetic_photo(1.0, seed=100 + i)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         emb = sam.embed(img)
-        out.append(time.perf_counter() - t0)
+        out.append((time.perf_counter() - t0, time.process_time() - c0))
         assert emb.source == "encoder"
     return out
 
@@ -175,7 +176,14 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=3, help="rounds of 8 clicks and 3 boxes at 12 MP")
     ap.add_argument("--reference", type=Path, help="folder written by benchmarks/medsam_export.py")
     ap.add_argument("--json", type=Path)
+    ap.add_argument(
+        "--threads", type=int, default=None, help="runtime threads (onnxruntime session, cv2.setNumThreads)"
+    )
     args = ap.parse_args(argv)
+    if args.threads is not None:
+        import cv2
+
+        cv2.setNumThreads(args.threads)
     import speed
 
     photo = speed.sample_photo(12.0)
@@ -189,10 +197,10 @@ def main(argv=None):
         "runs": {},
     }
     for backend in args.backends:
-        sam = SamModel(args.encoder, args.decoder, backend=backend, normalize=args.normalize)
-        run = {"load_before": load()}
-        enc = encoder_times(sam, args.encodes)
-        run["encoder_s"] = enc
+        sam = SamModel(args.encoder, args.decoder, backend=backend, normalize=args.normalize, threads=args.threads)
+        run = {"load_before": load(), "threads": args.threads}
+        enc = np.array(encoder_times(sam, args.encodes))
+        run["encoder_s"] = enc.tolist()
         lat = click_latency(sam, photo, args.repeats)
         run.update(lat)
         if args.reference is not None:
@@ -202,7 +210,8 @@ def main(argv=None):
         c = np.array(lat["click"])
         b = np.array(lat["box"])
         print(
-            f"{backend}: encoder median {np.median(enc):.3f} s; click p50 {1000 * np.median(c[:, 0]):.0f} ms wall "
+            f"{backend} (threads {args.threads or 'default'}): encoder median {np.median(enc[:, 0]):.3f} s wall "
+            f"({np.median(enc[:, 1]):.3f} s CPU); click p50 {1000 * np.median(c[:, 0]):.0f} ms wall "
             f"({1000 * np.median(c[:, 1]):.0f} ms CPU), p90 {1000 * np.percentile(c[:, 0], 90):.0f} ms; "
             f"box p50 {1000 * np.median(b[:, 0]):.0f} ms wall ({1000 * np.median(b[:, 1]):.0f} ms CPU); "
             f"{np.median(lat['bytes']) / 1000:.1f} kB per click; load {run['load_before']} -> {run['load_after']}",

@@ -192,7 +192,6 @@ def refine_with_seeds(
     lab = labels_from_logits(logits, values)
     h, w = lab.shape
     margin = max(2, int(round(reach * max(h, w))))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1))
     for k, value in enumerate(values):
         code = int(value) + 1
         fg = ws == code
@@ -202,7 +201,9 @@ def refine_with_seeds(
         if not bad.any():
             continue
         r0, r1, c0, c1 = _window(bad, margin)
-        near = cv2.dilate(bad[r0:r1, c0:c1].view(np.uint8), kernel).astype(bool)
+        # within `margin` of a contradiction (a distance transform costs the same for any margin)
+        far = (~bad[r0:r1, c0:c1]).view(np.uint8)
+        near = cv2.distanceTransform(far, cv2.DIST_L2, cv2.DIST_MASK_3) <= margin
         f, b, c = fg[r0:r1, c0:c1], bg[r0:r1, c0:c1], cur[r0:r1, c0:c1]
         g = logits[k, r0:r1, c0:c1]
         cost_fg = np.logaddexp(0.0, -g)  # -log sigmoid(l)
@@ -230,17 +231,28 @@ def _drop_cut_off(mask: np.ndarray, fg: np.ndarray, bg: np.ndarray) -> np.ndarra
 
     Without any seed of the object (a box prompt only), its largest component is its anchor.
     """
-    n, comp, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
+    x, y, w, h = cv2.boundingRect(mask.view(np.uint8))  # work only where the object is
+    sub, f, b = (
+        mask[y : y + h, x : x + w],
+        fg[y : y + h, x : x + w],
+        bg[max(0, y - 1) : y + h + 1, max(0, x - 1) : x + w + 1],
+    )
+    n, comp, stats, _ = cv2.connectedComponentsWithStats(sub.view(np.uint8), connectivity=8)
     if n <= 2:
         return mask
     anchor = np.zeros(n, bool)
-    anchor[np.unique(comp[fg & mask])] = True
+    anchor[np.unique(comp[f & sub])] = True
     anchor[0] = False
     if not anchor.any():
         anchor[1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))] = True
     touching = np.zeros(n, bool)
-    near_bg = cv2.dilate(bg.view(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-    touching[np.unique(comp[near_bg & mask])] = True
+    near_bg = cv2.dilate(b.view(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    near_bg = near_bg[int(y > 0) : int(y > 0) + h, int(x > 0) : int(x > 0) + w]
+    touching[np.unique(comp[near_bg & sub])] = True
     drop = touching & ~anchor
     drop[0] = False
-    return mask & ~drop[comp] if drop.any() else mask
+    if not drop.any():
+        return mask
+    out = mask.copy()
+    out[y : y + h, x : x + w] &= ~drop[comp]
+    return out

@@ -173,14 +173,17 @@ def seed_points(seeds: np.ndarray, ws: np.ndarray, frame: Frame, stroke_points: 
     fx, fy = frame.width / frame.new_w, frame.height / frame.new_h
     click_extent = max(CLICK_PIXELS, CLICK_CELLS * max(fx, fy))
     mx, my = int(math.ceil(fx)) + 2, int(math.ceil(fy)) + 2  # reach of a cell's footprint
-    for code in codes_present(ws):
+    bx, by, bw, bh = cv2.boundingRect(ws)  # work only where seeds are
+    crop = ws[by : by + bh, bx : bx + bw]
+    for code in codes_present(crop):
         if code == 0:
             continue
-        n, comp, stats, _ = cv2.connectedComponentsWithStats((ws == code).view(np.uint8), connectivity=8)
+        n, comp, stats, _ = cv2.connectedComponentsWithStats((crop == code).view(np.uint8), connectivity=8)
         pts = []
         for i in range(1, n):
             x, y, cw, ch = (int(v) for v in stats[i, :4])
             cells = comp[y : y + ch, x : x + cw] == i
+            x, y = x + bx, y + by  # work-grid coordinates
             if max(cw * fx, ch * fy) <= click_extent:
                 # a click: its most interior pixel at full resolution, exact
                 r0, r1 = max(0, int(y * fy) - my), min(frame.height, int(math.ceil((y + ch) * fy)) + my)
