@@ -22,58 +22,26 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import threading
 import time
-import weakref
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from . import _onnx
+from ._sam_cache import Embedding, EmbeddingCache
+from ._sam_files import check_normalize, check_pair, preprocess
 from ._sam_masks import enforce_seeds, refine_with_seeds, upsample_labels, work_logits
 from ._sam_prompts import Frame, box_to_input, seed_points, work_seeds
 from .segmenters import register
 
-#: Decoder inputs that carry prompts; the others are image features from the encoder.
-PROMPT_INPUTS = ("point_coords", "point_labels", "mask_input", "has_mask_input", "orig_im_size")
-REQUIRED_PROMPT_INPUTS = ("point_coords", "point_labels", "mask_input", "has_mask_input")
-#: SAM's pixel normalisation (ImageNet mean and std, 0-255 units).
-IMAGENET = ((123.675, 116.28, 103.53), (58.395, 57.12, 57.375))
-NORMALIZATIONS = ("imagenet", "minmax")
+__all__ = ["Embedding", "SamModel", "SamPrediction"]
+
 #: Prompt results remembered per model (for refinement and for undo/redo to give the same mask).
 MEMO_SIZE = 512
-
-
-@dataclass
-class Embedding:
-    """One photo's encoder output and what goes with it.
-
-    Attributes
-    ----------
-    key : str
-        Hash of the photo (and the model), the cache key.
-    frame : Frame
-        The photo's sizes in SAM's frames.
-    features : dict
-        Decoder input name -> encoder output array.
-    small : (new_h, new_w, 3) ndarray of uint8
-        The resized photo (the work grid) in OpenCV's 8-bit Lab, for the stroke graph cut.
-    seconds : float
-        Encoder time (0 when it came from a cache).
-    source : str
-        ``"encoder"``, ``"memory"`` or ``"disk"``.
-    """
-
-    key: str
-    frame: Frame
-    features: dict
-    small: np.ndarray
-    seconds: float = 0.0
-    source: str = "encoder"
 
 
 @dataclass
@@ -96,166 +64,11 @@ class SamPrediction:
 
 
 @dataclass
-class _Spec:
-    input_name: str
-    hwc: bool  # the encoder takes the resized (new_h, new_w, 3) RGB photo and normalises and pads it itself
-    size: int
-    resize: str
-    features: dict  # decoder input name -> encoder output name
-    feature_shapes: dict  # decoder input name -> static shape or None
-    mask_size: int
-    low_res_output: str
-    iou_output: str
-    orig_im_size: bool
-    pad_point: bool
-    variant: str
-
-
-@dataclass
 class _Decoded:
     points: frozenset
     low_res: np.ndarray  # (M, M)
     score: float
     refined_from: frozenset | None = None
-
-
-@dataclass
-class _Timing:
-    encoder: list = field(default_factory=list)
-    decoder: list = field(default_factory=list)
-
-
-def _static(shape) -> bool:
-    return shape is not None and all(isinstance(d, int) and d > 0 for d in shape)
-
-
-def _names(infos) -> str:
-    return ", ".join(i.describe() for i in infos.values())
-
-
-def _check_pair(enc, dec, input_size, resize) -> _Spec:
-    """Match an encoder's outputs to a decoder's inputs; clear errors for anything that does not fit."""
-    if "point_coords" in enc.inputs and "point_coords" not in dec.inputs:
-        raise ValueError(
-            f"`encoder_path` '{enc.path.name}' looks like a prompt decoder (inputs: {_names(enc.inputs)}); "
-            "pass the image encoder first, then the decoder"
-        )
-    missing = [n for n in REQUIRED_PROMPT_INPUTS if n not in dec.inputs]
-    if missing:
-        raise ValueError(
-            f"`decoder_path` '{dec.path.name}' lacks the SAM decoder input(s) {missing}; it has: {_names(dec.inputs)}. "
-            "Expected the official SAM ONNX decoder interface (image_embeddings, point_coords, point_labels, "
-            "mask_input, has_mask_input, orig_im_size -> masks, iou_predictions, low_res_masks)"
-        )
-    for name in ("point_coords", "point_labels", "mask_input", "has_mask_input", *dec.inputs):
-        info = dec.inputs[name]
-        if info.elem_type != _onnx.FLOAT:
-            raise ValueError(f"`decoder_path` input `{name}` must be float32; got {info.dtype}")
-    if "iou_predictions" not in dec.outputs:
-        raise ValueError(
-            f"`decoder_path` '{dec.path.name}' lacks the output `iou_predictions`; it has: {_names(dec.outputs)}"
-        )
-    if "low_res_masks" in dec.outputs:
-        low_res_output = "low_res_masks"
-    elif "masks" in dec.outputs and "orig_im_size" not in dec.inputs:
-        low_res_output = "masks"  # SAM 2 exports: masks at mask_input's size, no orig_im_size
-    else:
-        raise ValueError(
-            f"`decoder_path` '{dec.path.name}' lacks the output `low_res_masks` (the logits at mask_input's "
-            f"resolution); it has: {_names(dec.outputs)}"
-        )
-    mi = dec.inputs["mask_input"].shape
-    if mi is None or len(mi) != 4 or not isinstance(mi[2], int) or mi[2] != mi[3] or mi[2] <= 0:
-        raise ValueError(f"`decoder_path` input `mask_input` must have a static square shape (1, 1, M, M); got {mi}")
-    pc = dec.inputs["point_coords"].shape
-    if pc is None or len(pc) != 3 or pc[2] != 2:
-        raise ValueError(f"`decoder_path` input `point_coords` must have shape (1, N, 2); got {pc}")
-
-    if len(enc.inputs) != 1:
-        raise ValueError(
-            f"`encoder_path` '{enc.path.name}' must take one image input (1, 3, S, S); it has: {_names(enc.inputs)}"
-        )
-    (inp,) = enc.inputs.values()
-    shape = inp.shape
-    hwc = shape is not None and len(shape) == 3 and shape[2] == 3  # preprocessing inside the model
-    if inp.elem_type != _onnx.FLOAT or not (hwc or (shape is not None and len(shape) == 4 and shape[1] == 3)):
-        raise ValueError(
-            "`encoder_path` input must be a float32 (1, 3, S, S) image (normalised and padded by ipyseg) or an "
-            f"(H, W, 3) image it resizes to S itself; got {inp.describe()}"
-        )
-    static = [] if hwc else [d for d in shape[2:] if isinstance(d, int) and d > 0]
-    if len(static) == 2 and static[0] != static[1]:
-        raise ValueError(f"`encoder_path` input must be square (1, 3, S, S); got {inp.describe()}")
-    if input_size is None:
-        size = static[0] if static else 1024
-    else:
-        size = int(input_size)
-        if size < 16 or (static and static[0] != size):
-            raise ValueError(
-                f"`input_size` must be the encoder's input side ({static[0] if static else '>= 16'}); got {input_size}"
-            )
-
-    feature_inputs = [n for n in dec.inputs if n not in PROMPT_INPUTS]
-    if not feature_inputs:
-        raise ValueError(
-            f"`decoder_path` '{dec.path.name}' has no image-feature input (e.g. image_embeddings); "
-            f"it has: {_names(dec.inputs)}"
-        )
-    if len(feature_inputs) == 1 and len(enc.outputs) == 1:
-        wiring = {feature_inputs[0]: next(iter(enc.outputs))}
-    else:
-        absent = [n for n in feature_inputs if n not in enc.outputs]
-        if absent:
-            raise ValueError(
-                f"the encoder's outputs ({_names(enc.outputs)}) do not provide the decoder's image-feature "
-                f"input(s) {absent}: pass an encoder and a decoder exported together"
-            )
-        wiring = {n: n for n in feature_inputs}
-    feature_shapes = {}
-    for d_name, e_name in wiring.items():
-        ds, es = dec.inputs[d_name].shape, enc.outputs[e_name].shape
-        if _static(ds) and _static(es) and tuple(ds) != tuple(es):
-            raise ValueError(
-                f"the encoder's output `{e_name}` has shape {es} but the decoder's input `{d_name}` expects {ds}: "
-                "pass an encoder and a decoder exported together"
-            )
-        feature_shapes[d_name] = tuple(ds) if _static(ds) else (tuple(es) if _static(es) else None)
-
-    sam2 = "orig_im_size" not in dec.inputs or len(feature_inputs) > 1
-    if resize == "auto":
-        resize = "stretch" if sam2 else "longest"
-    elif resize not in ("longest", "stretch"):
-        raise ValueError(f"`resize` must be 'auto', 'longest' or 'stretch'; got {resize!r}")
-    return _Spec(
-        input_name=inp.name,
-        hwc=hwc,
-        size=size,
-        resize=resize,
-        features=wiring,
-        feature_shapes=feature_shapes,
-        mask_size=int(mi[2]),
-        low_res_output=low_res_output,
-        iou_output="iou_predictions",
-        orig_im_size="orig_im_size" in dec.inputs,
-        pad_point=not sam2,
-        variant="sam2" if sam2 else "sam",
-    )
-
-
-def _check_normalize(normalize):
-    if isinstance(normalize, str):
-        if normalize not in NORMALIZATIONS:
-            raise ValueError(f"`normalize` must be one of {list(NORMALIZATIONS)} or (mean, std); got {normalize!r}")
-        return normalize
-    try:
-        mean, std = (np.asarray(v, np.float32).reshape(3) for v in normalize)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"`normalize` must be one of {list(NORMALIZATIONS)} or a pair (mean, std) of 3 numbers each; got {normalize!r}"
-        ) from None
-    if not (np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()):
-        raise ValueError(f"`normalize` (mean, std) must be finite with std > 0; got {normalize!r}")
-    return (tuple(float(v) for v in mean), tuple(float(v) for v in std))
 
 
 def _check_params(refine, stroke_points, smoothness):
@@ -342,8 +155,8 @@ class SamModel:
         dec = _onnx.read_signature(decoder_path, "decoder_path")
         if input_size is not None and (isinstance(input_size, bool) or not isinstance(input_size, (int, np.integer))):
             raise TypeError(f"`input_size` must be an integer; got {input_size!r}")
-        self._spec = _check_pair(enc, dec, input_size, resize)
-        self._normalize = _check_normalize(normalize)
+        self._spec = check_pair(enc, dec, input_size, resize)
+        self._normalize = check_normalize(normalize)
         if isinstance(memory_cache, bool) or not isinstance(memory_cache, (int, np.integer)) or memory_cache < 1:
             raise ValueError(f"`memory_cache` must be an integer >= 1; got {memory_cache!r}")
         if threads is not None and (
@@ -357,9 +170,9 @@ class SamModel:
         self.backend = _onnx.resolve_backend(backend)
         self._encoder = _onnx.open_runner(enc, self.backend, "encoder", threads)
         self._decoder = _onnx.open_runner(dec, self.backend, "decoder", threads)
-        self._memory_size = int(memory_cache)
-        self._memory: OrderedDict[str, Embedding] = OrderedDict()
-        self._ids: dict[int, tuple] = {}  # id(read-only array) -> (weakref, image hash)
+        self._cache = EmbeddingCache(
+            memory_cache, self.cache_dir, self._model_hash, list(self._spec.features), self._check_features
+        )
         self._memo: OrderedDict[tuple, _Decoded] = OrderedDict()
         self._last: dict[tuple, frozenset] = {}  # (embedding key, code) -> points of the last decode
         self._lock = threading.RLock()
@@ -401,20 +214,17 @@ class SamModel:
         Embedding
         """
         rgb = self._rgb(image)
-        key = self._image_key(rgb)
-        with self._lock:
-            emb = self._memory.get(key)
-            if emb is not None:
-                self._memory.move_to_end(key)
-                return Embedding(emb.key, emb.frame, emb.features, emb.small, 0.0, "memory")
+        key = self._cache.image_key(rgb)
+        emb = self._cache.get(key)
+        if emb is not None:
+            return emb
         with self._encode_lock:  # one encoder run per photo even when two threads ask at once
-            with self._lock:
-                emb = self._memory.get(key)
+            emb = self._cache.get(key)
             if emb is not None:
-                return Embedding(emb.key, emb.frame, emb.features, emb.small, 0.0, "memory")
+                return emb
             frame = Frame.make(rgb.shape[0], rgb.shape[1], self._spec.size, self._spec.resize)
-            blob, small = self._preprocess(rgb, frame)
-            features = self._load_disk(key)
+            blob, small = preprocess(rgb, frame, self._spec, self._normalize)
+            features = self._cache.load(key)
             source, seconds = "disk", 0.0
             if features is None:
                 t0 = time.perf_counter()
@@ -425,22 +235,18 @@ class SamModel:
                 by_name = dict(zip(names, outs, strict=True))
                 features = {d: np.ascontiguousarray(by_name[e], np.float32) for d, e in self._spec.features.items()}
                 self._check_features(features)
-                self._save_disk(key, features)
+                self._cache.save(key, features)
                 source = "encoder"
             emb = Embedding(key, frame, features, small, seconds, source)
-            with self._lock:
-                self._memory[key] = emb
-                while len(self._memory) > self._memory_size:
-                    self._memory.popitem(last=False)
+            self._cache.put(emb)
         return emb
 
     def clear_cache(self) -> None:
         """Forget the embeddings and prompt results kept in memory (the disk cache stays)."""
+        self._cache.clear()
         with self._lock:
-            self._memory.clear()
             self._memo.clear()
             self._last.clear()
-            self._ids.clear()
 
     # -------------------------------------------------------------- decoding
     def predict(self, image, points=None, labels=None, box=None, mask_input=None) -> SamPrediction:
@@ -631,67 +437,6 @@ class SamModel:
             if want is not None and tuple(arr.shape) != tuple(want):
                 raise RuntimeError(f"the encoder produced `{name}` with shape {arr.shape}; the decoder expects {want}")
 
-    def _preprocess(self, rgb: np.ndarray, frame: Frame):
-        """Resize, normalise and pad: ((1, 3, S, S) float32 blob, (new_h, new_w, 3) uint8 Lab of the resized photo).
-
-        Encoders that take an (H, W, 3) image get the resized photo as float32 0-255 RGB instead.
-        """
-        h, w = frame.new_h, frame.new_w
-        if (h, w) == rgb.shape[:2]:
-            small = rgb
-        else:
-            shrink = h < rgb.shape[0] or w < rgb.shape[1]
-            small = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-        lab = cv2.cvtColor(np.ascontiguousarray(small), cv2.COLOR_RGB2LAB)
-        x = small.astype(np.float32)
-        if self._spec.hwc:
-            return x, lab
-        if self._normalize == "imagenet":
-            mean, std = IMAGENET
-            x = (x - np.float32(mean)) / np.float32(std)
-        elif self._normalize == "minmax":
-            lo, hi = float(x.min()), float(x.max())
-            x = (x - lo) / max(hi - lo, 1e-8)
-        else:
-            mean, std = self._normalize
-            x = (x - np.float32(mean)) / np.float32(std)
-        s = frame.size
-        blob = np.zeros((1, 3, s, s), np.float32)
-        blob[0, :, :h, :w] = x.transpose(2, 0, 1)
-        return blob, lab
-
-    @staticmethod
-    def _rgb(image) -> np.ndarray:
-        if isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3:
-            return np.ascontiguousarray(image)
-        from ._validation import as_image
-
-        arr = as_image(image)
-        return np.ascontiguousarray(arr[:, :, :3])
-
-    def _image_key(self, rgb: np.ndarray) -> str:
-        """SHA-1 of the photo; remembered per read-only array object (the widget's photo is hashed once)."""
-        readonly = not rgb.flags.writeable
-        if readonly:
-            with self._lock:
-                entry = self._ids.get(id(rgb))
-            if entry is not None and entry[0]() is rgb:
-                return entry[1]
-        digest = hashlib.sha1(f"{rgb.shape}".encode())
-        digest.update(memoryview(rgb).cast("B"))
-        key = digest.hexdigest()
-        if readonly:
-            ident = id(rgb)
-            ids = self._ids
-
-            def forget(_ref, ident=ident, ids=ids):
-                ids.pop(ident, None)
-
-            with self._lock:
-                self._ids[ident] = (weakref.ref(rgb, forget), key)
-        return key
-
-    # -------------------------------------------------------------- disk cache
     def _model_hash(self) -> str:
         if self._model_key is None:
             digest = hashlib.sha1()
@@ -702,36 +447,14 @@ class SamModel:
             self._model_key = digest.hexdigest()
         return self._model_key
 
-    def _disk_path(self, key: str) -> Path:
-        return self.cache_dir / f"sam-{self._model_hash()[:20]}-{key}.npz"
+    @staticmethod
+    def _rgb(image) -> np.ndarray:
+        if isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3:
+            return np.ascontiguousarray(image)
+        from ._validation import as_image
 
-    def _load_disk(self, key: str):
-        if self.cache_dir is None:
-            return None
-        path = self._disk_path(key)
-        if not path.is_file():
-            return None
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                features = {name: np.ascontiguousarray(data[name], np.float32) for name in self._spec.features}
-            self._check_features(features)
-        except Exception:  # a damaged or foreign file: recompute (and overwrite it)
-            return None
-        return features
-
-    def _save_disk(self, key: str, features: dict) -> None:
-        if self.cache_dir is None:
-            return
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        path = self._disk_path(key)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=self.cache_dir)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, **features)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        arr = as_image(image)
+        return np.ascontiguousarray(arr[:, :, :3])
 
 
 # ------------------------------------------------------------------- the "sam" method

@@ -462,9 +462,9 @@ def test_read_only_photo_is_hashed_once(files, monkeypatch):
     img = photo(200, 300)
     img.flags.writeable = False
     sam.embed(img)
-    import ipyseg.sam as sam_module
+    import ipyseg._sam_cache as cache_module
 
-    monkeypatch.setattr(sam_module.hashlib, "sha1", lambda *a: pytest.fail("hashed again"))
+    monkeypatch.setattr(cache_module.hashlib, "sha1", lambda *a: pytest.fail("hashed again"))
     assert sam.embed(img).source == "memory"
     writable = img.copy()
     with pytest.raises(pytest.fail.Exception):
