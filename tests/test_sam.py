@@ -742,3 +742,17 @@ def test_noc_benchmark_runs_sam_with_model_files(files, tmp_path, capsys):
     noc.main([*args, "--encoder", str(files["enc"]), "--decoder", str(files["dec"]), "--backend", "opencv"])
     out = capsys.readouterr().out
     assert "| `sam` | grabcut | 1 |" in out
+
+
+def test_graph_cut_hands_pixels_to_the_object_whose_stroke_marks_them():
+    logits = np.stack([_leaky_logits(), np.full((32, 32), -5.0, np.float32)])  # object 2: nothing yet
+    ws = np.zeros((32, 32), np.uint8)
+    ws[12, 12] = 2  # object 1 (label 1) clicked in the disk
+    ws[10:15, 25:29] = 3  # object 2 (label 2) painted over the leak
+    lab = np.full((32, 32, 3), 128, np.uint8)
+    values = np.array([1, 2])
+    logits, refined = refine_with_seeds(logits, values, ws, lab, smoothness=1.0)
+    after = labels_from_logits(logits, values)
+    assert refined == [1, 2]
+    assert (after[10:15, 25:29] == 2).all() and after[12, 12] == 1
+    assert set(np.unique(after)) == {0, 1, 2}
