@@ -12,6 +12,14 @@ the median seconds per ``ipyseg.segment`` call.
 ``--limit N`` runs only the first N instances of each set (quick iteration). Results written
 with ``--json`` are merged into the file (one entry per method and set), and ``--plot`` draws
 every entry of that file. Data are read from ``../shared/datasets`` (never copied here).
+
+Segment-Anything weights you have (ONNX exports, see the README's "SAM" section)::
+
+    PYTHONPATH=$PWD python benchmarks/noc.py --method sam --encoder enc.onnx --decoder dec.onnx \
+        [--backend onnxruntime] [--sam-option normalize=minmax]
+
+Each click disk of the robot is one point prompt (its centre), the previous mask's logits are
+fed back (SAM's interactive protocol). The model is loaded once per worker process.
 """
 
 from __future__ import annotations
@@ -227,8 +235,24 @@ def scale_instance(image, gt, valid, scale: float):
     )
 
 
+_SAM_MODELS: dict = {}
+
+
+def sam_model(spec: dict):
+    """A :class:`ipyseg.sam.SamModel` for ``spec`` (``encoder``, ``decoder`` and options), one per process."""
+    key = json.dumps(spec, sort_keys=True)
+    if key not in _SAM_MODELS:
+        from ipyseg.sam import SamModel
+
+        opts = {k: v for k, v in spec.items() if k not in ("encoder", "decoder")}
+        _SAM_MODELS[key] = SamModel(spec["encoder"], spec["decoder"], **opts)
+    return _SAM_MODELS[key]
+
+
 def _run_one(job):
     dataset, stem, image_path, mask_path, method, params, scale, fast = job
+    if isinstance(params, dict) and isinstance(params.get("model"), dict):  # a SamModel spec
+        params = {**params, "model": sam_model(params["model"])}
     image, gt, valid = load_instance(dataset, Path(image_path), Path(mask_path))
     if scale != 1:
         image, gt, valid = scale_instance(image, gt, valid, scale)
@@ -289,7 +313,7 @@ def _merge_json(path: Path, name: str, dataset: str, summary: dict) -> None:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--methods", nargs="+", default=[None], help="method names, or 'all' (default: the default method)"
+        "--methods", "--method", nargs="+", default=[None], help="method names, or 'all' (default: the default method)"
     )
     parser.add_argument("--datasets", nargs="+", default=["grabcut", "berkeley"], choices=["grabcut", "berkeley"])
     parser.add_argument("--data", type=Path, default=DATA, help="folder holding GrabCut/ and Berkeley/")
@@ -302,10 +326,32 @@ def main(argv=None):
     parser.add_argument(
         "--compare-fast", action="store_true", help="run each method twice: full resolution and the widget's fast path"
     )
+    parser.add_argument("--encoder", type=Path, help="method sam: the ONNX image encoder")
+    parser.add_argument("--decoder", type=Path, help="method sam: the ONNX prompt decoder")
+    parser.add_argument("--backend", default="auto", help="method sam: auto, opencv or onnxruntime")
+    parser.add_argument(
+        "--sam-option", action="append", default=[], metavar="NAME=VALUE", help="method sam: SamModel option"
+    )
     args = parser.parse_args(argv)
 
     methods = ipyseg.methods() if args.methods == ["all"] else args.methods
     params = {k: ast.literal_eval(v) for k, v in (p.split("=", 1) for p in args.param)}
+    if "sam" in methods:
+        if args.encoder is None or args.decoder is None:
+            parser.error("--method sam needs --encoder and --decoder")
+        spec = {"encoder": str(args.encoder), "decoder": str(args.decoder), "backend": args.backend}
+        if args.workers > 1:
+            spec["threads"] = 1  # one runtime thread per worker process
+        for opt in args.sam_option:
+            name, value = opt.split("=", 1)
+            try:
+                spec[name] = ast.literal_eval(value)
+            except (ValueError, SyntaxError):
+                spec[name] = value
+        sam_model(spec)  # fail early on a wrong file
+        sam_params = {"model": spec}
+    else:
+        sam_params = {}
     rows = []
     for method in methods:
         for fast in (False, True) if args.compare_fast else (False,):
@@ -320,7 +366,7 @@ def main(argv=None):
                     data=args.data,
                     limit=args.limit,
                     workers=args.workers,
-                    params=params,
+                    params={**params, **(sam_params if method == "sam" else {})},
                     scale=args.scale,
                     fast=fast,
                 )

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import segmenters
-from ._constants import MAX_OBJECTS
-from ._validation import as_labels, as_seeds
+from ._constants import BACKGROUND, MAX_OBJECTS
+from ._validation import as_boxes, as_labels, as_seeds
 from .display import as_picture
 
 
@@ -16,6 +16,7 @@ def segment(
     method: str | None = None,
     *,
     prior=None,
+    boxes=None,
     channel_axis=None,
     rgb=None,
     channels=None,
@@ -41,6 +42,11 @@ def segment(
     prior : (H, W) ndarray, optional
         Starting labels (``0`` background, ``k`` object k, or a bool mask) that unmarked pixels
         lean towards, for methods that support it (e.g. a loaded mask or a box for GrabCut).
+    boxes : dict, optional
+        ``{seed code: (x0, y0, x1, y1)}``: object ``code - 1`` lies in that rectangle (inclusive
+        image-pixel corners), as the widget's box tool. Methods that take boxes (``sam``: a box
+        prompt) get them as they are; for the others everything outside the boxes becomes
+        background seeds and the inside a prior (GrabCut's rectangle).
     channel_axis, rgb, channels, channel_colors, display_range, gamma
         Display settings, as for :class:`ipyseg.SegmentWidget`.
     **params
@@ -67,23 +73,59 @@ def segment(
     img = pic.segmentation_image()
     sds = as_seeds(seeds, pic.shape)
     pri = None if prior is None else as_labels(prior, pic.shape, "prior")
-    return run_segmenter(func, img, sds, pri, params)
+    bxs = None if boxes is None else as_boxes(boxes, pic.shape)
+    if bxs and not segmenters.accepts(func, "boxes"):
+        sds, pri = apply_boxes(sds, pri, bxs)
+        bxs = None
+    return run_segmenter(func, img, sds, pri, params, bxs)
 
 
-def run_segmenter(func, image: np.ndarray, seeds: np.ndarray, prior, params: dict) -> np.ndarray:
+def apply_boxes(seeds: np.ndarray, prior, boxes: dict):
+    """GrabCut's rectangle for methods without box prompts: ``(seeds, prior)`` with the boxes applied.
+
+    Each object lies inside its box (unset prior pixels there become that object) and every
+    unmarked pixel outside all boxes becomes a background seed.
+
+    Parameters
+    ----------
+    seeds : (H, W) ndarray of uint8
+    prior : (H, W) ndarray of uint8 or None
+    boxes : dict
+        ``{code: (r0, r1, c0, c1)}`` windows, end exclusive.
+
+    Returns
+    -------
+    seeds, prior : new arrays
+    """
+    seeds = seeds.copy()
+    inside = np.zeros(seeds.shape, bool)
+    prior = np.zeros(seeds.shape, np.uint8) if prior is None else prior.copy()
+    for code, (r0, r1, c0, c1) in sorted(boxes.items()):
+        inside[r0:r1, c0:c1] = True
+        sub = prior[r0:r1, c0:c1]
+        sub[sub == 0] = code - 1
+    seeds[~inside & (seeds == 0)] = BACKGROUND
+    return seeds, prior
+
+
+def run_segmenter(func, image: np.ndarray, seeds: np.ndarray, prior, params: dict, boxes=None) -> np.ndarray:
     """Call a segmenter on validated inputs and check what it returns.
 
     Declared parameters are checked (and converted) again here, so that a direct caller such
     as :func:`ipyseg.multiscale.segment_fast` cannot hand a NaN to a segmenter either.
+    ``boxes`` (``{code: (r0, r1, c0, c1)}``) reach segmenters whose signature names ``boxes``.
     """
     params = segmenters.check_func_params(func, params)
     rgb = image[:, :, :3] if image.shape[2] == 4 else image
     use_prior = prior is not None and prior.any() and segmenters.accepts_prior(func)
-    if not (seeds >= 2).any() and not use_prior:
+    use_boxes = bool(boxes) and segmenters.accepts(func, "boxes")
+    if not use_boxes and not use_prior and not (seeds >= 2).any():
         return np.zeros(seeds.shape, dtype=np.uint8)
     kwargs = dict(params)
     if use_prior:
         kwargs["prior"] = prior
+    if use_boxes:
+        kwargs["boxes"] = dict(boxes)
     labels = np.asarray(func(np.ascontiguousarray(segmenters.adapt_image(func, rgb)), seeds, **kwargs))
     return _check_labels(labels, seeds.shape, getattr(func, "__name__", repr(func)))
 

@@ -251,6 +251,37 @@ def as_points(points, name: str = "points") -> np.ndarray:
     return arr[:, ::-1].copy()
 
 
+def as_boxes(boxes, shape: tuple, name: str = "boxes") -> dict:
+    """Validate box prompts ``{seed code: (x0, y0, x1, y1)}`` (inclusive image-pixel corners).
+
+    Returns
+    -------
+    dict
+        ``{code: (r0, r1, c0, c1)}``: the windows (end exclusive) of the pixels whose centres
+        lie in each box, clipped to the image (as the widget's box tool stores them).
+    """
+    from .geometry import box_window
+
+    if not isinstance(boxes, dict):
+        raise TypeError(f"`{name}` must be a dict {{seed code: (x0, y0, x1, y1)}}; got {_describe(boxes)}")
+    out = {}
+    for code, box in boxes.items():
+        code = as_label_code(code, f"{name} key")
+        if code < 2:
+            raise ValueError(f"`{name}` keys must be object seed codes (k + 1 >= 2); got {code}")
+        try:
+            x0, y0, x1, y1 = (float(v) for v in box)
+        except (TypeError, ValueError):
+            raise ValueError(f"`{name}[{code}]` must be 4 numbers (x0, y0, x1, y1); got {box!r}") from None
+        if not np.isfinite([x0, y0, x1, y1]).all():
+            raise ValueError(f"`{name}[{code}]` must be finite; got {box!r}")
+        window = box_window((y0, x0), (y1, x1), shape)
+        if window[0] >= window[1] or window[2] >= window[3]:
+            raise ValueError(f"`{name}[{code}]` {tuple(box)} does not overlap the image ({shape[1]} x {shape[0]})")
+        out[code] = window
+    return out
+
+
 def as_label_code(label, name: str = "label") -> int:
     """Validate a seed code to paint with (1 background, k + 1 object k)."""
     if isinstance(label, bool) or not isinstance(label, (int, np.integer)):

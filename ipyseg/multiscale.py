@@ -31,6 +31,7 @@ import numpy as np
 from ._segment import run_segmenter
 from .engine import Cancelled
 from .render import changed_window
+from .segmenters import full_resolution
 
 #: Pixels of the coarse image of the final stage (about 0.3 MP).
 FINAL_PIXELS = 300_000
@@ -202,7 +203,7 @@ class Multiscale:
         radius: int = 2,
     ):
         self._source = image
-        self.image = image[:, :, :3] if image.shape[2] == 4 else image
+        self.image = _rgb(image)
         self.shape = image.shape[:2]
         h, w = self.shape
         full = h * w <= FULL_RESOLUTION_PIXELS * final_pixels / FINAL_PIXELS
@@ -229,7 +230,7 @@ class Multiscale:
         if image.shape[:2] != self.shape:
             raise ValueError(f"`image` (shape {image.shape}) must have this photo's height and width {self.shape}")
         self._source = image
-        self.image = image[:, :, :3] if image.shape[2] == 4 else image
+        self.image = _rgb(image)
         self._levels = {}  # a new dict: a computation still using the old image fills the old one
         self.rebuilds += 1
 
@@ -242,6 +243,8 @@ class Multiscale:
         the budget (at least ``MIN_PREVIEW_PIXELS`` pixels). Estimates are the measured times
         of earlier calls, scaled by pixel count to levels not measured yet.
         """
+        if full_resolution(func):
+            return [1]
         k = self.final_factor
         key = _key(func, params)
         if self.preview_seconds <= 0 or self._estimate(key, k) <= 2 * self.preview_seconds:
@@ -270,7 +273,9 @@ class Multiscale:
         return levels[k]
 
     # ---------------------------------------------------------- segmenting
-    def segment_staged(self, func, seeds, prior=None, params=None, *, preview=False, should_stop=None) -> FastResult:
+    def segment_staged(
+        self, func, seeds, prior=None, params=None, *, preview=False, should_stop=None, boxes=None
+    ) -> FastResult:
         """The quick preview stage (``preview=True``, see :meth:`plan`) or the final stage.
 
         A preview whose plan has a single stage is the final result (``final=True``).
@@ -278,7 +283,7 @@ class Multiscale:
         plan = self.plan(func, params)
         k = plan[0] if preview else plan[-1]
         final = k == plan[-1]
-        result = self.segment(func, seeds, prior, params, factor=k, refine=final, should_stop=should_stop)
+        result = self.segment(func, seeds, prior, params, factor=k, refine=final, should_stop=should_stop, boxes=boxes)
         result.final = final
         return result
 
@@ -292,6 +297,7 @@ class Multiscale:
         factor: int | None = None,
         refine: bool = True,
         should_stop: Callable[[], bool] | None = None,
+        boxes: dict | None = None,
     ) -> FastResult:
         """Segment at block factor ``factor`` (default: the final one) and refine the band.
 
@@ -306,23 +312,29 @@ class Multiscale:
         params : dict, optional
             Method parameters.
         factor : int, optional
-            Block size; ``1`` runs ``func`` at full resolution.
+            Block size; ``1`` runs ``func`` at full resolution. Default: the final factor, or 1
+            for segmenters with ``full_resolution = True``.
         refine : bool
             Decide the band pixel by pixel (and enforce seeds). ``False`` (for previews) only
             replicates the blocks.
         should_stop : callable, optional
             Polled between steps; when it returns ``True``, :class:`Cancelled` is raised.
+        boxes : dict, optional
+            ``{code: (r0, r1, c0, c1)}`` box prompts for segmenters that take ``boxes``
+            (scaled to the coarse image with it).
 
         Returns
         -------
         FastResult
         """
-        k = self.final_factor if factor is None else max(1, int(factor))
+        if factor is None:
+            factor = 1 if full_resolution(func) else self.final_factor
+        k = max(1, int(factor))
         params = dict(params or {})
         stop = should_stop or (lambda: False)
         t0 = time.perf_counter()
         if k == 1:
-            labels = run_segmenter(func, self.image, seeds, prior, params).copy()
+            labels = run_segmenter(func, self.image, seeds, prior, params, boxes).copy()
             labels.flags.writeable = False
             self._learn(func, params, time.perf_counter() - t0, 1)
             last = self._last
@@ -334,8 +346,13 @@ class Multiscale:
         code, mixed = self._coarse_seeds(seeds, k)
         small = self.level(k)
         cprior = None if prior is None else self._coarse_prior(prior, k)
+        cboxes = (
+            None
+            if not boxes
+            else {c: (r0 // k, -(-r1 // k), c0 // k, -(-c1 // k)) for c, (r0, r1, c0, c1) in boxes.items()}
+        )
         tc = time.perf_counter()
-        coarse = run_segmenter(func, small, code, cprior, params)
+        coarse = run_segmenter(func, small, code, cprior, params, cboxes)
         t1 = time.perf_counter()
         self._learn(func, params, t1 - tc, k)
         if stop():
@@ -479,6 +496,15 @@ class Multiscale:
         s = seeds[rr, cc].reshape(bi.size, k * k)
         out = np.where(s >= 2, s - 1, np.where(s == 1, 0, out)).astype(np.uint8)
         labels[rr, cc] = out.reshape(bi.size, k, k)
+
+
+def _rgb(image: np.ndarray) -> np.ndarray:
+    """The colour channels of a photo: RGBA becomes one contiguous read-only RGB copy."""
+    if image.shape[2] != 4:
+        return image
+    rgb = np.ascontiguousarray(image[:, :, :3])
+    rgb.flags.writeable = False
+    return rgb
 
 
 def _block_any(mask: np.ndarray, m: int) -> np.ndarray:

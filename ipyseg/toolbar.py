@@ -102,7 +102,7 @@ class Toolbar:
                 style={"button_width": "30px"},
             ),
             "method": widgets.Dropdown(
-                options=segmenters.available(),
+                options=self._methods(),
                 description="Method",
                 layout=lay(width="190px"),
                 style={"description_width": "initial"},
@@ -221,7 +221,7 @@ class Toolbar:
             self._refreshing = True
             try:
                 if name == "method" and change.new not in control.options:  # registered after we were built
-                    control.options = segmenters.available()
+                    control.options = self._methods()
                 control.value = change.new
             finally:
                 self._refreshing = False
@@ -313,3 +313,13 @@ class Toolbar:
             self.refresh_objects()
         elif change.new != self.widget.label:
             self.widget.label = change.new
+
+    def _methods(self) -> list[str]:
+        """The dropdown's methods: those runnable on defaults, plus those given to this widget.
+
+        A method with a required parameter (``sam`` and its ``model``) stays listed once used, so
+        that one can switch back to it.
+        """
+        names = segmenters.available()
+        used = [m for m in (self.widget.method, *self.widget._params_by_method) if m and m not in names]
+        return names + sorted(set(used))

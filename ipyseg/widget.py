@@ -27,6 +27,7 @@ from ._input import InputMixin
 from ._lifecycle import close_tree, track_cell
 from ._pointer import TouchInput
 from ._prepare import PreparedImage, prepare
+from ._segment import apply_boxes
 from ._validation import (
     as_label_code,
     as_labels,
@@ -87,6 +88,8 @@ class _Request:
     params: dict
     prior: np.ndarray | None
     preview: bool = False  # first the quick stage of the fast path, then the final one
+    boxes: dict | None = None  # box prompts, for segmenters that take ``boxes``
+    prepare: bool = False  # call the segmenter's ``prepare(image, **params)`` first (background requests)
 
 
 def _in_range(value, lo: float, hi: float, name: str) -> float:
@@ -275,6 +278,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         self._photo_later = Later(0.25, weakref.WeakMethod(self._send_lossless_photo))
         self._fast.level(self._fast.final_factor)
         self._label_ids: list[int] = []  # objects present in labels
+        self._busy_note = ""  # what the busy status says besides "segmenting" (e.g. preparing)
         self._overlay_index: np.ndarray | None = None  # what the overlay layer shows
         self._display_labels: np.ndarray | None = None  # labels sampled at canvas pixels
         with self._sync(), self.hold_trait_notifications():
@@ -293,6 +297,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         self._connect_events()
         self._redraw_all()
         track_cell(self)  # re-running this notebook cell closes this widget (see close())
+        self._prepare_in_background()
 
     # ------------------------------------------------------------ public API
     @property
@@ -680,6 +685,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         self.view.show_photo(image.photo)  # then the lossless PNG (the front end draws in order)
         self._toolbar.refresh_objects()
         self._set_status(f"{pic.shape[1]} x {pic.shape[0]}")
+        self._prepare_in_background()  # e.g. SAM's encoder for the new photo
 
     # ----------------------------------------------------------- objects
     def objects(self) -> list[int]:
@@ -828,6 +834,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         with self._sync():
             self.params = dict(stored)
         self._segment()
+        self._prepare_in_background()
 
     @traitlets.validate("params")
     def _valid_params(self, proposal):
@@ -843,6 +850,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         self._params_by_method[self.method] = dict(change.new)
         if not self._syncing:
             self._segment()
+            self._prepare_in_background()
 
     @traitlets.validate("label")
     def _valid_label(self, proposal):
@@ -1176,21 +1184,38 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         finally:
             self._ui_depth -= 1
 
-    def _make_request(self) -> _Request:
+    def _make_request(self, *, background: bool | None = None) -> _Request:
         seeds = self._state.array.copy()
-        prior = self._prior
+        prior, boxes = self._prior, None
         if self._state.boxes:
-            # GrabCut's rectangle: each object lies inside its box, outside all boxes is background.
-            inside = np.zeros(seeds.shape, bool)
-            prior = np.zeros(seeds.shape, np.uint8) if prior is None else prior.copy()
-            for code, (r0, r1, c0, c1) in sorted(self._state.boxes.items()):
-                inside[r0:r1, c0:c1] = True
-                sub = prior[r0:r1, c0:c1]
-                sub[sub == 0] = code - 1
-            seeds[~inside & (seeds == 0)] = BACKGROUND
+            if segmenters.accepts(segmenters.get(self.method), "boxes"):
+                boxes = dict(self._state.boxes)  # box prompts, as they are
+            else:
+                # GrabCut's rectangle: each object lies inside its box, outside all boxes is background.
+                seeds, prior = apply_boxes(seeds, prior, self._state.boxes)
+        background = bool(self._ui_depth) if background is None else background
         return _Request(
-            seeds=seeds, method=self.method, params=dict(self.params), prior=prior, preview=bool(self._ui_depth)
+            seeds=seeds,
+            method=self.method,
+            params=dict(self.params),
+            prior=prior,
+            preview=bool(self._ui_depth),
+            boxes=boxes,
+            prepare=background,
         )
+
+    def _prepare_in_background(self) -> None:
+        """Run the method's ``prepare`` (e.g. SAM's image encoder) in the engine thread, busy shown.
+
+        A segmenter may define ``prepare(image, **params)``: expensive per-photo work done once
+        when the photo or the method is set, instead of on the first stroke. The request also
+        segments (the seeds as they are), so it is an ordinary request for the engine: a newer
+        one replaces it, and every background request prepares first (a no-op once done).
+        """
+        if self._closed or getattr(segmenters.get(self.method), "prepare", None) is None:
+            return
+        self._busy_note = "preparing the image"
+        self._engine.submit(self._make_request(background=True))
 
     def _segment(self) -> None:
         request = self._make_request()
@@ -1208,17 +1233,27 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
 
     def _compute(self, request: _Request) -> np.ndarray:
         func = segmenters.get(request.method)
-        if request.prior is not None and not (request.seeds > 0).any():
-            return request.prior.copy()  # a loaded mask, not refined yet
         self._fast.set_image(self._picture.segmentation_image())  # rebuilt only when what is seen changed
+        prepare = getattr(func, "prepare", None)
+        if request.prepare and prepare is not None:  # the image as the segmenter will receive it
+            prepare(segmenters.adapt_image(func, self._fast.image), **request.params)
+        if request.prior is not None and not (request.seeds > 0).any() and not request.boxes:
+            return request.prior.copy()  # a loaded mask, not refined yet
         if self._engine.stale():
             raise Cancelled
         return self._fast.segment_staged(
-            func, request.seeds, request.prior, request.params, preview=request.preview, should_stop=self._engine.stale
+            func,
+            request.seeds,
+            request.prior,
+            request.params,
+            preview=request.preview,
+            should_stop=self._engine.stale,
+            boxes=request.boxes,
         )
 
     def _apply_result(self, result: Result) -> None:
         self.last_seconds = result.seconds
+        self._busy_note = ""
         if result.error is not None:
             err = result.error
             self._report_error(err, f"⚠ {self.method} failed: {type(err).__name__}: {err}", result.generation)
@@ -1250,8 +1285,9 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         with self._status_lock:
             if busy:
                 self._badge.working(self.method)
-                if self.last_error is None and self._badge.kind != "refining":
-                    self._set_status(f"⏳ segmenting with {self.method}…")  # an error stays until a newer result
+                if self.last_error is None and self._badge.kind != "refining":  # an error stays until a newer result
+                    note = self._busy_note
+                    self._set_status(f"⏳ {self.method}: {note}…" if note else f"⏳ segmenting with {self.method}…")
             else:
                 self._badge.idle()
 

@@ -7,6 +7,20 @@ precision for segmenters registered with ``dtype="float32"``, either for ``dtype
 (``0`` unmarked, ``1`` background, ``k + 1`` object k), ``prior`` an optional (H, W) uint8 label
 image (a loaded mask or a box) that unmarked pixels should lean towards, and ``labels`` an (H, W)
 integer array (``0`` background, ``k`` object k). Segmenters are pure: no widgets, no globals.
+
+Optional seams, any segmenter (function or callable object) may use them:
+
+* keyword inputs besides ``prior``, detected from the signature (:func:`accepts`):
+  ``boxes`` receives the box tool's rectangles ``{seed code: (r0, r1, c0, c1)}`` (end
+  exclusive) as they are; a segmenter without it gets them as a prior plus background seeds
+  outside the boxes (GrabCut's rectangle).
+* ``func.prepare(image, **params)``: expensive per-photo work (an image encoder, say). The widget
+  calls it in its background thread as soon as the photo or method is set, with the busy state
+  shown; ``func`` itself must still work when ``prepare`` was not called.
+* ``func.full_resolution = True``: the widget's coarse-to-fine fast path (``multiscale.py``)
+  calls ``func`` on the full-resolution photo instead of a block-averaged copy.
+* a keyword-only parameter without a default (``sam``'s ``model``) is required: such methods are
+  left out of :func:`available` unless ``include_all`` (they cannot run on defaults).
 """
 
 from __future__ import annotations
@@ -24,7 +38,9 @@ _SPECS: dict[str, dict[str, Param]] = {}  # name -> declared parameters (empty: 
 _DTYPES: dict[Callable, str] = {}  # func -> the image dtype it wants (default "uint8")
 DEFAULT_METHOD = "click_graphcut"
 DTYPES = ("uint8", "float32", "any")
-_RESERVED = ("image", "seeds", "prior")
+#: Inputs a segmenter receives from the caller, not from ``params``.
+INPUTS = ("image", "seeds", "prior", "boxes")
+_RESERVED = INPUTS
 
 
 def register(
@@ -145,9 +161,26 @@ def get(name: str | None) -> Callable:
         raise ValueError(f"`method` must be one of {available()} (or None for the default); got {name!r}") from None
 
 
-def available() -> list[str]:
-    """Names of the registered methods, the default first."""
-    return sorted(_REGISTRY, key=lambda n: (n != DEFAULT_METHOD, n))
+def available(include_all: bool = False) -> list[str]:
+    """Names of the registered methods, the default first.
+
+    Methods with a required parameter (e.g. ``sam``'s ``model``) are listed only with
+    ``include_all=True``.
+    """
+    names = [n for n in _REGISTRY if include_all or not required_params(_REGISTRY[n])]
+    return sorted(names, key=lambda n: (n != DEFAULT_METHOD, n))
+
+
+def required_params(func: Callable) -> list[str]:
+    """Keyword-only parameters of ``func`` without a default (they must be in ``params``)."""
+    sig = _signature(func)
+    if sig is None:
+        return []
+    return [
+        p.name
+        for p in sig.parameters.values()
+        if p.kind is p.KEYWORD_ONLY and p.default is p.empty and p.name not in INPUTS
+    ]
 
 
 def spec(name: str | None) -> dict[str, Param]:
@@ -193,6 +226,9 @@ def check_params(name: str | None, params) -> dict:
     bad_keys = [k for k in params if not isinstance(k, str)]
     if bad_keys:
         raise TypeError(f"`params` names must be strings; got {bad_keys!r} for method {method!r}")
+    missing = [p for p in required_params(func) if p not in params]
+    if missing:
+        raise TypeError(f"method {method!r} needs the parameter(s) {missing}")
     accepted, var_kw = _accepted(_signature(func))
     unknown = sorted(set(params) - set(accepted))
     if unknown and not var_kw:
@@ -210,12 +246,28 @@ def check_func_params(func: Callable, params: dict) -> dict:
     return dict(params)
 
 
-def accepts_prior(func: Callable) -> bool:
-    """Whether ``func`` takes a ``prior`` keyword (or ``**kwargs``)."""
+def accepts(func: Callable, name: str, *, var_keyword: bool = False) -> bool:
+    """Whether ``func``'s signature names the keyword input ``name`` (``"prior"``, ``"boxes"``).
+
+    ``var_keyword``: a ``**params`` catch-all counts too (true of ``prior`` since the start).
+    A callable without a signature accepts anything.
+    """
     sig = _signature(func)
-    return sig is None or "prior" in sig.parameters or _accepted(sig)[1]
+    if sig is None:
+        return True
+    return name in sig.parameters or (var_keyword and _accepted(sig)[1])
 
 
+def accepts_prior(func: Callable) -> bool:
+    return accepts(func, "prior", var_keyword=True)
+
+
+def full_resolution(func: Callable) -> bool:
+    """Whether ``func`` asks to be called at full resolution (``func.full_resolution``)."""
+    return bool(getattr(func, "full_resolution", False))
+
+
+from .. import sam as _sam  # noqa: E402,F401  (registers "sam"; needs model=SamModel(...))
 from . import click_graphcut as _click_graphcut  # noqa: E402,F401  (registers "click_graphcut")
 from . import grabcut as _grabcut  # noqa: E402,F401  (registers "grabcut")
 from . import watershed as _watershed  # noqa: E402,F401  (registers "watershed")

@@ -1,0 +1,153 @@
+"""Embeddings kept for Segment-Anything models: in memory (least recently used dropped first) and,
+optionally, on disk (``.npz`` named by the photo's and the model's hashes, written atomically,
+loaded without pickle).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ._sam_prompts import Frame
+
+
+@dataclass
+class Embedding:
+    """One photo's encoder output and what goes with it.
+
+    Attributes
+    ----------
+    key : str
+        SHA-1 of the photo's pixels (the memory cache's key; disk files add the model's hash).
+    frame : Frame
+        The photo's sizes in SAM's frames.
+    features : dict
+        Decoder input name -> encoder output array.
+    small : (new_h, new_w, 3) ndarray of uint8
+        The resized photo (the work grid) in OpenCV's 8-bit Lab, for the stroke graph cut.
+    seconds : float
+        Encoder time (0 when it came from a cache).
+    source : str
+        ``"encoder"``, ``"memory"`` or ``"disk"``.
+    """
+
+    key: str
+    frame: Frame
+    features: dict
+    small: np.ndarray
+    seconds: float = 0.0
+    source: str = "encoder"
+
+
+class EmbeddingCache:
+    """Where :class:`Embedding` s are kept.
+
+    Parameters
+    ----------
+    memory_size : int
+        Embeddings kept in memory.
+    cache_dir : Path or None
+        Folder for the disk cache (None: memory only).
+    model_key : callable
+        ``model_key() -> str``: hash of the model (encoder file and preprocessing), asked for
+        only when the disk is used.
+    names : list of str
+        The feature arrays an embedding holds (stored under these names).
+    check : callable
+        ``check(features)`` raises if loaded arrays do not fit the model.
+    """
+
+    def __init__(self, memory_size: int, cache_dir, model_key: Callable[[], str], names, check: Callable):
+        self.memory_size = int(memory_size)
+        self.cache_dir = cache_dir
+        self._model_key = model_key
+        self._names = list(names)
+        self._check = check
+        self._memory: OrderedDict[str, Embedding] = OrderedDict()
+        self._ids: dict[int, tuple] = {}  # id(read-only array) -> (weakref, image hash)
+        self._lock = threading.RLock()
+
+    def get(self, key: str) -> Embedding | None:
+        """The embedding kept in memory for ``key`` (marked as recently used), else None."""
+        with self._lock:
+            emb = self._memory.get(key)
+            if emb is not None:
+                self._memory.move_to_end(key)
+                return Embedding(emb.key, emb.frame, emb.features, emb.small, 0.0, "memory")
+        return None
+
+    def put(self, emb: Embedding) -> None:
+        with self._lock:
+            self._memory[emb.key] = emb
+            while len(self._memory) > self.memory_size:
+                self._memory.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget what is in memory (the disk cache stays)."""
+        with self._lock:
+            self._memory.clear()
+            self._ids.clear()
+
+    def image_key(self, rgb: np.ndarray) -> str:
+        """SHA-1 of the photo; remembered per read-only array object (the widget's photo is hashed once)."""
+        readonly = not rgb.flags.writeable
+        if readonly:
+            with self._lock:
+                entry = self._ids.get(id(rgb))
+            if entry is not None and entry[0]() is rgb:
+                return entry[1]
+        digest = hashlib.sha1(f"{rgb.shape}".encode())
+        digest.update(memoryview(rgb).cast("B"))
+        key = digest.hexdigest()
+        if readonly:
+            ident = id(rgb)
+            ids = self._ids
+
+            def forget(_ref, ident=ident, ids=ids):
+                ids.pop(ident, None)
+
+            with self._lock:
+                self._ids[ident] = (weakref.ref(rgb, forget), key)
+        return key
+
+    def _disk_path(self, key: str) -> Path:
+        return self.cache_dir / f"sam-{self._model_key()[:20]}-{key}.npz"
+
+    def load(self, key: str):
+        """Features from the disk cache, or None (no cache, no file, or a damaged or foreign file)."""
+        if self.cache_dir is None:
+            return None
+        path = self._disk_path(key)
+        if not path.is_file():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                features = {name: np.ascontiguousarray(data[name], np.float32) for name in self._names}
+            self._check(features)
+        except Exception:  # a damaged or foreign file: recompute (and overwrite it)
+            return None
+        return features
+
+    def save(self, key: str, features: dict) -> None:
+        """Write ``features`` to the disk cache (atomically: a temporary file, then a rename)."""
+        if self.cache_dir is None:
+            return
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        path = self._disk_path(key)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=self.cache_dir)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, **features)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
