@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
+from collections import deque
 from contextlib import contextmanager
 
 import numpy as np
@@ -26,6 +28,7 @@ LAYER_NAMES = ("image", "overlay", "seeds", "cursor")
 #: drawing at once could pair an image buffer with another widget's command.
 DRAW_LOCK = threading.RLock()
 _batch_depth = 0  # nesting of batch() across all views (guarded by DRAW_LOCK)
+_unsent: list = []  # (view, layer index, nbytes) of images queued in the open batch (DRAW_LOCK)
 
 
 def _drawing(method):
@@ -38,6 +41,14 @@ def _drawing(method):
         return method(self, *args, **kwargs)
 
     return wrapper
+
+
+def _log_sent() -> None:
+    """Record the images of the message just flushed in their views' ``sent`` logs (DRAW_LOCK held)."""
+    t = time.time()
+    for view, layer, n in _unsent:
+        view.sent.append((t, layer, n))
+    _unsent.clear()
 
 
 class CanvasView:
@@ -54,6 +65,11 @@ class CanvasView:
         The widget to display; its top layer (``cursor_layer``) receives mouse and key events.
     bytes_sent : int
         Total image bytes sent to the front end (for benchmarks).
+    sent : collections.deque
+        The last 256 images sent, oldest first, as ``(time, layer, nbytes)``: ``time.time()``
+        just after the message carrying it was handed to the kernel's comm, the layer's index in
+        :data:`LAYER_NAMES`, the encoded size. In-page latency benchmarks match these to the
+        images the page draws.
     """
 
     def __init__(self, viewport: Viewport):
@@ -67,8 +83,10 @@ class CanvasView:
         self.image_layer, self.overlay_layer, self.seeds_layer, self.cursor_layer = (
             self.canvas[i] for i in range(len(LAYER_NAMES))
         )
+        self._layers = [self.canvas[i] for i in range(len(LAYER_NAMES))]
         self.lock = DRAW_LOCK  # shared by all views: the command cache is kernel-wide
         self.bytes_sent = 0
+        self.sent: deque = deque(maxlen=256)
         self._closed = False
 
     @property
@@ -111,6 +129,7 @@ class CanvasView:
                     _CANVAS_MANAGER.flush()
                 finally:
                     _CANVAS_MANAGER._caching = was_caching
+                    _log_sent()
 
     @property
     def event_layer(self):
@@ -129,6 +148,10 @@ class CanvasView:
             layer.clear_rect(x, y, clear[0], clear[1])
         layer._canvas_manager.send_draw_command(layer, COMMANDS["putImageData"], [int(x), int(y)], [png])
         self.bytes_sent += len(png)
+        with DRAW_LOCK:
+            _unsent.append((self, self._layers.index(layer), len(png)))
+            if not _batch_depth:  # not batched: already sent
+                _log_sent()
 
     @_drawing
     def show_photo(self, encoded: bytes) -> None:
