@@ -17,7 +17,7 @@ import numpy as np
 from ipycanvas import MultiCanvas
 from ipycanvas.canvas import _CANVAS_MANAGER, COMMANDS
 
-from . import render
+from . import _frontend, render
 from .geometry import Viewport
 
 LAYER_NAMES = ("image", "overlay", "seeds", "cursor")
@@ -28,6 +28,10 @@ LAYER_NAMES = ("image", "overlay", "seeds", "cursor")
 #: drawing at once could pair an image buffer with another widget's command.
 DRAW_LOCK = threading.RLock()
 _batch_depth = 0  # nesting of batch() across all views (guarded by DRAW_LOCK)
+#: Give each view an :class:`ipyseg._frontend.ImageRelease`, so that the page does not keep every
+#: image ipycanvas received (set to ``False`` before creating a widget to measure without it).
+RELEASE_IMAGES = True
+
 _unsent: list = []  # (view, layer index, nbytes) of images queued in the open batch (DRAW_LOCK)
 
 
@@ -87,6 +91,10 @@ class CanvasView:
         self.lock = DRAW_LOCK  # shared by all views: the command cache is kernel-wide
         self.bytes_sent = 0
         self.sent: deque = deque(maxlen=256)
+        #: The page-side fix for ipycanvas keeping every received image (None if disabled).
+        self.image_release = None
+        if RELEASE_IMAGES and _frontend.ImageRelease is not None:
+            self.image_release = _frontend.ImageRelease(canvases=[self.image_layer])
         self._closed = False
 
     @property
@@ -99,7 +107,7 @@ class CanvasView:
 
         with DRAW_LOCK:
             self._closed = True
-            close_tree(self.canvas, keep=[_CANVAS_MANAGER])
+            close_tree(self.canvas, *filter(None, [self.image_release]), keep=[_CANVAS_MANAGER])
 
     @contextmanager
     def batch(self):

@@ -5,7 +5,8 @@ browser functions before JupyterLab loads:
 
 * ``mouseup`` (capture listener on ``window``): when the user released the button;
 * ``URL.createObjectURL``: ipycanvas turns every image it receives into a blob URL; the time
-  and size of each blob (the message has arrived and been parsed);
+  and size of each blob (the message has arrived and been parsed), and the URLs not revoked;
+* ``createImageBitmap`` (the same for images decoded without a URL) and its completion;
 * the ``onload`` setter of ``<img>``: when the blob has loaded into an ``Image``;
 * ``CanvasRenderingContext2D.drawImage``: the draw of that image onto a layer's canvas (with
   synchronous decode inside), and the compositing of the layers onto the canvas in the page.
@@ -27,22 +28,32 @@ INIT_SCRIPT = r"""
 (() => {
   if (window.__pt) return;
   const now = () => performance.timeOrigin + performance.now();
-  const T = window.__pt = {ups: [], draws: [], shows: [], blobs: new Map(), nblobs: 0, blobBytes: 0};
+  // blobs: URL -> {t, size} until drawn; live: URL -> size until revoked (the page's blob URLs)
+  const T = window.__pt = {ups: [], draws: [], shows: [], blobs: new Map(), live: new Map(), nblobs: 0, blobBytes: 0};
   window.addEventListener('mouseup', () => T.ups.push(now()), true);
   const createURL = URL.createObjectURL;
   URL.createObjectURL = function (obj) {
     const url = createURL.call(URL, obj);
     if (obj instanceof Blob) {
       T.blobs.set(url, {t: now(), size: obj.size});
+      T.live.set(url, obj.size);
       T.nblobs += 1; T.blobBytes += obj.size;
     }
     return url;
   };
   const revokeURL = URL.revokeObjectURL;
   URL.revokeObjectURL = function (url) {
-    const b = T.blobs.get(url);
-    if (b) { T.blobs.delete(url); T.blobBytes -= b.size; }
+    const size = T.live.get(url);
+    if (size !== undefined) { T.live.delete(url); T.nblobs -= 1; T.blobBytes -= size; }
+    T.blobs.delete(url);
     return revokeURL.call(URL, url);
+  };
+  // images decoded without a URL: createImageBitmap(blob)
+  const bitmap = window.createImageBitmap;
+  window.createImageBitmap = function (src, ...rest) {
+    const t = now();
+    const size = src instanceof Blob ? src.size : undefined;
+    return bitmap.call(window, src, ...rest).then(bm => { try { bm.__pt = {t, size, load: now()}; } catch (e) {} return bm; });
   };
   const onload = Object.getOwnPropertyDescriptor(HTMLElement.prototype, 'onload');
   Object.defineProperty(HTMLImageElement.prototype, 'onload', {
@@ -79,9 +90,14 @@ INIT_SCRIPT = r"""
         }
         frameWanted.push(show);
       }
-    } else if (src instanceof HTMLImageElement) {
-      const b = T.blobs.get(src.src) || {};
-      T.draws.push({canvas: dst, blob: b.t, size: b.size, load: src.__tLoad, draw0: t0, draw1: t1});
+    } else if (src instanceof HTMLImageElement || (window.ImageBitmap && src instanceof ImageBitmap)) {
+      let b = src.__pt || {};
+      if (src instanceof HTMLImageElement) {
+        b = Object.assign({load: src.__tLoad}, T.blobs.get(src.src) || {});
+        T.blobs.delete(src.src);
+      }
+      const kind = src instanceof HTMLImageElement ? 'img' : 'bitmap';
+      T.draws.push({canvas: dst, kind, blob: b.t, size: b.size, load: b.load, draw0: t0, draw1: t1});
       if (T.draws.length > 5000) T.draws.splice(0, 1000);
     }
     return r;
