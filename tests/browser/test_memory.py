@@ -24,11 +24,12 @@ from .conftest import REPO, VIEWPORT, _free_port, _start_server, notebook_json, 
 from .pagememory import MemoryProbe
 
 H, W = 3000, 4000
-STROKES = 30
+STROKES = 40
 VIEW_STEPS = 6
 #: Renderer memory growth allowed per stroke (MB). Without the fix a stroke at 12 MP keeps about
-#: 4 MB; with it the growth is allocator and cache warm-up that levels off.
-MAX_MB_PER_STROKE = 1.0
+#: 4 MB; with it about 0.45 MB remain, from the mouse messages the page sends (not images; see
+#: docs/benchmarks.md, "Browser memory"). A zoom/pan step kept about 6 MB without the fix.
+MAX_MB_PER_STROKE = 1.5
 
 
 def _benchmark():
@@ -80,7 +81,7 @@ def test_memory_per_stroke_is_bounded_in_lab(browser, lab_server, request):
     )
     assert after["blob_urls"] == 0, after  # no image kept behind a blob URL
     assert per_stroke <= MAX_MB_PER_STROKE, (before, after_strokes)
-    assert after["rss_renderer"] - after_strokes["rss_renderer"] <= 5 * steps, (after_strokes, after)
+    assert after["rss_renderer"] - after_strokes["rss_renderer"] <= 2 * steps, (after_strokes, after)
     assert after["js_heap"] - before["js_heap"] <= 5, (before, after)
     images = _page_images(nb.page)
     assert images["bitmaps"] == images["draws"] > 0, images  # every image went through the fix
