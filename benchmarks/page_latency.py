@@ -76,7 +76,7 @@ def pct(values, q):
     return v[lo] + (v[hi] - v[lo]) * (pos - lo)
 
 
-def run(sizes, methods, n_strokes, warmup=2, log=print):
+def run(sizes, methods, n_strokes, warmup=2, release=True, log=print):
     """Measure; returns a list of per-stroke records."""
     from playwright.sync_api import sync_playwright
 
@@ -90,7 +90,8 @@ def run(sizes, methods, n_strokes, warmup=2, log=print):
         ctx.add_init_script(pagetiming.INIT_SCRIPT)
         nb = NotebookPage(server, ctx.new_page(), "page-latency.ipynb")
         try:
-            nb.open([scene_cell(*SIZES[s], var=f"w{i}") for i, s in enumerate(sizes)])
+            setup = [] if release else ["import ipyseg.canvas_view as _cv; _cv.RELEASE_IMAGES = False"]
+            nb.open(setup + [scene_cell(*SIZES[s], var=f"w{i}") for i, s in enumerate(sizes)])
             nb.run_all(timeout=600_000)
             for i, s in enumerate(sizes):
                 var = f"w{i}"
@@ -98,6 +99,8 @@ def run(sizes, methods, n_strokes, warmup=2, log=print):
                 nb.show(i)
                 nb.wait_drawn(i, timeout=300_000)
                 pagetiming.install(nb, var)
+                if release:  # images are decoded by ipyseg's ImageRelease (createImageBitmap), not ipycanvas
+                    nb.wait_kernel(f"result = {var}.view.image_release.active", bool, what="the image release")
                 g = nb.geometry(i)
                 for method in methods:
                     for k in range(-warmup, n_strokes):
@@ -180,6 +183,8 @@ def main(argv=None):
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--strokes", type=int, default=15, help="measured strokes per size and method")
     ap.add_argument("--warmup", type=int, default=2, help="unmeasured strokes first, per size and method")
+    ap.add_argument("--no-release", action="store_true", help="ipycanvas' own image decoding (no ImageRelease)")
+    ap.add_argument("--compare", action="store_true", help="measure both, ipycanvas' decoding and ImageRelease's")
     ap.add_argument("--json", type=Path, help="write the per-stroke records here")
     ap.add_argument(
         "--write-docs", action="store_true", help='update the "In-page latency" section of docs/benchmarks.md'
@@ -192,9 +197,19 @@ def main(argv=None):
     methods = args.methods.split(",")
     load0 = os.getloadavg()
     t0 = time.monotonic()
-    records = run(sizes, methods, args.strokes, warmup=args.warmup)
+    variants = [False, True] if args.compare else [not args.no_release]
+    texts, records = [], []
+    for release in variants:
+        recs = run(sizes, methods, args.strokes, warmup=args.warmup, release=release)
+        records += [dict(r, release=release) for r in recs]
+        name = (
+            "images decoded by ImageRelease (createImageBitmap)"
+            if release
+            else "ipycanvas' own decoding (blob URL + Image)"
+        )
+        texts.append((f"{name}:\n\n" if len(variants) > 1 else "") + table(recs))
     load1 = os.getloadavg()
-    text = table(records)
+    text = "\n".join(texts)
     cmd = "python benchmarks/page_latency.py" + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
     head = (
         f"{datetime.date.today().isoformat()}, {os.cpu_count()} cores, load average (1 min) "
@@ -220,9 +235,11 @@ kernel logs its side on the same clock. *First* is the first overlay image after
 coarse preview for slow methods), *final* the last (the final stage). Parts of the first answer:
 *to kernel* (the mouse-up message reaches the kernel), *before compute* (seed layer redraw,
 request, engine queue), *compute*, *render* (labels sampled at the canvas, palette PNG, sent),
-*message* (kernel send to the page holding the image bytes), *load* (blob URL to `Image` loaded),
-*decode+draw* (onto the overlay layer), *composite* (the four layers onto the page's canvas).
-Targets (idle machine): first ≤ 150 ms p50 at 12 MP, final ≤ 600 ms.
+*message* (kernel send to the page holding the image bytes), *load* (the image decoded by
+`createImageBitmap` through ipyseg's `ImageRelease`; with `--no-release`, ipycanvas' blob URL
+loaded into an `Image`), *decode+draw* (drawn onto the overlay layer, with any lazy decode),
+*composite* (the four layers onto the page's canvas). *strokes* counts strokes that got an
+overlay. Targets (idle machine): first ≤ 150 ms p50 at 12 MP, final ≤ 600 ms.
 """
 
 
