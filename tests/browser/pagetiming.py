@@ -134,13 +134,22 @@ import time as _pt_time
 def _pt_install(w):
     if getattr(w, "_pt", None) is not None:
         return
-    log = w._pt = {"up": [], "stages": []}
+    log = w._pt = {"up": [], "handled": [], "stages": []}
 
-    def on_msg(widget, content, buffers):
-        if isinstance(content, dict) and content.get("event") == "mouse_up":
+    def is_up(content):
+        return isinstance(content, dict) and content.get("event") == "mouse_up"
+
+    def on_arrival(widget, content, buffers):
+        if is_up(content):
             log["up"].append(_pt_time.time())
 
-    w.view.canvas._msg_callbacks.callbacks.insert(0, on_msg)
+    def on_handled(widget, content, buffers):
+        if is_up(content):
+            log["handled"].append(_pt_time.time())
+
+    callbacks = w.view.canvas._msg_callbacks.callbacks
+    callbacks.insert(0, on_arrival)  # before the widget's handler: when the mouse-up arrived
+    callbacks.append(on_handled)  # after it: the stroke is committed and its request submitted
     fast = getattr(w, "_fast", None)
     if fast is None:  # no fast path to time: the compute parts stay empty
         return
@@ -189,13 +198,21 @@ def measure_stroke(nb, i: int, var: str, points_client, *, steps: int = 6, timeo
     kernel's images and the page's draws disagree (count or sizes).
     """
     page = nb.page
-    n_up = nb.kernel_json(f"result = len({var}._pt['up'])")
+    n_up = nb.kernel_json(f"result = len({var}._pt['handled'])")
     t0 = page_now(page)
     nb.drag(points_client, steps=steps)
-    # The page's mouse-up travels through the server; this client's requests do not: wait for it.
-    nb.wait_kernel(f"result = len({var}._pt['up'])", lambda v: v > n_up, timeout=timeout, what="the mouse-up")
+    # The page's mouse-up travels through the server, this client's requests do not, and with
+    # ipykernel 7 a widget message can be handled while a request of this client is under way:
+    # wait until the widget has handled the mouse-up, then until its engine is idle.
+    nb.wait_kernel(f"result = len({var}._pt['handled'])", lambda v: v > n_up, timeout=timeout, what="the mouse-up")
+    nb.wait_kernel(
+        f"assert {var}.wait({timeout})\nresult = not {var}._engine.busy",
+        bool,
+        timeout=timeout,
+        what="the engine to be idle",
+    )
     k = nb.kernel_json(
-        f"assert {var}.wait({timeout})\nlog = {var}._pt\nup = log['up'][-1]\n"
+        f"log = {var}._pt\nup = log['up'][-1]\n"
         "result = dict(up=up, computed=[a for a in log['stages'] if a[0] >= up],"
         f" sent=[s for s in {var}.view.sent if s[0] >= up and s[1] == 1],"
         f" seeds=int(({var}.seeds > 0).sum()), status={var}.status)"
