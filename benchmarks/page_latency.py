@@ -76,7 +76,7 @@ def pct(values, q):
     return v[lo] + (v[hi] - v[lo]) * (pos - lo)
 
 
-def run(sizes, methods, n_strokes, warmup=2, release=True, log=print):
+def run(sizes, methods, n_strokes, warmup=2, release=True, setup_code="", log=print):
     """Measure; returns a list of per-stroke records."""
     from playwright.sync_api import sync_playwright
 
@@ -91,6 +91,7 @@ def run(sizes, methods, n_strokes, warmup=2, release=True, log=print):
         nb = NotebookPage(server, ctx.new_page(), "page-latency.ipynb")
         try:
             setup = [] if release else ["import ipyseg.canvas_view as _cv; _cv.RELEASE_IMAGES = False"]
+            setup += [setup_code] if setup_code else []
             nb.open(setup + [scene_cell(*SIZES[s], var=f"w{i}") for i, s in enumerate(sizes)])
             nb.run_all(timeout=600_000)
             for i, s in enumerate(sizes):
@@ -185,6 +186,7 @@ def main(argv=None):
     ap.add_argument("--warmup", type=int, default=2, help="unmeasured strokes first, per size and method")
     ap.add_argument("--no-release", action="store_true", help="ipycanvas' own image decoding (no ImageRelease)")
     ap.add_argument("--compare", action="store_true", help="measure both, ipycanvas' decoding and ImageRelease's")
+    ap.add_argument("--setup", default="", help="kernel code run before the widgets are made (A/B switches)")
     ap.add_argument("--json", type=Path, help="write the per-stroke records here")
     ap.add_argument(
         "--write-docs", action="store_true", help='update the "In-page latency" section of docs/benchmarks.md'
@@ -200,7 +202,7 @@ def main(argv=None):
     variants = [False, True] if args.compare else [not args.no_release]
     texts, records = [], []
     for release in variants:
-        recs = run(sizes, methods, args.strokes, warmup=args.warmup, release=release)
+        recs = run(sizes, methods, args.strokes, warmup=args.warmup, release=release, setup_code=args.setup)
         records += [dict(r, release=release) for r in recs]
         name = (
             "images decoded by ImageRelease (createImageBitmap)"
@@ -235,7 +237,9 @@ kernel logs its side on the same clock. *First* is the first overlay image after
 coarse preview for slow methods), *final* the last (the final stage). Parts of the first answer:
 *to kernel* (the mouse-up message reaches the kernel), *before compute* (seed layer redraw,
 request, engine queue), *compute*, *render* (labels sampled at the canvas, palette PNG, sent),
-*message* (kernel send to the page holding the image bytes), *load* (the image decoded by
+*message* (from the kernel handing the message to its comm to the page holding the image
+bytes: serialisation, ipykernel's IOPub thread, ZMQ, the server, the websocket, ipywidgets and
+ipycanvas' command queue), *load* (the image decoded by
 `createImageBitmap` through ipyseg's `ImageRelease`; with `--no-release`, ipycanvas' blob URL
 loaded into an `Image`), *decode+draw* (drawn onto the overlay layer, with any lazy decode),
 *composite* (the four layers onto the page's canvas). *strokes* counts strokes that got an

@@ -47,9 +47,8 @@ def _drawing(method):
     return wrapper
 
 
-def _log_sent() -> None:
-    """Record the images of the message just flushed in their views' ``sent`` logs (DRAW_LOCK held)."""
-    t = time.time()
+def _log_sent(t: float) -> None:
+    """Record the images of the message sent at ``t`` in their views' ``sent`` logs (DRAW_LOCK held)."""
     for view, layer, n in _unsent:
         view.sent.append((t, layer, n))
     _unsent.clear()
@@ -71,7 +70,7 @@ class CanvasView:
         Total image bytes sent to the front end (for benchmarks).
     sent : collections.deque
         The last 256 images sent, oldest first, as ``(time, layer, nbytes)``: ``time.time()``
-        just after the message carrying it was handed to the kernel's comm, the layer's index in
+        just before the message carrying it was handed to the kernel's comm, the layer's index in
         :data:`LAYER_NAMES`, the encoded size. In-page latency benchmarks match these to the
         images the page draws.
     """
@@ -133,11 +132,12 @@ class CanvasView:
                 yield
             finally:
                 _batch_depth = 0
+                t_send = time.time()
                 try:
                     _CANVAS_MANAGER.flush()
                 finally:
                     _CANVAS_MANAGER._caching = was_caching
-                    _log_sent()
+                    _log_sent(t_send)
 
     @property
     def event_layer(self):
@@ -154,12 +154,13 @@ class CanvasView:
         """
         if clear is not None:
             layer.clear_rect(x, y, clear[0], clear[1])
+        t_send = time.time()
         layer._canvas_manager.send_draw_command(layer, COMMANDS["putImageData"], [int(x), int(y)], [png])
         self.bytes_sent += len(png)
         with DRAW_LOCK:
             _unsent.append((self, self._layers.index(layer), len(png)))
             if not _batch_depth:  # not batched: already sent
-                _log_sent()
+                _log_sent(t_send)
 
     @_drawing
     def show_photo(self, encoded: bytes) -> None:
