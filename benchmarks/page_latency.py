@@ -165,11 +165,20 @@ def table(records) -> str:
     return "\n".join(out) + "\n\nMedian parts of the first answer (ms):\n\n" + "\n".join(out2) + "\n"
 
 
+#: In a section written by ``write_docs``, what follows this line is kept when the section is
+#: rewritten (hand-written reading of the numbers, experiments).
+NOTES_MARK = "<!-- notes: kept when the benchmark rewrites this section -->"
+
+
 def write_docs(text: str, heading: str = "## In-page latency") -> None:
+    """Replace the section ``heading`` of docs/benchmarks.md by ``text`` (atomically), keeping its notes."""
     path = REPO / "docs" / "benchmarks.md"
     doc = path.read_text() if path.exists() else "# Benchmarks\n"
     pattern = re.compile("^" + re.escape(heading) + r"\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(doc):
+    old = pattern.search(doc)
+    if old and NOTES_MARK in old.group(0) and NOTES_MARK not in text:
+        text = text.rstrip() + "\n\n" + NOTES_MARK + old.group(0).split(NOTES_MARK, 1)[1].rstrip()
+    if old:
         doc = pattern.sub(lambda _: text.rstrip() + "\n\n", doc).rstrip() + "\n"
     else:
         doc = doc.rstrip() + "\n\n" + text.rstrip() + "\n"

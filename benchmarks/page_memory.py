@@ -164,14 +164,17 @@ def table(rows) -> str:
 
 DOC_INTRO = """## Browser memory
 
-The page's memory while a 12 MP photo is segmented with the mouse in JupyterLab (Debian's
-Chromium, headless), measured by `benchmarks/page_memory.py`: real drags (alternating object and
-background strokes, each waiting for its result), then zoom and pan steps (each redraws the
-photo). Every reading follows a forced garbage collection (`HeapProfiler.collectGarbage`): the
-page's JS heap (`Performance.getMetrics`), the resident memory of Chromium's renderer and browser
-processes (`/proc/<pid>/status`), the total proportional memory of all Chromium processes
-(`smaps_rollup`), and the blob URLs the page holds. MB, with the growth since the photo was
-loaded in parentheses. Budget: growth ≤ 50 MB.
+The page's memory while a 12 MP photo (4000 × 3000, display canvas 1632 × 1224) is segmented
+with the mouse in JupyterLab (Debian's Chromium, headless), measured by
+`benchmarks/page_memory.py`: real drags (alternating object and background strokes, each
+waiting for its result; `w.clear()` every 50 strokes), then zoom and pan steps (`w.zoom_by` and
+drags with the pan tool; each step redraws the photo, a ≈ 0.5 MB JPEG). Every reading follows
+a forced garbage collection (`HeapProfiler.collectGarbage`): the page's JS heap
+(`Performance.getMetrics`), the resident memory of Chromium's renderer and browser processes
+(`/proc/<pid>/status`), the total proportional memory of all Chromium processes
+(`smaps_rollup`; it moves by ± 100 MB between readings with the GPU/utility processes), and the
+blob URLs the page holds. MB, growth since the photo was loaded in parentheses. Budget: growth
+≤ 50 MB over 500 strokes and 50 zoom/pan steps.
 """
 
 
