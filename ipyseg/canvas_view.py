@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
+from collections import deque
 from contextlib import contextmanager
 
 import numpy as np
 from ipycanvas import MultiCanvas
 from ipycanvas.canvas import _CANVAS_MANAGER, COMMANDS
 
-from . import render
+from . import _frontend, render
 from .geometry import Viewport
 
 LAYER_NAMES = ("image", "overlay", "seeds", "cursor")
@@ -26,6 +28,11 @@ LAYER_NAMES = ("image", "overlay", "seeds", "cursor")
 #: drawing at once could pair an image buffer with another widget's command.
 DRAW_LOCK = threading.RLock()
 _batch_depth = 0  # nesting of batch() across all views (guarded by DRAW_LOCK)
+#: Give each view an :class:`ipyseg._frontend.ImageRelease`, so that the page does not keep every
+#: image ipycanvas received (set to ``False`` before creating a widget to measure without it).
+RELEASE_IMAGES = True
+
+_unsent: list = []  # (view, layer index, nbytes) of images queued in the open batch (DRAW_LOCK)
 
 
 def _drawing(method):
@@ -38,6 +45,13 @@ def _drawing(method):
         return method(self, *args, **kwargs)
 
     return wrapper
+
+
+def _log_sent(t: float) -> None:
+    """Record the images of the message sent at ``t`` in their views' ``sent`` logs (DRAW_LOCK held)."""
+    for view, layer, n in _unsent:
+        view.sent.append((t, layer, n))
+    _unsent.clear()
 
 
 class CanvasView:
@@ -54,6 +68,11 @@ class CanvasView:
         The widget to display; its top layer (``cursor_layer``) receives mouse and key events.
     bytes_sent : int
         Total image bytes sent to the front end (for benchmarks).
+    sent : collections.deque
+        The last 256 images sent, oldest first, as ``(time, layer, nbytes)``: ``time.time()``
+        just before the message carrying it was handed to the kernel's comm, the layer's index in
+        :data:`LAYER_NAMES`, the encoded size. In-page latency benchmarks match these to the
+        images the page draws.
     """
 
     def __init__(self, viewport: Viewport):
@@ -67,8 +86,14 @@ class CanvasView:
         self.image_layer, self.overlay_layer, self.seeds_layer, self.cursor_layer = (
             self.canvas[i] for i in range(len(LAYER_NAMES))
         )
+        self._layers = [self.canvas[i] for i in range(len(LAYER_NAMES))]
         self.lock = DRAW_LOCK  # shared by all views: the command cache is kernel-wide
         self.bytes_sent = 0
+        self.sent: deque = deque(maxlen=256)
+        #: The page-side fix for ipycanvas keeping every received image (None if disabled).
+        self.image_release = None
+        if RELEASE_IMAGES and _frontend.ImageRelease is not None:
+            self.image_release = _frontend.ImageRelease(canvases=[self.image_layer])
         self._closed = False
 
     @property
@@ -81,7 +106,7 @@ class CanvasView:
 
         with DRAW_LOCK:
             self._closed = True
-            close_tree(self.canvas, keep=[_CANVAS_MANAGER])
+            close_tree(self.canvas, *filter(None, [self.image_release]), keep=[_CANVAS_MANAGER])
 
     @contextmanager
     def batch(self):
@@ -107,10 +132,12 @@ class CanvasView:
                 yield
             finally:
                 _batch_depth = 0
+                t_send = time.time()
                 try:
                     _CANVAS_MANAGER.flush()
                 finally:
                     _CANVAS_MANAGER._caching = was_caching
+                    _log_sent(t_send)
 
     @property
     def event_layer(self):
@@ -127,8 +154,13 @@ class CanvasView:
         """
         if clear is not None:
             layer.clear_rect(x, y, clear[0], clear[1])
+        t_send = time.time()
         layer._canvas_manager.send_draw_command(layer, COMMANDS["putImageData"], [int(x), int(y)], [png])
         self.bytes_sent += len(png)
+        with DRAW_LOCK:
+            _unsent.append((self, self._layers.index(layer), len(png)))
+            if not _batch_depth:  # not batched: already sent
+                _log_sent(t_send)
 
     @_drawing
     def show_photo(self, encoded: bytes) -> None:

@@ -1,114 +1,58 @@
-"""Time from mouse-up to the overlay changing in the page, on a 1 MP and a 12 MP image.
+"""In-page latency instrumentation: mouse-up -> overlay drawn, timed inside the page.
 
-A measurement, not a threshold: the numbers are printed and written to the "Browser latency"
-section of docs/benchmarks.md. The tests fail only if the overlay never appears.
+A check that the measurement works (every timestamp found, in order, in a sane range), not a
+speed threshold: the numbers come from ``benchmarks/page_latency.py`` on an idle machine
+(docs/benchmarks.md, "In-page latency").
 """
 
 from __future__ import annotations
 
-import datetime
-import os
-import re
-
 import pytest
 
-from .conftest import REPO, open_notebook, scene_cell
+from . import pagetiming
+from .conftest import open_notebook, scene_cell
 from .scenes import disk_geometry
 
-SIZES = {"1 MP": (866, 1155), "12 MP": (3000, 4000)}
-RESULTS: list[dict] = []
+H, W = 866, 1155  # 1 MP: a preview stage and a final stage for the default method
 
 
 @pytest.fixture(scope="module")
 def nb(browser, lab_server, request):
     ctx = browser.new_context(viewport={"width": 1280, "height": 1000})
-    ctx.set_default_timeout(60_000)
+    ctx.set_default_timeout(120_000)
+    ctx.add_init_script(pagetiming.INIT_SCRIPT)
     request.addfinalizer(ctx.close)
-    cells = [scene_cell(h, w, var=f"w{i}", method="watershed") for i, (h, w) in enumerate(SIZES.values())]
-    nbp = open_notebook(lab_server, ctx, request, "latency", cells)
-    nbp.photos = []
-    for i in range(len(SIZES)):
-        nbp.widget(i).scroll_into_view_if_needed()
-        nbp.wait_drawn(i)
-        nbp.photos.append(nbp.pixels(i))
-    nbp.default_method = nbp.kernel_json("from ipyseg import segmenters\nresult = segmenters.DEFAULT_METHOD")
-    request.addfinalizer(lambda: _write_docs(nbp))
+    nbp = open_notebook(lab_server, ctx, request, "latency", [scene_cell(H, W)])
+    nbp.show()
+    nbp.wait_drawn()
+    pagetiming.install(nbp, "w")
     return nbp
 
 
-@pytest.mark.parametrize("method", ["watershed", "default"])
-@pytest.mark.parametrize("size", list(SIZES))
-def test_mouse_up_to_overlay(nb, size, method):
-    i = list(SIZES).index(size)
-    H, W = SIZES[size]
-    var = f"w{i}"
-    method = nb.default_method if method == "default" else method
-    nb.kernel(f"{var}.clear(); {var}.method = {method!r}; assert {var}.wait(300)")
-    nb.show(i)
-    nb.pointer_away(i)
-    g = nb.geometry(i)
+@pytest.mark.parametrize("method", ["click_graphcut", "grabcut", "watershed"])
+def test_in_page_timeline(nb, method):
     cy, cx, r = disk_geometry(H, W)
-    probe = (int((cx + 0.1 * r + 0.5) * g["w"] / W), int((cy - 0.5 * r + 0.5) * g["h"] / H))
-    ref = [int(v) for v in nb.photos[i][probe[1], probe[0], :3]]
-    # the overlay of the previous measurement is gone
-    nb.page.wait_for_function(
-        """([c, x, y, ref]) => { const d = c.getContext('2d').getImageData(x, y, 1, 1).data;
-            return Math.max(Math.abs(d[0] - ref[0]), Math.abs(d[1] - ref[1]), Math.abs(d[2] - ref[2])) <= 8; }""",
-        arg=[nb.canvas(i).element_handle(), *probe, ref],
-    )
-    # in the page: on mouse-up start a clock, poll the probe pixel until the overlay changes it
-    nb.page.evaluate(
-        """([c, x, y, ref]) => {
-            window.__latency = null;
-            c.addEventListener('mouseup', () => {
-                const t0 = performance.now();
-                const tick = () => {
-                    const d = c.getContext('2d').getImageData(x, y, 1, 1).data;
-                    const diff = Math.max(Math.abs(d[0] - ref[0]), Math.abs(d[1] - ref[1]), Math.abs(d[2] - ref[2]));
-                    if (diff > 24) window.__latency = performance.now() - t0; else setTimeout(tick, 2);
-                };
-                tick();
-            }, {capture: true, once: true});
-        }""",
-        [nb.canvas(i).element_handle(), *probe, ref],
-    )
-    nb.drag([nb.to_client(x, cy, (H, W), i=i, g=g) for x in (cx - 0.5 * r, cx + 0.5 * r)], steps=6)
-    nb.page.wait_for_function("window.__latency !== null", timeout=400_000)
-    ms = nb.page.evaluate("window.__latency")
-    compute = nb.kernel_json(f"assert {var}.wait(300)\nresult = {var}.last_seconds")
-    g_disp = f"{g['w']} x {g['h']}"
-    print(
-        f"\n{size} ({W} x {H}, canvas {g_disp}), {method}: mouse-up -> overlay {ms:.0f} ms (segmenter {1000 * compute:.0f} ms)"
-    )
-    RESULTS.append(dict(size=size, shape=f"{W} x {H}", canvas=g_disp, method=method, ms=ms, compute=1000 * compute))
-    assert ms > 0
-
-
-def _write_docs(nb):
-    if not RESULTS:
-        return
-    rows = "\n".join(
-        f"| {r['size']} ({r['shape']}) | {r['canvas']} | {r['method']} | {r['ms']:.0f} | {r['compute']:.0f} |"
-        for r in RESULTS
-    )
-    version = nb.page.context.browser.version
-    section = (
-        "## Browser latency\n\n"
-        "Time from the mouse-up of a foreground stroke to the overlay pixels changing in the page "
-        "(JupyterLab, headless Chromium, real mouse events), measured by "
-        "`tests/browser/test_latency.py` on every run of the browser suite; "
-        "the segmenter column is the kernel's compute time for the same stroke.\n\n"
-        f"Last run: {datetime.date.today().isoformat()}, Chromium {version}, {os.cpu_count()} CPU cores "
-        "(shared with other jobs), default method: " + f"`{nb.default_method}`.\n\n"
-        "| image | display canvas | method | mouse-up → overlay (ms) | segmenter (ms) |\n"
-        "|---|---|---|---|---|\n" + rows + "\n"
-    )
-    path = REPO / "docs" / "benchmarks.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(r"^## Browser latency\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text).rstrip() + "\n"
-    else:
-        text = text.rstrip() + "\n\n" + section
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(text)
+    finals = []
+    for k in range(2):
+        nb.kernel(f"w.clear(); w.method = {method!r}; w.params = {{}}; assert w.wait(120)")
+        nb.show()
+        pagetiming.settle(nb)
+        g = nb.geometry()
+        y = cy + (k - 0.5) * 0.3 * r
+        stroke = pagetiming.measure_stroke(
+            nb, 0, "w", [nb.to_client(x, y, (H, W), g=g) for x in (cx - 0.4 * r, cx + 0.4 * r)]
+        )
+        assert stroke["matched"], stroke  # the page drew exactly the overlay images the kernel sent
+        stages = stroke["stages"]
+        assert 1 <= len(stages) <= 2, stroke
+        assert stages[-1]["final"] and all(not s["final"] for s in stages[:-1]), stages
+        for s in stages:
+            b = pagetiming.breakdown(stroke, s)
+            print(method, k, {n: round(v, 1) for n, v in b.items()})
+            # every part found, none negative beyond clock granularity, the whole under a minute
+            assert all(v is not None and v > -2.0 for v in b.values()), f"{b} {stroke}"
+            assert 0 < b["visible"] < 60_000 and b["frame"] >= b["visible"] - 1.0, b
+            parts = sum(v for name, v in b.items() if name not in ("visible", "frame"))
+            assert abs(parts - b["visible"]) < 2.0, (parts, b)  # the parts add up to the whole
+        finals.append(pagetiming.breakdown(stroke, stages[-1])["visible"])
+    assert not nb.errors(), nb.errors()
