@@ -1269,7 +1269,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         labels = _frozen(np.asarray(value, dtype=np.uint8))
         self._label_ids = [int(k) for k in codes_present(labels) if k > 0]
         self.set_trait("labels", labels)
-        self._redraw_overlay(window=window)
+        self._redraw_overlay(window=window)  # before the bookkeeping below: what the user waits for
         if hasattr(self, "_toolbar"):
             self._toolbar.refresh_objects()
         n = len(self._label_ids)
