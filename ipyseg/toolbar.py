@@ -233,8 +233,9 @@ class Toolbar:
                 return
             try:
                 if name == "method":  # a method change segments: in the background, errors shown
-                    with w._from_ui():
-                        w.method = change.new
+                    if isinstance(change.new, str) and change.new in control.options:  # not None from the page
+                        with w._from_ui():
+                            w.method = change.new
                 else:
                     setattr(w, name, change.new)
             except (traitlets.TraitError, ValueError, TypeError):

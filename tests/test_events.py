@@ -130,7 +130,7 @@ def test_garbage_ipyevents_reports_are_dropped(w, logged):
 def test_bad_toolbar_updates_leave_toolbar_and_traits_equal(w, logged, name, state):
     before = {n: getattr(w, n) for n in ("tool", "brush_size", "opacity", "overlay_mode", "wand_tolerance", "method")}
     _update(w.controls[name], **state)
-    assert not logged()
+    assert not logged() and w.last_error is None and not w.status.startswith("⚠")
     for n, v in before.items():
         assert getattr(w, n) == v and w.controls[n].value == v
     assert w.controls["label"].value == FOREGROUND and w.controls["object"].value == w.label
