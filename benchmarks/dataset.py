@@ -2,6 +2,9 @@
 
     python -m benchmarks.dataset            # all three; prints numbers (see docs/benchmarks.md)
     python -m benchmarks.dataset --quick    # smaller sizes, for a smoke run
+    python -m benchmarks.dataset --sam-only --sam-encoder ENC.onnx --sam-decoder DEC.onnx [--sam-normalize minmax]
+                                            # "next" with SAM, with and without the prefetched embedding
+                                            # (without model files: the tiny test pair at S = 1024)
 
 Images are generated (no downloads) into a temporary folder.
 """
@@ -142,6 +145,35 @@ def bench_open_10k(tmp: Path, n=10_000, h=48, w=64):
     return t_open, t_reopen, t_status, mem10, mem60
 
 
+def bench_open_tiffs(tmp: Path, n=10_000, planes=50, h=48, w=64):
+    """Open a folder of ``n`` small 16-bit TIFFs plus one ``planes``-plane stack: first time, then re-open."""
+    import tifffile
+
+    src = tmp / "tiffs"
+    src.mkdir()
+    one = tmp / "one.tif"
+    tifffile.imwrite(one, np.zeros((h, w), np.uint16))
+    data = one.read_bytes()
+    for i in range(n):
+        (src / f"cell_{i:05d}.tif").write_bytes(data)
+    tifffile.imwrite(src / "zstack.tif", np.zeros((planes, h, w), np.uint16), metadata={"axes": "ZYX"})
+    gc.collect()
+    t = time.perf_counter()
+    a = ipyseg.Annotator(src, out=tmp / "tiffs-out")
+    t_first = time.perf_counter() - t
+    assert len(a) == n + planes and a.item_keys[-1] == f"zstack.tif#{planes - 1:04d}"
+    a.close()
+    t = time.perf_counter()
+    b = ipyseg.Annotator(src, out=tmp / "tiffs-out")
+    t_again = time.perf_counter() - t
+    b.close()
+    print(
+        f"open a folder of {n} TIFFs + a {planes}-plane stack ({n + planes} items): first {1000 * t_first:.0f} ms "
+        f"(every header read), re-open {1000 * t_again:.0f} ms (plane counts remembered)"
+    )
+    return t_first, t_again
+
+
 def bench_export(tmp: Path, n=1000, h=960, w=1280, objects=3):
     out = tmp / "export-out"
     rng = np.random.default_rng(0)
@@ -201,21 +233,100 @@ def bench_export(tmp: Path, n=1000, h=960, w=1280, objects=3):
     return times
 
 
+def sam_model(tmp: Path, encoder, decoder, normalize):
+    from ipyseg.sam import SamModel
+
+    if encoder is None:  # the tests' tiny pair (no weights needed): its encoder costs little
+        import sys
+
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+        import tiny_sam
+
+        encoder = tiny_sam.build_encoder(tmp / "tiny_encoder.onnx", size=1024)
+        decoder = tiny_sam.build_decoder(tmp / "tiny_decoder.onnx", size=1024)
+    return SamModel(encoder, decoder, normalize=normalize)
+
+
+def bench_sam_next(tmp: Path, model, n=4, h=3000, w=4000):
+    """ "next" -> first box answered, with SAM: embeddings prefetched vs computed after "next".
+
+    Kernel-side wall clock from ``a.next()`` to the labels of a box prompt on the new image
+    (what the user waits for before the first answer), and ``a.next()`` alone. Before each
+    "next" the prefetch thread is left to finish (a user looks at the image for a while).
+    """
+    src = write_jpegs(tmp / "sam-next", 2 * n + 1, h, w)
+    encoder_seconds = []
+    orig = model._encoder.run
+
+    def timed(feeds, names):
+        t = time.perf_counter()
+        try:
+            return orig(feeds, names)
+        finally:
+            encoder_seconds.append(time.perf_counter() - t)
+
+    model._encoder.run = timed
+    a = ipyseg.Annotator(src, out=tmp / "sam-next-out", method="sam", model=model)
+    box = (w // 3, h // 3, 2 * w // 3, 2 * h // 3)
+    rows = {"prefetched": ([], []), "not prefetched": ([], [])}
+    try:
+        a.widget.wait(120)
+        for i in range(1, 2 * n + 1):
+            kind = "prefetched" if i <= n else "not prefetched"
+            if kind == "not prefetched":
+                a._prefetcher._warm = None  # decode and pyramid still prefetched, the encoder not
+            a._prefetcher.idle(300)
+            t = time.perf_counter()
+            a.next()
+            t_next = time.perf_counter() - t
+            a.widget.paint_box(box)
+            a.widget.wait(300)
+            t_answer = time.perf_counter() - t
+            assert a.widget.labels.any() or a.widget.last_error is None
+            rows[kind][0].append(t_next)
+            rows[kind][1].append(t_answer)
+    finally:
+        a.close()
+        model._encoder.run = orig
+    ms = lambda xs: f"p50 {1000 * statistics.median(xs):.0f} ms, max {1000 * max(xs):.0f} ms"  # noqa: E731
+    enc = statistics.median(encoder_seconds)
+    print(f"SAM ({model.encoder_path.name}, {model.backend}) at {w} x {h}: encoder {1000 * enc:.0f} ms (p50)")
+    for kind, (nexts, answers) in rows.items():
+        print(f"  embedding {kind}: next() {ms(nexts)}; next() -> box answered {ms(answers)} (n={len(nexts)})")
+    return rows, enc
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--sam-only", action="store_true", help="only the SAM 'next' benchmark")
+    ap.add_argument("--tiffs-only", action="store_true", help="only the TIFF folder opening benchmark")
+    ap.add_argument("--sam-encoder", help="ONNX encoder (default: the tests' tiny pair at S = 1024)")
+    ap.add_argument("--sam-decoder")
+    ap.add_argument("--sam-normalize", default="imagenet")
     args = ap.parse_args()
     print(f"load average at start: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores, shared)")
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
+        if args.tiffs_only:
+            bench_open_tiffs(tmp, n=500 if args.quick else 10_000)
+            return
+        if not args.sam_only:
+            if args.quick:
+                bench_next(tmp, n=3, h=600, w=800)
+                bench_open_10k(tmp, n=500)
+                bench_open_tiffs(tmp, n=500)
+                bench_export(tmp, n=20)
+            else:
+                bench_next(tmp)
+                bench_open_10k(tmp)
+                bench_open_tiffs(tmp)
+                bench_export(tmp)
+        model = sam_model(tmp, args.sam_encoder, args.sam_decoder, args.sam_normalize)
         if args.quick:
-            bench_next(tmp, n=3, h=600, w=800)
-            bench_open_10k(tmp, n=500)
-            bench_export(tmp, n=20)
+            bench_sam_next(tmp, model, n=2, h=600, w=800)
         else:
-            bench_next(tmp)
-            bench_open_10k(tmp)
-            bench_export(tmp)
+            bench_sam_next(tmp, model)
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
 
 

@@ -158,10 +158,16 @@ class Prefetcher:
         ``prepare(i) -> value``, called in the prefetch thread (or by :meth:`get` on a miss).
     size : int
         Items kept (least recently wanted dropped first).
+    warm : callable, optional
+        ``warm(i, value) -> bool``: slower extra work done only in the prefetch thread, after the
+        value is stored (e.g. a segmenter's image encoder whose result lands in its own cache),
+        also for wanted items already cached; it returns whether it did any work. :meth:`get`
+        does not wait for it and never runs it. Its errors are ignored.
     """
 
-    def __init__(self, prepare: Callable, size: int = 3):
+    def __init__(self, prepare: Callable, size: int = 3, warm: Callable | None = None):
         self._prepare = prepare
+        self._warm = warm
         self._size = int(size)
         self._cond = threading.Condition()
         self._cache: OrderedDict = OrderedDict()
@@ -170,13 +176,14 @@ class Prefetcher:
         self._closed = False
         self.hits = 0
         self.misses = 0
+        self.warmed = 0
         self._thread = threading.Thread(target=self._loop, name="ipyseg-prefetch", daemon=True)
         self._thread.start()
 
     def want(self, indices) -> None:
-        """Prepare these items next (in order), dropping cached ones not among them or recent."""
+        """Prepare these items next (in order); cached ones are only warmed (``warm`` decides if needed)."""
         with self._cond:
-            self._wanted = [i for i in indices if i not in self._cache]
+            self._wanted = [i for i in indices if self._warm is not None or i not in self._cache]
             self._cond.notify_all()
 
     def get(self, i):
@@ -193,9 +200,32 @@ class Prefetcher:
         self._store(i, value)
         return value
 
+    def put(self, i, value) -> None:
+        """Keep ``value`` as item ``i`` (prepared elsewhere)."""
+        self._store(i, value)
+
     def drop(self, i) -> None:
         with self._cond:
             self._cache.pop(i, None)
+
+    def drop_if(self, stale: Callable) -> list:
+        """Forget the cached items for which ``stale(i, value)`` is true; returns their indices."""
+        with self._cond:
+            gone = [i for i, v in self._cache.items() if stale(i, v)]
+            for i in gone:
+                del self._cache[i]
+            return gone
+
+    def idle(self, timeout: float | None = None) -> bool:
+        """Wait until nothing is wanted and the thread is not working (for tests and benchmarks)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while self._wanted or self._busy_with is not None or self._warming:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+            return True
 
     def cached(self) -> list:
         with self._cond:
@@ -215,6 +245,8 @@ class Prefetcher:
             while len(self._cache) > self._size:
                 self._cache.popitem(last=False)
 
+    _warming = False
+
     def _loop(self) -> None:
         while True:
             with self._cond:
@@ -223,19 +255,35 @@ class Prefetcher:
                 if self._closed:
                     return
                 i = self._wanted.pop(0)
-                if i in self._cache:
+                cached = self._cache.get(i)
+                if cached is not None and self._warm is None:
                     continue
-                self._busy_with = i
-            try:
-                value = self._prepare(i)
-            except Exception as err:  # shown when the item is opened (get() prepares it again)
-                value = None
-                del err
+                self._busy_with = i if cached is None else None
+                self._warming = cached is not None
+            if cached is not None:
+                value = cached  # prepared already: only warm it
+            else:
+                try:
+                    value = self._prepare(i)
+                except Exception as err:  # shown when the item is opened (get() prepares it again)
+                    value = None
+                    del err
             with self._cond:
                 self._busy_with = None
-                if value is not None and not self._closed:
+                if value is not None and not self._closed and cached is None:
                     self._cache[i] = value
                     self._cache.move_to_end(i)
                     while len(self._cache) > self._size:
                         self._cache.popitem(last=False)
+                self._warming = value is not None and self._warm is not None and not self._closed
                 self._cond.notify_all()
+            if self._warming:
+                try:
+                    if self._warm(i, value):  # get(i) has the value already; this runs on
+                        self.warmed += 1
+                except Exception as err:  # the owner reports it when it does the work itself
+                    del err
+                finally:
+                    with self._cond:
+                        self._warming = False
+                        self._cond.notify_all()

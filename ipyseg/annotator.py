@@ -5,32 +5,58 @@ public methods: ``set_image`` / ``prepare_image`` to switch photos, ``session_st
 ``restore_session`` to save and restore, ``revision`` to learn that something changed,
 ``load_mask`` for ``carry_over``, ``on_key`` for its shortcuts.
 
-Threads (both stopped by :meth:`Annotator.close`): an autosaver writes every committed change
-within about a second, and a prefetcher decodes and prepares the next photos.
+Threads (all stopped by :meth:`Annotator.close`): an autosaver writes every committed change
+within about a second; a prefetcher decodes and prepares the next photos and then runs the
+method's per-photo work on them (e.g. Segment-Anything's image encoder), so that "next" waits
+for neither; a short timer prepares them again after a display change has come to rest.
+
+Display settings (contrast, gamma, channels, colours) belong to the annotator, not to one item:
+every item is prepared with them, and a change the user makes on the current item (the
+contrast control, ``a.widget.display_range = ...``) becomes the setting for the items after it.
 """
 
 from __future__ import annotations
 
 import atexit
 import html
+import math
 import os
 import threading
 import weakref
+from dataclasses import dataclass
 from pathlib import Path
 
 import ipywidgets as widgets
 import numpy as np
 import traitlets
 
-from . import session, shortcuts
+from . import segmenters, session, shortcuts
+from ._drawing import Later
+from ._prepare import PreparedImage, prepare, prepare_segmenter
 from ._workers import Autosaver, Prefetcher
+from .display import default_colors
 from .session import FolderLock, SessionError, SessionState
-from .sources import items_from
+from .sources import PLANE_MARK, items_from
 from .widget import SegmentWidget
 
 INDEX_NAME = "index.json"
 INDEX_FORMAT = "ipyseg-annotations"
 INDEX_VERSION = 1
+#: Plane counts of the source's TIFF files, remembered between openings (hidden: not an item).
+PLANES_NAME = ".ipyseg-planes.json"
+#: Seconds a display change must rest before the prefetched items are prepared again with it.
+REPREPARE_DELAY = 0.5
+
+
+@dataclass
+class _Prefetched:
+    """One item made ready by the prefetcher."""
+
+    prepared: PreparedImage
+    state: object  # SessionState, None (no saved work) or SessionError
+    display_version: int
+    note: str = ""  # why the annotator's display settings could not be used for this item
+
 
 #: Open annotators of this process by output folder: re-running a cell replaces the old one.
 _OPEN: dict[str, weakref.ref] = {}
@@ -57,6 +83,16 @@ class Annotator(widgets.VBox):
         refined, not redrawn).
     max_display_pixels : int, optional
         As for ``SegmentWidget``.
+    channel_axis, rgb : optional
+        How each item's axes are read, as for ``SegmentWidget`` (for a stack array or a TIFF:
+        the axes of one plane). With ``channel_axis`` a TIFF's planes are its leading axes
+        before the last three.
+    channels, channel_colors, display_range, gamma : optional
+        Display settings for every item, as for ``SegmentWidget``. ``display_range=None``: each
+        item's own robust range. A change made on the current item (contrast control, or
+        ``a.widget.display_range = ...``) applies to the next items too (see
+        :attr:`display_settings`); an item the settings do not fit (e.g. fewer channels) is
+        shown with its defaults and a note.
     **params
         Parameters of ``method``.
 
@@ -80,13 +116,29 @@ class Annotator(widgets.VBox):
         method: str | None = None,
         carry_over: bool = False,
         max_display_pixels: int | None = None,
+        channel_axis: int | None = None,
+        rgb: bool | None = None,
+        channels=None,
+        channel_colors=None,
+        display_range=None,
+        gamma: float = 1.0,
         **params,
     ):
-        self._items = items_from(source)
-        if not len(self._items):
-            raise ValueError(f"`source` holds no images ({self._items.description})")
         if not isinstance(out, (str, os.PathLike)):
             raise TypeError(f"`out` must be a folder path; got {type(out).__name__}")
+        self._layout = {"channel_axis": channel_axis, "rgb": rgb}
+        self._display = {
+            "channels": tuple(channels) if isinstance(channels, list) else channels,
+            "channel_colors": tuple(channel_colors) if isinstance(channel_colors, list) else channel_colors,
+            "display_range": display_range,
+            "gamma": gamma,
+        }
+        self._display_version = 0
+        known = _read_plane_counts(Path(out).absolute() / PLANES_NAME)
+        self._items = items_from(source, image_ndim=None if channel_axis is None else 3, plane_counts=known)
+        self._plane_counts_changed = self._items.plane_counts != known
+        if not len(self._items):
+            raise ValueError(f"`source` holds no images ({self._items.description})")
         if classes is None:
             classes = ["object"]
         if isinstance(classes, str) or not all(isinstance(c, str) and c for c in classes):
@@ -115,26 +167,39 @@ class Annotator(widgets.VBox):
         self._status, self._index_doc = self._read_index()
         self._saved_revision = -1
         self._restoring = False
+        self._notes: dict[int, str] = {}
+        self._current_picture = None
         self._saver = Autosaver(self._write, on_error=self._save_failed)
-        self._prefetcher = Prefetcher(self._prepare_item, size=3)
+        self._prefetcher = Prefetcher(self._prepare_item, size=3, warm=self._warm_item)
+        self._reprepare = Later(REPREPARE_DELAY, weakref.WeakMethod(self._prefetch_around))
+        if self._plane_counts_changed:
+            session.write_json(self.out / PLANES_NAME, {"format": "ipyseg-planes", "files": self._items.plane_counts})
 
         from .geometry import MAX_DISPLAY_PIXELS
 
         self._max_display_pixels = MAX_DISPLAY_PIXELS if max_display_pixels is None else max_display_pixels
+        # The method and params new items get (checked before anything is decoded).
+        self._default_method = method or segmenters.DEFAULT_METHOD
+        self._default_params = segmenters.check_params(self._default_method, params)
         start = self._first_open()
-        prepared, state = self._prefetcher.get(start)
+        first = self._prepare_item(start, strict=True)  # bad display settings raise here
+        self._prefetcher.put(start, first)
         kw = {} if max_display_pixels is None else {"max_display_pixels": max_display_pixels}
-        self.widget = SegmentWidget(prepared, method=method, **kw, **params)
+        self.widget = SegmentWidget(first.prepared, method=method, **kw, **params)
         self.widget.classes = self.classes
         self._default_method = self.widget.method
         self._default_params = dict(self.widget.params)
         self.widget.on_key(self._on_key)
         self.widget.observe(self._on_revision, "revision")
+        self.widget.observe(self._on_display, ["display_range", "gamma", "channels", "channel_colors"])
         self._header = self._build_header()
         super().__init__(children=[self._header, self.widget])
         self._closed = False
-        self._show(start, prepared=(prepared, state))
-        self._finalizer = weakref.finalize(self, _close_quietly, self._saver, self._prefetcher, self._lock)
+        self._current_picture = first.prepared.picture  # the widget shows it already
+        self._show(start, prepared=first)
+        self._finalizer = weakref.finalize(
+            self, _close_quietly, self._saver, self._prefetcher, self._lock, self._reprepare
+        )
         atexit.register(self._finalizer)
 
     # ------------------------------------------------------------------ public API
@@ -157,8 +222,20 @@ class Annotator(widgets.VBox):
 
     @property
     def item_keys(self) -> list[str]:
-        """Item names, as used for their files in ``out``."""
+        """Item names, as used for their files in ``out`` (``stack.tif#0003`` for a plane of a stack)."""
         return list(self._items.keys)
+
+    @property
+    def display_settings(self) -> dict:
+        """The display settings every item is prepared with.
+
+        ``{"channel_axis", "rgb", "channels", "channel_colors", "display_range", "gamma"}``:
+        the constructor's, updated whenever the user changes them on the current item. ``None``
+        means the item's own default (``display_range``: its robust range; ``channels``: all;
+        ``channel_colors``: the default colours); a ``display_range`` dict ``{channel: (lo, hi)}``
+        pins some channels and leaves the others automatic.
+        """
+        return {**self._layout, **self._display}
 
     def next(self) -> int:
         """Go to the next item (the last one stays); returns the new index."""
@@ -228,15 +305,16 @@ class Annotator(widgets.VBox):
     def save_labels(self, folder, *, statuses=("done",), suffix: str = ".png") -> list[Path]:
         """One label image per item (``statuses``: default the done ones) in ``folder``.
 
-        Files are named after the items (``IMG_0042.jpg`` -> ``IMG_0042.png``): 8-bit PNG, or
-        16-bit beyond 255 objects; ``suffix=".tif"`` writes TIFF.
+        Files are named after the items (``IMG_0042.jpg`` -> ``IMG_0042.png``; a plane of a
+        stack ``stack.tif#0003`` -> ``stack#0003.png``): 8-bit PNG, or 16-bit beyond 255 objects;
+        ``suffix=".tif"`` writes TIFF.
         """
         from .export import save_label_image
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         chosen = self._chosen(statuses)
-        names = [Path(self._items.keys[i]).with_suffix(suffix).as_posix() for i in chosen]
+        names = [self._label_file_name(i, suffix) for i in chosen]
         if len(set(names)) != len(names):
             names = [self._items.keys[i] + suffix for i in chosen]
         self.flush()
@@ -246,6 +324,13 @@ class Annotator(widgets.VBox):
             target.parent.mkdir(parents=True, exist_ok=True)
             out.append(save_label_image(self.labels(i), target))
         return out
+
+    def _label_file_name(self, i: int, suffix: str) -> str:
+        key = self._items.keys[i]
+        if self._items.plane(i) is None:
+            return Path(key).with_suffix(suffix).as_posix()
+        file, plane = key.rsplit(PLANE_MARK, 1)
+        return Path(file).with_suffix("").as_posix() + PLANE_MARK + plane + suffix
 
     def flush(self, timeout: float | None = 30.0) -> bool:
         """Write every pending change now (autosave does it within about a second anyway)."""
@@ -262,6 +347,7 @@ class Annotator(widgets.VBox):
         try:
             self.flush()
         finally:
+            self._reprepare.cancel()
             self._saver.close()
             self._prefetcher.close()
             self._lock.release()
@@ -309,15 +395,21 @@ class Annotator(widgets.VBox):
             if self._current is not None and self._current != i:
                 if w.revision != self._saved_revision:
                     self._put_current()  # labels of a segmentation still running are redone on return
-            image, state = prepared if prepared is not None else self._prefetcher.get(i)
+            item = prepared if prepared is not None else self._prefetcher.get(i)
+            if item.display_version != self._display_version:  # display settings changed since
+                self._prefetcher.drop(i)
+                item = self._prefetcher.get(i)
+            image, state = item.prepared, item.state
+            self._notes[i] = item.note
             latest = self._saver.latest(self._items.keys[i])
             if latest is not None:
                 state = latest
             self._restoring = True
             try:
                 self._current = i
-                if w.image is not image.image:
+                if self._current_picture is not image.picture:
                     w.set_image(image)
+                self._current_picture = image.picture
                 self._errors.pop(i, None)
                 if isinstance(state, Exception):
                     self._errors[i] = str(state)
@@ -339,8 +431,32 @@ class Annotator(widgets.VBox):
                     w.object_classes = {k: c for k, c in self.object_classes(i - 1).items() if (prior == k).any()}
             self.set_trait("index", i)
             self._update_header()
+        self._prefetch_around()
+
+    def _prefetch_around(self) -> None:
+        """Prefetch the next item, the next unfinished one and the previous one (in that order)."""
+        if self._closed or self._current is None:
+            return
+        i = self._current
         nxt = self._next_unfinished(i)
-        self._prefetcher.want([j for j in (i + 1, nxt, i - 1) if j is not None and 0 <= j < len(self)])
+        wanted = [j for j in (i + 1, nxt, i - 1) if j is not None and 0 <= j < len(self) and j != i]
+        self._prefetcher.want(list(dict.fromkeys(wanted)))
+
+    # ------------------------------------------------------------------ display settings
+    def _on_display(self, change) -> None:
+        """The user changed how the current item is shown: the next items follow."""
+        if self._restoring or self._closed or self._current is None:
+            return
+        w = self.widget
+        pic = self._current_picture  # the Picture the widget shows (its defaults tell what is pinned)
+        settings = _settings_of(pic, w.display_range, w.gamma, w.channels, w.channel_colors)
+        if settings == self._display:
+            return
+        self._display = settings
+        self._display_version += 1
+        version = self._display_version
+        self._prefetcher.drop_if(lambda i, item: item.display_version != version)
+        self._reprepare.schedule()  # prepare the neighbours again once the control rests
 
     def _set_status(self, status: str, advance: bool) -> None:
         i = self._current
@@ -472,18 +588,64 @@ class Annotator(widgets.VBox):
         session.write_json(self._index_path(), {**self._index_doc, "classes": self.classes})
 
     # ------------------------------------------------------------------ items
-    def _prepare_item(self, i: int):
-        """(PreparedImage, SessionState | None | SessionError): the prefetcher's work."""
+    def _prepare_item(self, i: int, strict: bool = False) -> _Prefetched:
+        """The prefetcher's work: item ``i``'s photo, prepared with the display settings, and saved state.
+
+        ``strict``: display settings that do not fit the item raise instead of falling back to
+        the item's defaults (with a note).
+        """
         path = self._json_path(i)
-        prepared = prepare_for(self, i)
+        version, display = self._display_version, dict(self._display)
+        note = ""
+        try:
+            prepared = prepare_for(self, i, {**self._layout, **display})
+        except (ValueError, TypeError) as err:
+            if strict or all(v is None for k, v in display.items() if k != "gamma"):
+                raise
+            try:
+                prepared = prepare_for(self, i, dict(self._layout))
+            except (ValueError, TypeError):
+                raise err from None
+            note = f"shown with its own display settings: {err}"
         state = None
         if path.exists():
             try:
                 state = session.load(path)
-                session.check_image(state, prepared.image, prepared.path, path)
+                session.check_image(
+                    state,
+                    prepared.picture.data,
+                    prepared.path,
+                    path,
+                    shown=prepared.image,
+                    file_hash=prepared.file_sha256,
+                )
             except SessionError as err:
                 state = err
-        return prepared, state
+        return _Prefetched(prepared, state, version, note)
+
+    def _method_of(self, item: _Prefetched) -> tuple[str, dict] | None:
+        """The method and params item will be segmented with (its saved ones, or the defaults)."""
+        state = item.state
+        if isinstance(state, SessionState) and state.method:
+            method = state.method
+            params = dict(state.params)
+            if method == self._default_method:  # objects a session cannot save (sam's model)
+                for k, v in self._default_params.items():
+                    params.setdefault(k, v)
+            try:
+                return method, segmenters.check_params(method, params)
+            except (TypeError, ValueError):
+                return None  # the widget reports it when the item is opened
+        return self._default_method, dict(self._default_params)
+
+    def _warm_item(self, i: int, item: _Prefetched) -> bool:
+        """Prefetch thread: run the item's method's ``prepare`` (e.g. SAM's encoder) ahead of time."""
+        if self._closed or item.display_version != self._display_version:
+            return False
+        chosen = self._method_of(item)
+        if chosen is None or item.prepared.prepared_for == chosen:
+            return False  # nothing to do (or done already for this method and params)
+        return prepare_segmenter(item.prepared, *chosen)
 
     def _labels_and_classes(self, i: int) -> tuple[np.ndarray, dict]:
         """Item ``i``'s newest labels and classes, reading only what is needed from disk."""
@@ -574,6 +736,8 @@ class Annotator(widgets.VBox):
                 f"files to start over): {self._errors[i]}",
                 error=True,
             )
+        elif self._notes.get(i):
+            self._show_message(f"ⓘ {self._notes[i]}")
         elif all(s in ("done", "skipped") for s in self._status):
             self._show_message("✓ every image is done or skipped: export with a.export_coco(...)")
         else:
@@ -584,11 +748,47 @@ class Annotator(widgets.VBox):
         self._message.value = f'<span style="color:{color}">{html.escape(text)}</span>' if text else ""
 
 
-def prepare_for(annotator: Annotator, i: int):
+def prepare_for(annotator: Annotator, i: int, display: dict | None = None) -> PreparedImage:
     """Item ``i``'s photo made ready for the annotator's widget (any thread)."""
-    from ._prepare import prepare
+    return prepare(
+        annotator._items.source(i),
+        annotator._max_display_pixels,
+        f"item {i} ({annotator._items.keys[i]})",
+        display=display,
+    )
 
-    return prepare(annotator._items.source(i), annotator._max_display_pixels, f"item {i} ({annotator._items.keys[i]})")
+
+def _same_pair(a, b) -> bool:
+    return all(math.isclose(float(x), float(y), rel_tol=1e-9, abs_tol=1e-12) for x, y in zip(a, b, strict=True))
+
+
+def _settings_of(pic, display_range, gamma, channels, channel_colors) -> dict:
+    """The annotator's display settings from a widget's, ``None`` where they are the item's defaults."""
+    ranges = (display_range,) if pic.groups == 1 else tuple(display_range)
+    pinned = {g: tuple(r) for g, r in enumerate(ranges) if not _same_pair(r, pic.default_ranges[g])}
+    if not pinned:
+        rng = None
+    elif pic.groups == 1:
+        rng = pinned[0]
+    else:
+        rng = pinned
+    all_channels = (0, 1, 2) if pic.rgb else tuple(range(pic.n_channels))
+    chans = None if tuple(channels) == all_channels else tuple(channels)
+    if pic.rgb:
+        colors = None
+    else:
+        colors = None if tuple(channel_colors) == default_colors(len(channels)) else tuple(channel_colors)
+    return {"channels": chans, "channel_colors": colors, "display_range": rng, "gamma": float(gamma)}
+
+
+def _read_plane_counts(path: Path) -> dict:
+    """TIFF plane counts remembered in ``out`` (``{}`` when missing or unreadable)."""
+    try:
+        doc = session.read_json(path, "plane counts")
+    except SessionError:
+        return {}
+    files = doc.get("files")
+    return files if isinstance(files, dict) else {}
 
 
 def _ids(labels: np.ndarray) -> list[int]:
@@ -615,8 +815,9 @@ def _scan_jsons(out: Path) -> dict[str, int]:
     return found
 
 
-def _close_quietly(saver, prefetcher, lock) -> None:
+def _close_quietly(saver, prefetcher, lock, later) -> None:
     try:
+        later.cancel()
         saver.close(10)
         prefetcher.close()
     finally:

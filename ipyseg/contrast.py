@@ -133,7 +133,10 @@ class ContrastControl:
         self._refreshing = True
         try:
             value = self.channel.value
-            self.channel.options = self._channel_options()
+            options = self._channel_options()
+            if value not in [v for _, v in options]:  # another picture (set_image) with fewer channels
+                value = self.widget.channels[0] if self.widget._picture.groups > 1 else 0
+            self.channel.options = options
             self.channel.value = value
         finally:
             self._refreshing = False

@@ -6,12 +6,16 @@
 * :func:`as_image_data` turns what a user passes (path, numpy array, PIL image, or anything
   ``np.asarray`` reads, such as dask and zarr arrays) into :class:`ImageData`: an (H, W, C) array
   in its own dtype and whether its channels are R, G, B(, A) or separate channels.
+* A TIFF stack (``Z``, ``T`` or unnamed pages) is a sequence of planes: :func:`tiff_planes`
+  counts them from the file's header and :class:`TiffPlane` reads one of them, only its pages
+  (the dataset annotator makes each plane an item).
 
 Nothing here maps values to display pixels; that is :mod:`ipyseg.display`.
 """
 
 from __future__ import annotations
 
+import math
 import operator
 import os
 from dataclasses import dataclass
@@ -81,7 +85,7 @@ def read_image(path, name: str = "image") -> ImageFile:
 
     Parameters
     ----------
-    path : str or path
+    path : str, path or TiffPlane
     name : str
         Argument name used in error messages.
 
@@ -93,6 +97,8 @@ def read_image(path, name: str = "image") -> ImageFile:
     """
     from ._validation import checked_image_path, read_image_file
 
+    if isinstance(path, TiffPlane):
+        return path.read(name)
     path = checked_image_path(path, name)
     if path.suffix.lower() in TIFF_SUFFIXES:
         return read_tiff(path, name)
@@ -125,6 +131,163 @@ def read_tiff(path, name: str = "image") -> ImageFile:
             return ImageFile(s.asarray(), str(s.axes).upper(), path)
     except (tifffile.TiffFileError, OSError, KeyError, IndexError) as err:
         raise ValueError(f"`{name}`: cannot read '{path}' as a TIFF image ({err})") from err
+
+
+# ------------------------------------------------------------------ TIFF stacks, plane by plane
+#: Axis letters that belong to one image (rows, columns, channels, colour samples); any other
+#: axis of a TIFF series (``Z``, ``T``, ``Q``, ``I``, ...) enumerates planes.
+IMAGE_AXES = "YXCS"
+
+
+@dataclass(frozen=True)
+class _Series:
+    """How one TIFF series splits into planes (from the header only)."""
+
+    index: int  # the series' position in the file
+    shape: tuple  # unsqueezed (tifffile's ``get_shape(False)``)
+    axes: str
+    plane_axes: tuple  # positions in ``shape`` that enumerate planes
+    lead: int | None  # leading axes that enumerate the series' pages; None: read the series whole
+    count: int  # planes
+
+    def plane_shape(self) -> tuple:
+        return tuple(self.shape[i] for i in self.plane_axes)
+
+
+def _series_layouts(tif, image_ndim: int | None) -> list[_Series]:
+    out = []
+    for si, s in enumerate(tif.series):
+        shape, axes = tuple(int(n) for n in s.get_shape(False)), str(s.get_axes(False)).upper()
+        kept = [i for i, (n, a) in enumerate(zip(shape, axes, strict=True)) if n > 1 or a in "YX"]
+        if image_ndim is None:
+            plane_axes = tuple(i for i in kept if axes[i] not in IMAGE_AXES)
+        else:
+            plane_axes = tuple(kept[: max(0, len(kept) - image_ndim)])
+        pages, page_size = len(s.pages), int(s.keyframe.size)
+        lead = None
+        for k in range(len(shape) + 1):
+            if math.prod(shape[:k]) == pages and math.prod(shape[k:]) == page_size:
+                lead = k
+                break
+        if lead is not None and (any(i >= lead for i in plane_axes) or any(a in "YX" for a in axes[:lead])):
+            lead = None  # planes inside a page (volumetric tiles): read the series whole
+        count = math.prod(shape[i] for i in plane_axes)
+        out.append(_Series(si, shape, axes, plane_axes, lead, count))
+    return out
+
+
+def _open_tiff(path: Path, name: str):
+    import tifffile
+
+    try:
+        return tifffile.TiffFile(path)
+    except (tifffile.TiffFileError, OSError, KeyError, IndexError, ValueError) as err:
+        raise ValueError(f"`{name}`: cannot read '{path}' as a TIFF image ({err})") from err
+
+
+def tiff_planes(path, *, image_ndim: int | None = None) -> int:
+    """How many planes a TIFF file holds (only its header is read).
+
+    Parameters
+    ----------
+    path : str or path
+    image_ndim : int, optional
+        ``None``: the axes other than ``Y``, ``X``, ``C`` (channels) and ``S`` (colour samples)
+        enumerate planes (``Z``, ``T``, unnamed pages ``Q``, ...). An integer ``n``: the last
+        ``n`` non-singleton axes are one image and all axes before them enumerate planes (use 3
+        when a ``channel_axis`` is given for each plane).
+
+    Returns
+    -------
+    int
+        1 for a single image; the planes of every series of the file, added up, otherwise.
+    """
+    path = Path(os.fspath(path))
+    with _open_tiff(path, "path") as tif:
+        if not tif.series:
+            raise ValueError(f"`path`: cannot read '{path}' as a TIFF image (it holds no image)")
+        return sum(s.count for s in _series_layouts(tif, image_ndim))
+
+
+@dataclass(frozen=True)
+class TiffPlane:
+    """One plane of a TIFF stack, read on demand: only the pages that hold it are decoded.
+
+    ``SegmentWidget``, :func:`as_image_data` and :func:`read_image` accept it where they accept a
+    path. Planes are numbered across the file's series, in the order of their axes (the last
+    plane axis fastest), as :func:`tiff_planes` counts them.
+
+    Attributes
+    ----------
+    path : Path
+        The TIFF file.
+    index : int
+        Plane number, ``0 <= index < tiff_planes(path, image_ndim=image_ndim)``.
+    image_ndim : int or None
+        See :func:`tiff_planes`.
+    """
+
+    path: Path
+    index: int
+    image_ndim: int | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "path", Path(os.fspath(self.path)))
+        if isinstance(self.index, bool) or not isinstance(self.index, (int, np.integer)) or self.index < 0:
+            raise ValueError(f"`index` must be an integer >= 0; got {self.index!r}")
+        object.__setattr__(self, "index", int(self.index))
+
+    def __str__(self) -> str:
+        return f"{self.path}#{self.index}"
+
+    def _locate(self, tif, name: str):
+        k = self.index
+        for series in _series_layouts(tif, self.image_ndim):
+            if k < series.count:
+                return series, k
+            k -= series.count
+        total = sum(s.count for s in _series_layouts(tif, self.image_ndim))
+        raise ValueError(f"`{name}`: '{self.path}' has {total} plane(s); plane {self.index} does not exist")
+
+    def size(self, name: str = "image") -> tuple[int, int]:
+        """``(H, W)`` of the plane (only the header is read)."""
+        from ._validation import checked_image_path
+
+        with _open_tiff(checked_image_path(self.path, name), name) as tif:
+            series, _ = self._locate(tif, name)
+        shape, axes = series.shape, series.axes
+        if "Y" in axes and "X" in axes:
+            return shape[axes.index("Y")], shape[axes.index("X")]
+        return tuple(self.read(name).array.shape[:2])  # pragma: no cover - series without Y and X
+
+    def read(self, name: str = "image") -> ImageFile:
+        """The plane's pixels with their axes (the plane axes removed, singleton axes dropped)."""
+        from ._validation import checked_image_path
+
+        path = checked_image_path(self.path, name)
+        import tifffile
+
+        with _open_tiff(path, name) as tif:
+            series, k = self._locate(tif, name)
+            shape, axes = series.shape, series.axes
+            fixed = dict(zip(series.plane_axes, np.unravel_index(k, series.plane_shape()), strict=True))
+            try:
+                if series.lead is not None:
+                    lead = series.lead
+                    grid = [[int(fixed[i])] if i in fixed else range(shape[i]) for i in range(lead)]
+                    pages = np.ravel_multi_index(np.meshgrid(*grid, indexing="ij"), shape[:lead]).ravel()
+                    arr = tif.asarray(key=[int(p) for p in pages], series=series.index)
+                    free = [i for i in range(lead) if i not in fixed] + list(range(lead, len(shape)))
+                    arr = arr.reshape([shape[i] for i in free])
+                else:
+                    arr = tif.series[series.index].asarray().reshape(shape)
+                    arr = arr[tuple(int(fixed[i]) if i in fixed else slice(None) for i in range(len(shape)))]
+                    free = [i for i in range(len(shape)) if i not in fixed]
+            except (tifffile.TiffFileError, OSError, KeyError, IndexError, ValueError) as err:
+                raise ValueError(f"`{name}`: cannot read plane {self.index} of '{path}' ({err})") from err
+        keep = [j for j, i in enumerate(free) if shape[i] > 1 or axes[i] in "YX"]
+        arr = arr.reshape([arr.shape[j] for j in keep])
+        return ImageFile(arr, "".join(axes[free[j]] for j in keep), path)
 
 
 def _stack_error(name: str, shape, axes: str | None = None, extra: str = "", path: Path | None = None) -> ValueError:
@@ -252,7 +415,7 @@ def as_image_data(image, *, channel_axis=None, rgb=None, name: str = "image") ->
 
     Parameters
     ----------
-    image : array_like, PIL image, str or path
+    image : array_like, PIL image, str, path or TiffPlane
         2-D gray, 3-D (H, W, 3|4) RGB(A), or 3-D with a channel axis (``channel_axis``). Any
         integer dtype, bool, or finite floats (any range, negative values too). Objects that
         ``np.asarray`` reads (dask, zarr, imageio arrays) are read once. TIFF files are read
@@ -275,7 +438,7 @@ def as_image_data(image, *, channel_axis=None, rgb=None, name: str = "image") ->
     if rgb is not None and not isinstance(rgb, (bool, np.bool_)):
         raise TypeError(f"`rgb` must be True, False or None; got {rgb!r}")
     path = None
-    if isinstance(image, (str, os.PathLike)):
+    if isinstance(image, (str, os.PathLike, TiffPlane)):
         f = read_image(image, name)
         path, arr, owned = f.path, f.array, True
         if channel_axis is None:

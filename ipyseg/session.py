@@ -207,8 +207,15 @@ class SessionState:
         recomputed when the session is loaded into a widget).
     image_path : str or None
         Where the photo came from (absolute path), if from a file.
+    image_plane : int or None
+        The plane of a TIFF stack at ``image_path`` (see :class:`ipyseg.io.TiffPlane`), if the
+        photo is one plane of a stack.
     image_file_sha256, image_pixels_sha256 : str or None
-        Hashes of the image file's bytes and of the decoded pixels.
+        Hashes of the image file's bytes (not recorded for a plane of a stack) and of the data
+        (the values as loaded, whatever the display settings).
+    params_not_saved : tuple of str
+        Parameters that are Python objects (e.g. ``sam``'s ``model``): they are not written to
+        the JSON file, and are given again when a session is loaded.
     status : str or None
         ``"untouched"``, ``"in progress"``, ``"done"`` or ``"skipped"`` (set by the Annotator).
     created, modified : str or None
@@ -228,11 +235,13 @@ class SessionState:
     params: dict = field(default_factory=dict)
     labels_current: bool = True
     image_path: str | None = None
+    image_plane: int | None = None
     image_file_sha256: str | None = None
     image_pixels_sha256: str | None = None
     status: str | None = None
     created: str | None = None
     modified: str | None = None
+    params_not_saved: tuple = ()
     extra: dict = field(default_factory=dict)
 
     @property
@@ -280,20 +289,41 @@ def _jsonable(value, where: str):
     raise TypeError(f"{where} cannot be saved as JSON; got {type(value).__name__} {value!r}"[:200])
 
 
+def _is_object(value) -> bool:
+    """Whether a parameter value is a Python object JSON cannot hold (a model, a callable, ...)."""
+    try:
+        _jsonable(value, "")
+    except TypeError:
+        return True
+    except ValueError:
+        return False  # a value problem (NaN): reported by _jsonable
+    return False
+
+
+def split_params(params: dict) -> tuple[dict, tuple]:
+    """``(saved, not_saved)``: the JSON-able parameters, and the names of the Python objects."""
+    objects = tuple(sorted(k for k, v in params.items() if _is_object(v)))
+    return {k: v for k, v in params.items() if k not in objects}, objects
+
+
 def to_json(state: SessionState, path: Path) -> dict:
     stem = path.name[: -len(".json")]
-    return {
+    params, objects = split_params(state.params)
+    image = {
+        "path": state.image_path,
+        "file_sha256": state.image_file_sha256,
+        "pixels_sha256": state.image_pixels_sha256,
+    }
+    if state.image_plane is not None:
+        image["plane"] = int(state.image_plane)
+    doc = {
         "format": FORMAT,
         "version": VERSION,
-        "image": {
-            "path": state.image_path,
-            "file_sha256": state.image_file_sha256,
-            "pixels_sha256": state.image_pixels_sha256,
-        },
+        "image": image,
         "size": {"height": int(state.shape[0]), "width": int(state.shape[1])},
         "status": state.status,
         "method": state.method,
-        "params": _jsonable(state.params, "`params`"),
+        "params": _jsonable(params, "`params`"),
         "objects": {
             str(k): {"name": state.object_names.get(k), "class": state.object_classes.get(k)}
             for k in sorted(set(state.object_names) | set(state.object_classes))
@@ -309,10 +339,14 @@ def to_json(state: SessionState, path: Path) -> dict:
         "modified": state.modified,
         **state.extra,
     }
+    objects = tuple(sorted(set(objects) | set(state.params_not_saved) - set(params)))
+    if objects:
+        doc["params_not_saved"] = list(objects)
+    return doc
 
 
 _KNOWN = {"format", "version", "image", "size", "status", "method", "params", "objects", "boxes"}
-_KNOWN |= {"labels_current", "files", "created", "modified"}
+_KNOWN |= {"labels_current", "files", "created", "modified", "params_not_saved"}
 
 
 def save(state: SessionState, path, *, skip=()) -> Path:
@@ -377,11 +411,13 @@ def load(path) -> SessionState:
             params=dict(doc.get("params") or {}),
             labels_current=bool(doc.get("labels_current", True)),
             image_path=image.get("path"),
+            image_plane=None if image.get("plane") is None else int(image["plane"]),
             image_file_sha256=image.get("file_sha256"),
             image_pixels_sha256=image.get("pixels_sha256"),
             status=doc.get("status"),
             created=doc.get("created"),
             modified=doc.get("modified"),
+            params_not_saved=tuple(str(k) for k in doc.get("params_not_saved") or ()),
             extra={k: v for k, v in doc.items() if k not in _KNOWN},
         )
         if (doc.get("files") or {}).get("prior"):
@@ -397,24 +433,48 @@ def load(path) -> SessionState:
     return state
 
 
-def check_image(state: SessionState, image: np.ndarray, image_path, session_path) -> None:
-    """Raise :class:`SessionError` if ``image`` is not the photo the session was saved on.
+def check_image(
+    state: SessionState, data: np.ndarray, image_path, session_path, *, shown=None, file_hash: str | None = None
+) -> None:
+    """Raise :class:`SessionError` if ``data`` is not the image the session was saved on.
 
+    Parameters
+    ----------
+    state : SessionState
+    data : (H, W) or (H, W, C) ndarray
+        The image's data as loaded (``SegmentWidget.data``): display settings (contrast,
+        channels) do not change it, so they never invalidate saved work.
+    image_path : path or None
+        The image's file; for a plane of a stack, the stack's file.
+    session_path : path
+        Named in the error.
+    shown : ndarray, optional
+        The image as shown (8-bit RGB): sessions written before the data was hashed recorded
+        this one's hash, and still open.
+    file_hash : str, optional
+        ``image_path``'s SHA-256 if the caller has it already.
+
+    Notes
+    -----
     The file's bytes are compared when both the session and the caller know a file (robust to
-    decoder versions); otherwise the decoded pixels.
+    decoder versions) and the image is the whole file; otherwise the decoded values.
     """
-    if tuple(image.shape[:2]) != tuple(state.shape):
+    if tuple(data.shape[:2]) != tuple(state.shape):
         raise SessionError(
             f"session '{session_path}' is for a {state.shape[1]} x {state.shape[0]} image; "
-            f"got {image.shape[1]} x {image.shape[0]}"
+            f"got {data.shape[1]} x {data.shape[0]}"
         )
-    if image_path is not None and state.image_file_sha256:
-        if file_sha256(image_path) != state.image_file_sha256:
+    if image_path is not None and state.image_file_sha256 and state.image_plane is None:
+        if (file_hash or file_sha256(image_path)) != state.image_file_sha256:
             raise SessionError(
                 f"image '{image_path}' is not the one session '{session_path}' was saved on (file hash differs)"
             )
-    elif state.image_pixels_sha256 and pixels_sha256(image) != state.image_pixels_sha256:
+    elif state.image_pixels_sha256 and pixels_sha256(data) != state.image_pixels_sha256:
+        if shown is not None and pixels_sha256(shown) == state.image_pixels_sha256:
+            return
         where = f"'{image_path}'" if image_path is not None else "the given array"
+        if state.image_plane is not None and image_path is not None:
+            where = f"plane {state.image_plane} of '{image_path}'"
         raise SessionError(f"image {where} is not the one session '{session_path}' was saved on (pixel hash differs)")
 
 

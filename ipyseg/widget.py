@@ -26,7 +26,7 @@ from ._drawing import DisplayMixin, Later
 from ._input import InputMixin
 from ._lifecycle import close_tree, track_cell
 from ._pointer import TouchInput
-from ._prepare import PreparedImage, prepare
+from ._prepare import PreparedImage, prepare, resized_for
 from ._segment import apply_boxes
 from ._validation import (
     as_label_code,
@@ -41,6 +41,7 @@ from .canvas_view import CanvasView
 from .display import Mapping, as_picture, check_gamma
 from .engine import Cancelled, Engine, Result
 from .geometry import MAX_DISPLAY_PIXELS, Viewport, box_window, polygon_footprint, stroke_footprint
+from .io import TiffPlane
 from .multiscale import FastResult, Multiscale
 from .overlay import Badge, CanvasOverlay
 from .seeds import SeedState, codes_present
@@ -130,7 +131,8 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         (H, W, 3|4) RGB(A), or 3-D with a channel axis (``channel_axis``); any integer dtype,
         bool, or finite floats. TIFF files are read with tifffile (16-bit, float, OME / ImageJ
         channel axes). Arrays that ``np.asarray`` reads (dask, zarr) work. A stack of planes is
-        refused: use ``ipyseg.Annotator`` for those.
+        refused: use ``ipyseg.Annotator`` for those (each plane an item), or pass one plane
+        (an array, or ``ipyseg.io.TiffPlane(path, i)`` to read only that plane of a file).
     method : str, optional
         Segmentation method (see :func:`ipyseg.methods`); default: the library's best.
     max_display_pixels : int
@@ -218,6 +220,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         if prepared is not None:
             self._picture = prepared.picture
             self._image_path, self._image_hashes = prepared.path, (prepared.file_sha256, prepared.pixels_sha256)
+            self._image_plane = prepared.plane
         else:
             # The image's data at full precision and how it is shown (display.py).
             self._picture = as_picture(
@@ -229,8 +232,15 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
                 display_range=display_range,
                 gamma=gamma,
             )
-            self._image_path = Path(os.fspath(image)).resolve() if isinstance(image, (str, os.PathLike)) else None
-            self._image_hashes = (None if self._image_path is None else session.file_sha256(self._image_path), None)
+            self._image_plane = image.index if isinstance(image, TiffPlane) else None
+            if isinstance(image, TiffPlane):  # one plane of a stack: its data is hashed, not the whole file
+                self._image_path, self._image_hashes = image.path.resolve(), (None, None)
+            else:
+                self._image_path = Path(os.fspath(image)).resolve() if isinstance(image, (str, os.PathLike)) else None
+                self._image_hashes = (
+                    None if self._image_path is None else session.file_sha256(self._image_path),
+                    None,
+                )
         img = self._picture  # .shape is (H, W, 3|4), as the display image's
         if (
             isinstance(max_display_pixels, bool)
@@ -495,6 +505,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
             params=dict(self.params),
             labels_current=not self._engine.busy,
             image_path=None if self._image_path is None else str(self._image_path),
+            image_plane=self._image_plane,
             image_file_sha256=self._image_hashes[0],
             image_pixels_sha256=self._image_hashes[1],
         )
@@ -511,7 +522,8 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
             raise ValueError(f"`state` is for a {state.shape[1]} x {state.shape[0]} image; this photo is {w} x {h}")
         segmenters.get(state.method or None)
         method = state.method or self.method
-        segmenters.check_params(method, state.params)
+        params = self._restored_params(method, state)
+        segmenters.check_params(method, params)
         seeds = as_seeds(state.seeds, self._picture.shape, "state.seeds")
         labels = np.asarray(state.labels)
         if labels.shape != (h, w) or (labels.size and int(labels.max()) > MAX_OBJECTS):
@@ -531,7 +543,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         self._label_ids = [int(k) for k in codes_present(labels) if k > 0]
         with self._sync(), self.hold_trait_notifications():
             self.method = method
-            self.params = dict(state.params)
+            self.params = params
             self.object_names = dict(state.object_names)
             self.object_classes = dict(state.object_classes)
             self.set_trait("labels", labels)
@@ -547,6 +559,16 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         if not state.labels_current:
             self._segment()
 
+    def _restored_params(self, method: str, state: SessionState) -> dict:
+        """``state.params`` plus the objects it could not save (e.g. ``sam``'s ``model``), from this widget."""
+        params = dict(state.params)
+        mine = self._params_by_method.get(method, {})
+        wanted = set(state.params_not_saved) | set(segmenters.required_params(segmenters.get(method)))
+        for name in wanted - set(params):
+            if name in mine:
+                params[name] = mine[name]
+        return params
+
     def save_session(self, path) -> Path:
         """Save seeds, boxes, loaded mask, labels, names, classes, method and params.
 
@@ -560,6 +582,11 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         Returns
         -------
         Path
+
+        Notes
+        -----
+        Parameters that are Python objects (``sam``'s ``model``) are not written (JSON cannot hold
+        them); their names are listed in the file, and ``load_session`` takes them again.
         """
         state = self.session_state()
         state.created = state.modified = session.now_iso()
@@ -574,10 +601,12 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         path : path
             The session's JSON file (see :meth:`save_session`).
         image : array_like, PIL image, path, or None
-            The photo; ``None`` reads the path recorded in the session. Either way it is checked
-            against the recorded hash: another image raises ``ipyseg.session.SessionError``.
+            The photo; ``None`` reads the path recorded in the session (and its plane, for a
+            plane of a TIFF stack). Either way it is checked against the recorded hash: another
+            image raises ``ipyseg.session.SessionError``.
         **kwargs
-            Passed to ``SegmentWidget`` (e.g. ``max_display_pixels``).
+            Passed to ``SegmentWidget`` (e.g. ``max_display_pixels``, display settings, or the
+            parameters the session could not save, such as ``model=`` for ``sam``).
         """
         state = session.load(path)
         source = image
@@ -587,8 +616,16 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
                     f"session '{path}' was saved from an in-memory array: pass the photo as `image=`"
                 )
             source = state.image_path
+            if state.image_plane is not None:
+                source = TiffPlane(state.image_path, state.image_plane)
+        missing = [k for k in state.params_not_saved if k not in state.params and k not in kwargs]
+        if missing:
+            raise TypeError(
+                f"session '{path}' was saved with the parameter(s) {missing} of method {state.method!r}, which are "
+                f"Python objects and not saved: pass them again, e.g. load_session(path, {missing[0]}=...)"
+            )
         w = cls(source, method=state.method or None, **{**state.params, **kwargs})
-        session.check_image(state, w.image, w.image_path, path)
+        session.check_image(state, w.data, w.image_path, path, shown=w.image)
         w.restore_session(state)
         return w
 
@@ -612,18 +649,33 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
 
         return save_png(self.labels, path, "path")
 
-    def prepare_image(self, image) -> PreparedImage:
+    def prepare_image(self, image, **display) -> PreparedImage:
         """Decode and pre-compute a photo for :meth:`set_image`; safe to call from any thread.
+
+        Besides decoding, the pyramid of the fast path and the display photo, this runs the
+        current method's per-photo work (its ``prepare``, e.g. ``sam``'s image encoder, with the
+        current ``params``) on the image as the segmentation will receive it, so that
+        ``set_image(prepared)`` does not wait for it. Call it in a background thread.
 
         Parameters
         ----------
-        image : array_like, PIL image or path
+        image : array_like, PIL image, path or ipyseg.io.TiffPlane
+        **display
+            Display settings, as the constructor takes them (``channel_axis``, ``rgb``,
+            ``channels``, ``channel_colors``, ``display_range``, ``gamma``); default: the
+            image's own defaults.
 
         Returns
         -------
         PreparedImage
         """
-        return prepare(image, self.viewport.max_display_pixels)
+        return prepare(
+            image,
+            self.viewport.max_display_pixels,
+            method=self.method,
+            params=dict(self.params),
+            display=display,
+        )
 
     @_editing
     def set_image(self, image) -> None:
@@ -633,8 +685,10 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         :meth:`prepare_image`, e.g. computed in a background thread) this only swaps references
         and sends the ready display photo.
         """
-        if not isinstance(image, PreparedImage) or image.max_display_pixels != self.viewport.max_display_pixels:
-            image = self.prepare_image(image)
+        if not isinstance(image, PreparedImage):
+            image = prepare(image, self.viewport.max_display_pixels)  # the method's prepare runs in the background
+        elif image.max_display_pixels != self.viewport.max_display_pixels:
+            image = resized_for(image, self.viewport.max_display_pixels)  # prepared for another canvas size
         self._engine.discard()
         for handler in (*self._handlers.values(), self._pan_gesture):
             handler.cancel(self)
@@ -644,6 +698,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         self._picture = pic
         self._view_data = None
         self._image_path = image.path
+        self._image_plane = image.plane
         self._image_hashes = (image.file_sha256, image.pixels_sha256)
         self._state = SeedState(pic.shape)
         self._prior = None
@@ -678,11 +733,14 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
             lo, hi = self.brush_size_range  # of the new photo
             self._toolbar.controls["brush_size"].max = hi
             self.brush_size = float(min(hi, max(3, round(0.02 * max(pic.shape[:2])))))
-        with self.view.batch():
-            self.view.show_photo(image.preview)  # small JPEG first: the new photo appears sooner
-            self._redraw_overlay(full=True)
-            self._redraw_seeds()
-        self.view.show_photo(image.photo)  # then the lossless PNG (the front end draws in order)
+        if image.photo_current:
+            with self.view.batch():
+                self.view.show_photo(image.preview)  # small JPEG first: the new photo appears sooner
+                self._redraw_overlay(full=True)
+                self._redraw_seeds()
+            self.view.show_photo(image.photo)  # then the lossless PNG (the front end draws in order)
+        else:  # its display settings changed since it was prepared: draw it as it is now
+            self._redraw_all()
         self._toolbar.refresh_objects()
         self._set_status(f"{pic.shape[1]} x {pic.shape[0]}")
         self._prepare_in_background()  # e.g. SAM's encoder for the new photo

@@ -225,3 +225,94 @@ def test_rgb_images_refuse_channel_choices():
     w = SegmentWidget(np.zeros((10, 12, 3), np.uint16), rgb=False, channels=[2])
     assert w.channels == (2,) and w.channel_colors == ((255, 255, 255),)
     w.close()
+
+
+# ------------------------------------------------------------------ TIFF stacks, plane by plane
+def _planes_of(arr, axes):
+    """Reference planes: every index of the axes outside YXCS, the rest channels-last."""
+    order = [i for i, a in enumerate(axes) if a not in "YXCS"]
+    rest = [i for i, a in enumerate(axes) if a in "YX"] + [i for i, a in enumerate(axes) if a in "CS"]
+    moved = np.transpose(arr, order + rest)
+    flat = moved.reshape((-1, *moved.shape[len(order) :])) if order else moved[None]
+    return [p if p.ndim == 3 else p[:, :, None] for p in flat]
+
+
+@pytest.mark.parametrize(
+    "name, shape, kwargs, axes",
+    [
+        ("z.tif", (5, 24, 31), {}, "QYX"),  # plain multi-page: unnamed pages
+        ("zc.tif", (4, 2, 24, 31), dict(imagej=True, metadata={"axes": "ZCYX"}), "ZCYX"),
+        ("cz.ome.tif", (2, 3, 24, 31), dict(metadata={"axes": "CZYX"}), "CZYX"),  # channels outermost
+        ("tzc.tif", (2, 3, 2, 24, 31), dict(imagej=True, metadata={"axes": "TZCYX"}), "TZCYX"),
+        ("rgb.tif", (3, 24, 31, 3), dict(photometric="rgb"), "QYXS"),
+        ("planar.tif", (3, 3, 24, 31), dict(photometric="rgb", planarconfig="separate"), "QSYX"),
+        ("one.tif", (24, 31), {}, "YX"),
+        ("cyx.tif", (2, 24, 31), dict(metadata={"axes": "CYX"}), "CYX"),
+    ],
+)
+def test_tiff_planes_are_counted_from_the_header_and_read_one_at_a_time(
+    tmp_path, monkeypatch, name, shape, kwargs, axes
+):
+    from ipyseg.io import TiffPlane, tiff_planes
+
+    dtype = np.uint8 if "S" in axes else np.uint16
+    arr = np.random.default_rng(3).integers(0, 250, shape).astype(dtype)
+    p = tmp_path / name
+    tifffile.imwrite(p, arr, **kwargs)
+    ref = _planes_of(arr, axes)
+    read_keys = []
+    original = tifffile.TiffFile.asarray
+
+    def spy(self, key=None, **kw):
+        read_keys.append(key)
+        return original(self, key=key, **kw)
+
+    monkeypatch.setattr(tifffile.TiffFile, "asarray", spy)
+    assert tiff_planes(p) == len(ref)
+    assert not read_keys  # counting reads no pixels
+    with tifffile.TiffFile(p) as tif:
+        per_page = arr.size // len(tif.series[0].pages) if len(ref) > 1 else None
+    for i, want in enumerate(ref):
+        read_keys.clear()
+        d = as_image_data(TiffPlane(p, i))
+        assert d.data.shape == want.shape and np.array_equal(d.data, want), i
+        assert d.rgb == ("S" in axes) and d.path == p
+        assert TiffPlane(p, i).size() == shape_yx(arr.shape, axes)
+        if per_page is not None:  # only the plane's own pages were decoded
+            (key,) = read_keys
+            assert key is not None and len(key) * per_page == want.size
+    with pytest.raises(ValueError, match=rf"`image`: '.*{name}' has {len(ref)} plane\(s\); plane {len(ref)} does not"):
+        as_image_data(TiffPlane(p, len(ref)))
+    w = SegmentWidget(TiffPlane(p, len(ref) - 1))  # a plane is an image for the widget too
+    assert np.array_equal(w.data.reshape(ref[-1].shape), ref[-1]) and w.image_path == p.resolve()
+    w.close()
+
+
+def shape_yx(shape, axes):
+    return shape[axes.index("Y")], shape[axes.index("X")]
+
+
+def test_tiff_planes_with_a_channel_axis_and_several_series(tmp_path):
+    from ipyseg.io import TiffPlane, tiff_planes
+
+    arr = _u16((3, 2, 20, 30))  # no metadata: axes QQYX
+    p = tmp_path / "qq.tif"
+    tifffile.imwrite(p, arr)
+    assert tiff_planes(p, image_ndim=3) == 3  # (2, 20, 30) per plane, its axis 0 the channels
+    d = as_image_data(TiffPlane(p, 1, image_ndim=3), channel_axis=0)
+    assert d.data.shape == (20, 30, 2) and np.array_equal(d.data[:, :, 1], arr[1, 1])
+    assert tiff_planes(p) == 6  # by names: both Q axes are planes
+    ms = tmp_path / "series.tif"
+    with tifffile.TiffWriter(ms) as tw:
+        tw.write(_u16((20, 30)))
+        tw.write(_u16((2, 10, 12), seed=4), photometric="minisblack")
+    assert tiff_planes(ms) == 3
+    shapes = [as_image_data(TiffPlane(ms, i)).data.shape for i in range(3)]
+    assert shapes == [(20, 30, 1), (10, 12, 1), (10, 12, 1)]
+    assert np.array_equal(as_image_data(TiffPlane(ms, 2)).data[:, :, 0], _u16((2, 10, 12), seed=4)[1])
+    with pytest.raises(ValueError, match="`index` must be an integer >= 0"):
+        TiffPlane(ms, -1)
+    broken = tmp_path / "broken.tif"
+    broken.write_bytes(b"II*\x00 nope")
+    with pytest.raises(ValueError, match="cannot read .*broken.tif"):
+        tiff_planes(broken)
