@@ -62,3 +62,20 @@ def _restore_method_registry():
     segmenters._REGISTRY.update(registry)
     segmenters._SPECS.clear()
     segmenters._SPECS.update(specs)
+
+
+@pytest.fixture
+def annotators():
+    """Annotators opened by a test (closed at its end: their saver and prefetch threads stop)."""
+    made = []
+    yield made
+    for a in made:
+        a.close()
+
+
+def open_annotator(annotators, *args, **kw):
+    import ipyseg
+
+    a = ipyseg.Annotator(*args, **kw)
+    annotators.append(a)
+    return a

@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import disk_scene
+from conftest import disk_scene, open_annotator
 from PIL import Image
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
@@ -32,20 +32,6 @@ def photos(tmp_path):
         Image.fromarray(img).save(src / f"img{i}.{'png' if i % 2 else 'jpg'}")
     (src / "notes.txt").write_text("not an image")
     return src
-
-
-@pytest.fixture
-def annotators():
-    made = []
-    yield made
-    for a in made:
-        a.close()
-
-
-def open_annotator(annotators, *args, **kw):
-    a = ipyseg.Annotator(*args, **kw)
-    annotators.append(a)
-    return a
 
 
 def wait_for(predicate, timeout=10.0):

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 import tifffile
+from conftest import open_annotator
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from test_display import Photos
@@ -45,20 +46,6 @@ def segment_disk(w, z):
 
 def iou(a, b):
     return (a & b).sum() / max(1, (a | b).sum())
-
-
-@pytest.fixture
-def annotators():
-    made = []
-    yield made
-    for a in made:
-        a.close()
-
-
-def open_annotator(annotators, *args, **kw):
-    a = ipyseg.Annotator(*args, **kw)
-    annotators.append(a)
-    return a
 
 
 def settle(a, timeout=30):
