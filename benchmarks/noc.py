@@ -9,6 +9,12 @@ the median seconds per ``ipyseg.segment`` call.
     PYTHONPATH=$PWD python benchmarks/noc.py --methods all --datasets grabcut berkeley \
         --json benchmarks/results/noc.json --plot docs/noc_curves.png
 
+``--protocol box`` first draws the object's tight ground-truth bounding box, exactly as the
+widget's box tool applies it (:func:`ipyseg.seeds.apply_boxes`: unmarked pixels outside the box
+become background seeds, the box is the object's prior), records the IoU of the box alone
+("IoU@0") and then runs the same robot clicks; NoC counts the clicks after the box (0 when the
+box alone reaches the IoU).
+
 ``--limit N`` runs only the first N instances of each set (quick iteration). Results written
 with ``--json`` are merged into the file (one entry per method and set), and ``--plot`` draws
 every entry of that file. Data are read from ``../shared/datasets`` (never copied here).
@@ -47,6 +53,7 @@ if str(ROOT) not in sys.path:
 
 import ipyseg  # noqa: E402
 from ipyseg import BACKGROUND, FOREGROUND  # noqa: E402
+from ipyseg._segment import apply_boxes  # noqa: E402
 
 DATA = ROOT / ".." / "shared" / "datasets"
 MAX_CLICKS = 20
@@ -136,8 +143,30 @@ def add_disk(seeds: np.ndarray, row: int, col: int, code: int, radius: int = RAD
     cv2.circle(seeds, (col, row), radius, int(code), thickness=-1)
 
 
+def gt_box(gt: np.ndarray) -> tuple[int, int, int, int]:
+    """Tight bounding box of the ground truth as an image window ``(r0, r1, c0, c1)`` (no margin).
+
+    As in the box evaluations of RITM-style and SAM-style benchmarks: the smallest rectangle
+    holding every object pixel, so the object touches all four sides.
+    """
+    rows, cols = np.flatnonzero(gt.any(axis=1)), np.flatnonzero(gt.any(axis=0))
+    if rows.size == 0:
+        raise ValueError("`gt` must hold at least one object pixel; got none")
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
 def run_robot(
-    image, gt, valid, method=None, *, params=None, max_clicks=MAX_CLICKS, stop_iou=STOP_IOU, radius=RADIUS, fast=False
+    image,
+    gt,
+    valid,
+    method=None,
+    *,
+    params=None,
+    max_clicks=MAX_CLICKS,
+    stop_iou=STOP_IOU,
+    radius=RADIUS,
+    fast=False,
+    box=None,
 ):
     """Run the robot user on one instance.
 
@@ -145,71 +174,114 @@ def run_robot(
     (:func:`ipyseg.multiscale.segment_fast`, one pyramid reused across the clicks, as the widget
     does) instead of the full-resolution :func:`ipyseg.segment`.
 
+    ``box`` (an image window ``(r0, r1, c0, c1)``, e.g. :func:`gt_box`) is drawn before the
+    first click and segmented on its own; it stays in force during the clicks. It reaches the
+    method as the widget's box tool sends it: a box prompt for methods that take ``boxes``,
+    else GrabCut's rectangle (:func:`ipyseg._segment.apply_boxes`: unmarked pixels outside the
+    box become background seeds, the box the object's prior).
+
     Returns
     -------
     dict
         ``ious`` (one per click made), ``seconds`` (wall) and ``cpu_seconds`` (this process's CPU
-        time, which a loaded machine does not inflate) per click, ``clicks`` (row, col, positive).
+        time, which a loaded machine does not inflate) per segmentation, ``clicks``
+        (row, col, positive). With a box, also ``iou_box`` (the IoU of the box alone), and the
+        timings start with the box's segmentation.
     """
-    seeds = np.zeros(gt.shape, np.uint8)
+    seeds = np.zeros(gt.shape, np.uint8)  # the clicks only; the box is applied on top
     pred = np.zeros(gt.shape, bool)
+    boxes = {} if box is None else {FOREGROUND: tuple(int(v) for v in box)}
     ious, seconds, cpu, clicks = [], [], [], []
+    func = ipyseg.segmenters.get(method)
+    prompts = ipyseg.segmenters.accepts(func, "boxes")  # as SegmentWidget._make_request decides
     if fast:
-        from ipyseg.multiscale import Multiscale, segment_fast
+        from ipyseg.multiscale import Multiscale
 
-        func, cache = ipyseg.segmenters.get(method), Multiscale(image)
+        cache = Multiscale(image)  # the widget's final stage, one pyramid reused across clicks
 
-        def segment(seeds):
-            return segment_fast(func, image, seeds, None, params or {}, cache=cache)
+        def segment(seeds, prior, windows):
+            return cache.segment(func, seeds, prior, params or {}, boxes=windows).labels
     else:
 
-        def segment(seeds):
-            return ipyseg.segment(image, seeds, method=method, **(params or {}))
+        def segment(seeds, prior, windows):
+            corners = None if not windows else {k: (c0, r0, c1 - 1, r1 - 1) for k, (r0, r1, c0, c1) in windows.items()}
+            return ipyseg.segment(image, seeds, method=method, prior=prior, boxes=corners, **(params or {}))
 
+    def run():
+        request, prior, windows = seeds.copy(), None, None
+        if boxes and prompts:
+            windows = dict(boxes)
+        elif boxes:
+            request, prior = apply_boxes(request, None, boxes)
+        t0, c0 = time.perf_counter(), time.process_time()
+        labels = segment(request, prior, windows)
+        seconds.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+        return labels > 0
+
+    out = {}
+    if box is not None:
+        pred = run()
+        out["iou_box"] = iou(pred, gt, valid)
     for _ in range(max_clicks):
+        if out.get("iou_box", 0.0) >= stop_iou:
+            break
         click = next_click(pred, gt, valid, seeds > 0)
         if click is None:
             break
         row, col, positive = click
         add_disk(seeds, row, col, FOREGROUND if positive else BACKGROUND, radius)
-        t0, c0 = time.perf_counter(), time.process_time()
-        labels = segment(seeds.copy())
-        seconds.append(time.perf_counter() - t0)
-        cpu.append(time.process_time() - c0)
-        pred = labels > 0
+        pred = run()
         ious.append(iou(pred, gt, valid))
         clicks.append(click)
         if ious[-1] >= stop_iou:
             break
-    return {"ious": ious, "seconds": seconds, "cpu_seconds": cpu, "clicks": clicks}
+    return {**out, "ious": ious, "seconds": seconds, "cpu_seconds": cpu, "clicks": clicks}
 
 
-def noc(ious: list[float], threshold: float, max_clicks: int = MAX_CLICKS) -> int:
-    """First click count whose IoU reaches ``threshold``, else ``max_clicks``."""
+def noc(ious: list[float], threshold: float, max_clicks: int = MAX_CLICKS, iou_box: float | None = None) -> int:
+    """First click count whose IoU reaches ``threshold``, else ``max_clicks``.
+
+    With ``iou_box`` (box protocol) the count is 0 when the box alone reaches ``threshold``.
+    """
+    if iou_box is not None and iou_box >= threshold:
+        return 0
     for k, value in enumerate(ious, start=1):
         if value >= threshold:
             return k
     return max_clicks
 
 
-def iou_curve(ious: list[float], max_clicks: int = MAX_CLICKS) -> list[float]:
-    """IoU after 1..max_clicks clicks; an instance that stopped keeps its last IoU."""
-    if not ious:
-        return [0.0] * max_clicks
-    return list(ious) + [ious[-1]] * (max_clicks - len(ious))
+def iou_curve(ious: list[float], max_clicks: int = MAX_CLICKS, iou_box: float | None = None) -> list[float]:
+    """IoU after 1..max_clicks clicks; an instance that stopped keeps its last IoU.
+
+    With ``iou_box`` the curve starts with it (IoU after 0..max_clicks clicks, ``max_clicks + 1``
+    values).
+    """
+    start = [] if iou_box is None else [iou_box]
+    values = start + list(ious)
+    size = len(start) + max_clicks
+    if not values:
+        return [0.0] * size
+    return values + [values[-1]] * (size - len(values))
 
 
 def summarize(results: list[dict]) -> dict:
-    """NoC@85, NoC@90, count >= 20, IoU@1/3/5 and the median s/click over instances."""
-    curves = np.array([iou_curve(r["ious"]) for r in results])
+    """NoC@85, NoC@90, count >= 20, IoU@1/3/5 (and IoU@0 = box) and the median s/click over instances."""
+    box = all("iou_box" in r for r in results) and bool(results)
+    curves = np.array([iou_curve(r["ious"], iou_box=r.get("iou_box")) for r in results])
+    offset = 0 if box else 1  # curve index of k clicks
     seconds = [s for r in results for s in r["seconds"]]
     cpu = [s for r in results for s in r["cpu_seconds"]]
+    best = [max([r.get("iou_box", 0.0), *r["ious"]]) for r in results]
     return {
         "instances": len(results),
-        "noc85": float(np.mean([noc(r["ious"], 0.85) for r in results])),
-        "noc90": float(np.mean([noc(r["ious"], 0.90) for r in results])),
-        "fail90": int(sum(noc(r["ious"], 0.90) >= MAX_CLICKS and max(r["ious"] or [0]) < 0.90 for r in results)),
-        **{f"iou@{k}": float(curves[:, k - 1].mean()) for k in REPORT_AT},
+        "protocol": "box" if box else "click",
+        "noc85": float(np.mean([noc(r["ious"], 0.85, iou_box=r.get("iou_box")) for r in results])),
+        "noc90": float(np.mean([noc(r["ious"], 0.90, iou_box=r.get("iou_box")) for r in results])),
+        "fail90": int(sum(b < 0.90 for b in best)),
+        **({"iou@0": float(curves[:, 0].mean())} if box else {}),
+        **{f"iou@{k}": float(curves[:, k - offset].mean()) for k in REPORT_AT},
         "median_s": float(np.median(seconds)) if seconds else float("nan"),
         "median_cpu_s": float(np.median(cpu)) if cpu else float("nan"),
         "curve": curves.mean(axis=0).tolist(),
@@ -250,33 +322,42 @@ def sam_model(spec: dict):
 
 
 def _run_one(job):
-    dataset, stem, image_path, mask_path, method, params, scale, fast = job
+    dataset, stem, image_path, mask_path, method, params, scale, fast, protocol = job
     if isinstance(params, dict) and isinstance(params.get("model"), dict):  # a SamModel spec
         params = {**params, "model": sam_model(params["model"])}
     image, gt, valid = load_instance(dataset, Path(image_path), Path(mask_path))
     if scale != 1:
         image, gt, valid = scale_instance(image, gt, valid, scale)
-    out = run_robot(image, gt, valid, method, params=params, radius=int(round(RADIUS * scale)), fast=fast)
+    box = gt_box(gt) if protocol == "box" else None
+    out = run_robot(image, gt, valid, method, params=params, radius=int(round(RADIUS * scale)), fast=fast, box=box)
+    if box is not None:
+        out["box"] = list(box)
     out["name"] = stem
     out["pixels"] = int(gt.size)
     return out
 
 
-def run_benchmark(method, dataset, *, data=DATA, limit=None, workers=2, params=None, scale=1.0, fast=False) -> dict:
+def run_benchmark(
+    method, dataset, *, data=DATA, limit=None, workers=2, params=None, scale=1.0, fast=False, protocol="click"
+) -> dict:
     """Run ``method`` on every instance of ``dataset``; returns the summary plus per-instance results.
 
     ``scale`` upscales every instance (and the click radius); ``fast`` uses the widget's
-    coarse-to-fine path (see :func:`run_robot`).
+    coarse-to-fine path (see :func:`run_robot`); ``protocol`` is ``"click"`` or ``"box"`` (the
+    tight ground-truth box first, see :func:`gt_box`).
     """
+    if protocol not in ("click", "box"):
+        raise ValueError(f"`protocol` must be 'click' or 'box'; got {protocol!r}")
     instances = list_instances(dataset, data)[:limit]
-    jobs = [(dataset, s, str(i), str(m), method, params, scale, fast) for s, i, m in instances]
+    jobs = [(dataset, s, str(i), str(m), method, params, scale, fast, protocol) for s, i, m in instances]
     if workers > 1:
         with mp.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
             results = pool.map(_run_one, jobs, chunksize=1)
     else:
         results = [_run_one(j) for j in jobs]
     summary = summarize(results)
-    summary["per_instance"] = [{k: r[k] for k in ("name", "pixels", "ious", "seconds", "cpu_seconds")} for r in results]
+    keys = ("name", "pixels", "box", "iou_box", "ious", "seconds", "cpu_seconds")
+    summary["per_instance"] = [{k: r[k] for k in keys if k in r} for r in results]
     return summary
 
 
@@ -292,12 +373,17 @@ def environment() -> dict:
 
 
 def format_table(rows: list[tuple[str, str, dict]]) -> str:
-    head = "| method | set | n | NoC@85 | NoC@90 | ≥20 | IoU@1 | IoU@3 | IoU@5 | s/click (CPU) | s/click (wall) |"
-    lines = [head, "|---|---|---|---|---|---|---|---|---|---|---|"]
+    """A markdown table of summaries; an ``IoU box`` column when any row ran the box protocol."""
+    box = any("iou@0" in s for _, _, s in rows)
+    head = "| method | set | n | " + ("IoU box | " if box else "")
+    head += "NoC@85 | NoC@90 | ≥20 | IoU@1 | IoU@3 | IoU@5 | s/click (CPU) | s/click (wall) |"
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for method, dataset, s in rows:
+        first = (f"{s['iou@0']:.3f} | " if "iou@0" in s else "– | ") if box else ""
         lines.append(
-            f"| `{method}` | {dataset} | {s['instances']} | {s['noc85']:.2f} | {s['noc90']:.2f} | {s['fail90']} | "
-            f"{s['iou@1']:.3f} | {s['iou@3']:.3f} | {s['iou@5']:.3f} | {s['median_cpu_s']:.3f} | {s['median_s']:.3f} |"
+            f"| `{method}` | {dataset} | {s['instances']} | {first}{s['noc85']:.2f} | {s['noc90']:.2f} | "
+            f"{s['fail90']} | {s['iou@1']:.3f} | {s['iou@3']:.3f} | {s['iou@5']:.3f} | {s['median_cpu_s']:.3f} | "
+            f"{s['median_s']:.3f} |"
         )
     return "\n".join(lines)
 
@@ -307,7 +393,9 @@ def _merge_json(path: Path, name: str, dataset: str, summary: dict) -> None:
     store["environment"] = environment()
     store["results"][f"{name}/{dataset}"] = {"method": name, "dataset": dataset, **summary}
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(store, separators=(",", ":")))
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(store, separators=(",", ":")))
+    os.replace(tmp, path)
 
 
 def main(argv=None):
@@ -331,6 +419,12 @@ def main(argv=None):
     parser.add_argument("--backend", default="auto", help="method sam: auto, opencv or onnxruntime")
     parser.add_argument(
         "--sam-option", action="append", default=[], metavar="NAME=VALUE", help="method sam: SamModel option"
+    )
+    parser.add_argument(
+        "--protocol",
+        choices=["click", "box"],
+        default="click",
+        help="'box': the tight ground-truth box first (as the widget's box tool), then the clicks",
     )
     args = parser.parse_args(argv)
 
@@ -358,6 +452,8 @@ def main(argv=None):
             name = (method or ipyseg.segmenters.DEFAULT_METHOD) + (" (fast path)" if fast else "")
             if args.scale != 1:
                 name += f" x{args.scale:g}"
+            if args.protocol == "box":
+                name += " [box]"
             for dataset in args.datasets:
                 t0 = time.perf_counter()
                 summary = run_benchmark(
@@ -369,6 +465,7 @@ def main(argv=None):
                     params={**params, **(sam_params if method == "sam" else {})},
                     scale=args.scale,
                     fast=fast,
+                    protocol=args.protocol,
                 )
                 print(f"{name} on {dataset}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
                 rows.append((name, dataset, summary))

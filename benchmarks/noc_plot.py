@@ -17,13 +17,15 @@ def plot_curves(entries: list[dict], path: Path) -> None:
     Parameters
     ----------
     entries : list of dict
-        Each with ``method``, ``dataset`` and ``curve`` (mean IoU after 1..20 clicks).
+        Each with ``method``, ``dataset`` and ``curve`` (mean IoU after 1..20 clicks, or after
+        0..20 clicks for the box protocol: ``protocol == "box"``, 0 = the box alone).
     path : Path
         Output PNG.
     """
     datasets = sorted({e["dataset"] for e in entries}, key=lambda d: (d != "grabcut", d))
     methods = sorted({e["method"] for e in entries})
     colour = {m: COLOURS[i % len(COLOURS)] for i, m in enumerate(methods)}
+    first = 0 if any(e.get("protocol") == "box" for e in entries) else 1
     width = len(datasets) * (PANEL_W + MARGIN) + MARGIN
     height = PANEL_H + 2 * MARGIN + 18 * len(methods) + 14
     img = Image.new("RGB", (width, height), "white")
@@ -31,10 +33,11 @@ def plot_curves(entries: list[dict], path: Path) -> None:
     for p, dataset in enumerate(datasets):
         x0, y0 = MARGIN + p * (PANEL_W + MARGIN), MARGIN
         draw.rectangle([x0, y0, x0 + PANEL_W, y0 + PANEL_H], outline="black")
-        draw.text((x0, y0 - 30), f"{dataset}: mean IoU vs clicks", fill="black")
+        title = f"{dataset}: mean IoU vs clicks" + (" (0 = the box alone)" if first == 0 else "")
+        draw.text((x0, y0 - 30), title, fill="black")
 
         def to_xy(click, value, x0=x0, y0=y0):
-            x = x0 + (click - 1) / 19 * PANEL_W
+            x = x0 + (click - first) / (20 - first) * PANEL_W
             y = y0 + PANEL_H - (max(value, Y_MIN) - Y_MIN) / (1 - Y_MIN) * PANEL_H
             return x, y
 
@@ -42,13 +45,14 @@ def plot_curves(entries: list[dict], path: Path) -> None:
             _, y = to_xy(1, value)
             draw.line([x0, y, x0 + PANEL_W, y], fill=(200, 200, 200) if value != 0.9 else (120, 120, 120))
             draw.text((x0 - 30, y - 6), f"{value:.2f}", fill="black")
-        for click in (1, 5, 10, 15, 20):
+        for click in (first, 5, 10, 15, 20):
             x, _ = to_xy(click, Y_MIN)
             draw.text((x - 4, y0 + PANEL_H + 4), str(click), fill="black")
         draw.text((x0 + PANEL_W // 2 - 15, y0 + PANEL_H + 18), "clicks", fill="black")
         for e in entries:
             if e["dataset"] == dataset:
-                pts = [to_xy(k + 1, v) for k, v in enumerate(e["curve"])]
+                start = 0 if e.get("protocol") == "box" else 1
+                pts = [to_xy(k + start, v) for k, v in enumerate(e["curve"])]
                 draw.line(pts, fill=colour[e["method"]], width=2)
     for i, m in enumerate(methods):
         y = MARGIN + PANEL_H + 38 + 18 * i

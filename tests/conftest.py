@@ -79,3 +79,37 @@ def open_annotator(annotators, *args, **kw):
     a = ipyseg.Annotator(*args, **kw)
     annotators.append(a)
     return a
+
+
+def box_scene(kind="bird", h=300, w=400, seed=0):
+    """A striped object (some stripes close to the background's colours) on a colourful texture.
+
+    ``"bird"``: a wide body with a thin neck and a head reaching the top of its bounding box;
+    ``"small"``: a small ellipse. Both are hard for a box alone: the object touches every side
+    of its tight box, and its colour evidence is weak. Returns (rgb uint8 image, bool ground truth).
+    """
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:h, :w]
+    sy, sx = h / 300.0, w / 400.0
+    if kind == "bird":
+        body = ((yy - 190 * sy) / (45 * sy)) ** 2 + ((xx - 170 * sx) / (90 * sx)) ** 2 <= 1
+        neck = (np.abs(xx - 245 * sx) <= 7 * sx) & (yy >= 80 * sy) & (yy <= 190 * sy)
+        head = ((yy - 80 * sy) / sy) ** 2 + ((xx - 252 * sx) / sx) ** 2 <= 15**2
+        gt = body | neck | head
+    elif kind == "small":
+        gt = ((yy - 150 * sy) / (18 * sy)) ** 2 + ((xx - 200 * sx) / (30 * sx)) ** 2 <= 1
+    else:
+        raise ValueError(f"`kind` must be 'bird' or 'small'; got {kind!r}")
+    bg = np.stack(
+        [90 + 40 * np.sin(xx / 11.0 + yy / 17.0), 110 + 30 * np.cos(yy / 9.0), 80 + 20 * np.sin(xx / 5.0)], axis=-1
+    )
+    stripes = (np.sin(xx / 3.0) > 0.3)[..., None]
+    obj = np.where(stripes, np.array([150, 110, 70]), np.array([95, 100, 80]))
+    img = np.where(gt[..., None], obj, bg) + rng.normal(0, 10, (h, w, 3))
+    return np.clip(img, 0, 255).astype(np.uint8), gt
+
+
+def tight_box(gt):
+    """The ground truth's tight bounding box as inclusive ``(x0, y0, x1, y1)`` image corners."""
+    rows, cols = np.flatnonzero(gt.any(axis=1)), np.flatnonzero(gt.any(axis=0))
+    return int(cols[0]), int(rows[0]), int(cols[-1]), int(rows[-1])

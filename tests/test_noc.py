@@ -3,7 +3,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import disk_scene
+from conftest import box_scene, disk_scene, tight_box
+
+import ipyseg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import noc  # noqa: E402
@@ -101,3 +103,76 @@ def test_list_instances_rejects_unknown_set(tmp_path):
         noc.list_instances("pascal", tmp_path)
     with pytest.raises(FileNotFoundError, match="data"):
         noc.list_instances("grabcut", tmp_path)
+
+
+def test_gt_box_is_the_tight_window():
+    gt = np.zeros((40, 60), bool)
+    gt[5:12, 20:31] = True
+    gt[30, 2] = True
+    assert noc.gt_box(gt) == (5, 31, 2, 31)  # rows 5..30, columns 2..30, end exclusive
+    with pytest.raises(ValueError, match="gt"):
+        noc.gt_box(np.zeros((4, 4), bool))
+
+
+def test_box_protocol_box_alone_then_clicks():
+    # Two identical disks in one box: the box alone cannot tell which one is the object, so the
+    # robot has to click; NoC counts the clicks after the box, the box stays in force.
+    image, gt = disk_scene(h=160, w=260, center=(80, 70), radius=30, seed=2)
+    twin, other = disk_scene(h=160, w=260, center=(80, 150), radius=30, seed=3)
+    image[other] = twin[other]
+    valid = np.ones(gt.shape, bool)
+    box = (40, 121, 30, 190)  # both disks
+    out = noc.run_robot(image, gt, valid, box=box)
+    assert 0 < out["iou_box"] < 0.9 and out["ious"] and out["ious"][-1] >= 0.9
+    assert len(out["seconds"]) == len(out["ious"]) + 1  # the box's own segmentation is timed too
+    assert not out["clicks"][0][2]  # a negative click on the other disk
+    assert noc.noc(out["ious"], 0.9, iou_box=out["iou_box"]) == len(out["ious"])
+
+
+def test_box_protocol_stops_when_the_box_alone_is_enough():
+    image, gt = box_scene("small")
+    out = noc.run_robot(image, gt, np.ones(gt.shape, bool), box=noc.gt_box(gt))
+    assert out["iou_box"] >= 0.9 and out["ious"] == [] and out["clicks"] == []
+    summary = noc.summarize([{**out, "seconds": [1.0], "cpu_seconds": [1.0]}])
+    assert summary["protocol"] == "box" and summary["noc90"] == 0 and summary["fail90"] == 0
+    assert summary["iou@0"] == pytest.approx(out["iou_box"]) and len(summary["curve"]) == noc.MAX_CLICKS + 1
+    assert summary["iou@1"] == pytest.approx(out["iou_box"])  # a stopped instance keeps its IoU
+
+
+def test_box_protocol_gives_the_method_what_the_box_tool_gives():
+    image, gt = box_scene("bird", h=180, w=240, seed=4)
+    valid = np.ones(gt.shape, bool)
+    out = noc.run_robot(image, gt, valid, box=noc.gt_box(gt), max_clicks=0)
+    w = ipyseg.SegmentWidget(image)
+    try:
+        w.paint_box(tight_box(gt))
+        assert noc.iou(w.mask, gt, valid) == pytest.approx(out["iou_box"])
+    finally:
+        w.close()
+    fast = noc.run_robot(image, gt, valid, box=noc.gt_box(gt), max_clicks=0, fast=True)
+    assert fast["iou_box"] == pytest.approx(out["iou_box"])  # <= 0.48 MP: the fast path is full resolution
+
+
+@pytest.mark.parametrize("method", ["click_graphcut", "grabcut", "watershed"])
+def test_box_protocol_on_upscaled_scene_through_the_fast_path(method):
+    image, gt = box_scene("bird", h=180, w=240, seed=4)
+    image, gt, valid = noc.scale_instance(image, gt, np.ones(gt.shape, bool), 4.0)  # 0.69 MP: block factor 2
+    out = noc.run_robot(image, gt, valid, method, box=noc.gt_box(gt), max_clicks=2, fast=True, radius=20)
+    assert 0 <= out["iou_box"] <= 1 and len(out["seconds"]) == len(out["ious"]) + 1
+    if method != "watershed":  # watershed takes no prior: it sees only the background outside the box
+        assert out["iou_box"] >= 0.5
+
+
+def test_summary_and_table_of_both_protocols():
+    click = {"ious": [0.5, 0.95], "seconds": [1, 1], "cpu_seconds": [1, 1]}
+    boxed = {"iou_box": 0.7, "ious": [0.88, 0.92], "seconds": [1, 1, 1], "cpu_seconds": [1, 1, 1]}
+    never = {"iou_box": 0.2, "ious": [0.3] * 20, "seconds": [1] * 21, "cpu_seconds": [1] * 21}
+    s_click, s_box = noc.summarize([click]), noc.summarize([boxed, never])
+    assert s_click["protocol"] == "click" and "iou@0" not in s_click and s_click["noc90"] == 2
+    assert s_box["noc85"] == pytest.approx((1 + 20) / 2) and s_box["noc90"] == pytest.approx((2 + 20) / 2)
+    assert s_box["fail90"] == 1 and s_box["iou@0"] == pytest.approx(0.45) and s_box["iou@1"] == pytest.approx(0.59)
+    table = noc.format_table([("a", "grabcut", s_click), ("b", "grabcut", s_box)]).splitlines()
+    assert "IoU box" in table[0] and all(line.count("|") == table[0].count("|") for line in table)
+    assert "| – |" in table[2] and "| 0.450 |" in table[3]
+    with pytest.raises(ValueError, match="protocol"):
+        noc.run_benchmark(None, "grabcut", protocol="boxes")

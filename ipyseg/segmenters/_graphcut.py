@@ -5,8 +5,21 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+#: Variance added to each channel of every colour-model component (OpenCV's 8-bit Lab units:
+#: about one quantisation level), so that a flat cluster stays invertible. It used to be 6.5
+#: (a standard deviation of 2.5 levels), which blurred the a/b chroma channels, whose clusters
+#: in photos are often only a few levels wide, and so weakened the colour term.
+COVARIANCE_FLOOR = 1.0
 
-def fit_gmm(samples: np.ndarray, *, components: int = 5, max_samples: int = 20000, seed: int = 0):
+
+def fit_gmm(
+    samples: np.ndarray,
+    *,
+    components: int = 5,
+    max_samples: int = 20000,
+    seed: int = 0,
+    floor: float = COVARIANCE_FLOOR,
+):
     """Fit a full-covariance Gaussian mixture like GrabCut does (k-means, then one M-step).
 
     Parameters
@@ -32,7 +45,7 @@ def fit_gmm(samples: np.ndarray, *, components: int = 5, max_samples: int = 2000
     else:
         assign = np.zeros(len(samples), np.int32)
     logw, means, icovs, lognorms = [], [], [], []
-    eye = np.eye(3) * 0.01 * 255**2 / 100  # regularisation (a few grey levels)
+    eye = np.eye(3) * floor
     if len(samples) == 0:
         raise ValueError("`samples` must hold at least one colour; got none")
     for j in range(k):

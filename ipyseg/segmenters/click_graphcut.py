@@ -24,6 +24,14 @@ PARAMS = {
 }
 
 
+#: The first cut of the iterations uses this fraction of ``smoothness``. Its colour models are
+#: the crudest (learnt from a whole box, or from the image border), so their evidence is weak,
+#: and at full weight the boundary term's bias towards short boundaries can shrink the object
+#: to nothing (a small object in a box, typically), a state later iterations cannot leave.
+#: A weaker first cut lets the colours decide the first estimate; the others use the full weight.
+FIRST_CUT_SMOOTHNESS = 0.4
+
+
 def _distance_to(mask: np.ndarray) -> np.ndarray:
     """Euclidean distance (pixels) to the nearest True pixel of ``mask``; ``inf`` if none."""
     if not mask.any():
@@ -53,7 +61,7 @@ def click_graphcut(
     *,
     prior=None,
     iterations: int = 4,
-    smoothness: float = 50.0,
+    smoothness: float = 25.0,
     click_weight: float = 4.0,
     click_sigma: float = 0.06,
     border: float = 0.05,
@@ -70,11 +78,13 @@ def click_graphcut(
     seeds : (H, W) ndarray of uint8
         ``0`` unmarked, ``1`` background, ``2`` foreground (hard constraints).
     prior : (H, W) ndarray of bool, optional
-        Probable foreground (a loaded mask or a box): the first colour models come from it.
+        Probable foreground (a loaded mask or a box): the first colour models come from it, and
+        background seeds outside it (everything outside a box) do not pull its pixels.
     iterations : int
         Colour-model re-estimations (GrabCut style).
     smoothness : float
-        Weight of the contrast-sensitive boundary term.
+        Weight of the contrast-sensitive boundary term (the first of the iterations' cuts uses
+        :data:`FIRST_CUT_SMOOTHNESS` times it).
     click_weight : float
         Strength of the bias towards a click's label near that click (nats).
     click_sigma : float
@@ -111,7 +121,13 @@ def click_graphcut(
             return cv2.resize(m.astype(np.float32), size, interpolation=cv2.INTER_AREA)
 
         fg_c = shrink(fg) > 0
-        bg_c = (shrink(bg) > 0) & ~fg_c
+        if has_prior:
+            # seeds inside the prior (clicks) keep every coarse pixel they touch; background
+            # outside it (e.g. everything outside a box) is rounded, not grown into the prior
+            bg_c = (shrink(bg & prior) > 0) | (shrink(bg & ~prior) >= 0.5)
+        else:
+            bg_c = shrink(bg) > 0
+        bg_c &= ~fg_c
         prior_c = shrink(prior) >= 0.5 if has_prior else None
         lab_c = cv2.resize(lab, size, interpolation=cv2.INTER_AREA)
         coarse, models = _iterate(lab_c, fg_c, bg_c, prior_c, iterations, border, **opts)
@@ -124,7 +140,10 @@ def click_graphcut(
         if 10 <= start.sum() <= start.size - 10 and (~start & ~fg).any():
             pixels = lab.reshape(-1, 3)
             models = (fit_gmm(pixels[(start | fg).ravel()]), fit_gmm(pixels[(~start & ~fg).ravel()]))
-        out = start & ~bg if models is None else _cut(lab, fg, bg, start & ~ring, ~start & ~ring, models, **opts)
+        if models is None:
+            out = start & ~bg
+        else:
+            out = _cut(lab, fg, bg, start & ~ring, ~start & ~ring, models, prior if has_prior else None, **opts)
     else:
         out, _ = _iterate(lab, fg, bg, prior if has_prior else None, iterations, border, **opts)
     if clean:
@@ -133,18 +152,34 @@ def click_graphcut(
     return out
 
 
-def _spatial(fg, bg, *, click_weight, click_sigma):
-    """Costs of labelling background near foreground clicks and foreground near background clicks."""
+def _spatial(fg, bg, prior=None, *, click_weight, click_sigma):
+    """Costs of labelling background near foreground clicks and foreground near background clicks.
+
+    With a ``prior`` (a box or a loaded mask), background seeds outside it (everything outside a
+    box is background) do not pull the prior's pixels: the prior says those are likely object,
+    and where a box's edge lies says nothing about how far into the box the object reaches (a
+    tight box touches it). Background seeds inside the prior (clicks) pull everywhere.
+    """
     sigma = max(click_sigma * float(np.hypot(*fg.shape)), 1.0)
-    near_fg = click_weight * np.exp(-0.5 * (_distance_to(fg) / sigma) ** 2)
-    near_bg = click_weight * np.exp(-0.5 * (_distance_to(bg) / sigma) ** 2)
+
+    def near(mask):
+        return click_weight * np.exp(-0.5 * (_distance_to(mask) / sigma) ** 2)
+
+    near_fg = near(fg)
+    if prior is None:
+        near_bg = near(bg)
+    else:
+        near_bg = near(bg & prior)
+        outside = bg & ~prior
+        if outside.any():
+            near_bg = np.where(prior, near_bg, np.maximum(near_bg, near(outside)))
     return near_fg, near_bg, sigma
 
 
-def _cut(lab, fg, bg, fixed_fg, fixed_bg, models, *, smoothness, click_weight, click_sigma):
+def _cut(lab, fg, bg, fixed_fg, fixed_bg, models, prior=None, *, smoothness, click_weight, click_sigma):
     """One graph cut with fixed colour models: seeds ``fg`` / ``bg`` and ``fixed_*`` pixels are hard."""
     free = ~(fg | bg | fixed_fg | fixed_bg)
-    near_fg, near_bg, _ = _spatial(fg, bg, click_weight=click_weight, click_sigma=click_sigma)
+    near_fg, near_bg, _ = _spatial(fg, bg, prior, click_weight=click_weight, click_sigma=click_sigma)
     cost_fg, cost_bg = near_bg, near_fg  # colour costs only where the cut is free
     cost_fg[free] -= gmm_loglik(lab[free], models[0])
     cost_bg[free] -= gmm_loglik(lab[free], models[1])
@@ -156,7 +191,7 @@ def _iterate(lab, fg, bg, prior, iterations, border, *, smoothness, click_weight
     h, w = fg.shape
     pixels = lab.reshape(-1, 3)
     edges = edge_weights(lab)
-    near_fg, near_bg, sigma = _spatial(fg, bg, click_weight=click_weight, click_sigma=click_sigma)
+    near_fg, near_bg, sigma = _spatial(fg, bg, prior, click_weight=click_weight, click_sigma=click_sigma)
     if prior is not None:
         current = (prior | fg) & ~bg
         background = ~current
@@ -173,11 +208,12 @@ def _iterate(lab, fg, bg, prior, iterations, border, *, smoothness, click_weight
     if not current.any():  # the prior is covered by background seeds (at this scale): no object
         return current, None
     models = None
-    for _ in range(iterations):
+    for it in range(iterations):
         models = (fit_gmm(pixels[current.ravel()]), fit_gmm(pixels[background.ravel()]))
         cost_fg = -gmm_loglik(pixels, models[0]).reshape(h, w) + near_bg
         cost_bg = -gmm_loglik(pixels, models[1]).reshape(h, w) + near_fg
-        new = min_cut(cost_fg, cost_bg, edges, smoothness, fg, bg)
+        weight = smoothness * (FIRST_CUT_SMOOTHNESS if it == 0 else 1.0)
+        new = min_cut(cost_fg, cost_bg, edges, weight, fg, bg)
         if np.array_equal(new, current) or not new.any() or new.all():
             current = new if new.any() else current
             break
