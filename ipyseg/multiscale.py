@@ -216,6 +216,7 @@ class Multiscale:
         self._priors: dict[int, tuple] = {}  # k -> (full prior copy, coarse prior)
         self._last: tuple | None = None  # (k, labels, coarse labels, band)
         self._cost: dict = {}  # method key -> {factor: seconds of the coarse segmentation}
+        self._final_cost: dict = {}  # method key -> seconds of a whole final stage (coarse + band)
         self.rebuilds = 0  # images replaced by set_image (for tests)
 
     def set_image(self, image: np.ndarray) -> None:
@@ -238,8 +239,8 @@ class Multiscale:
     def plan(self, func: Callable, params: dict | None = None) -> list[int]:
         """Block factors to run, coarsest first: ``[final]`` or ``[preview, final]``.
 
-        A preview is planned when the final stage is estimated to take more than twice the
-        preview budget; its factor is the finest multiple of the final factor estimated to fit
+        A preview is planned when the final stage (its coarse segmentation and the band, as
+        measured by earlier calls) is estimated to take more than twice the preview budget; its factor is the finest multiple of the final factor estimated to fit
         the budget (at least ``MIN_PREVIEW_PIXELS`` pixels). Estimates are the measured times
         of earlier calls, scaled by pixel count to levels not measured yet.
         """
@@ -247,7 +248,9 @@ class Multiscale:
             return [1]
         k = self.final_factor
         key = _key(func, params)
-        if self.preview_seconds <= 0 or self._estimate(key, k) <= 2 * self.preview_seconds:
+        # the whole final stage (coarse segmentation and band) as measured, else the coarse estimate
+        final = max(self._estimate(key, k), self._final_cost.get(key, 0.0))
+        if self.preview_seconds <= 0 or final <= 2 * self.preview_seconds:
             return [k]
         m = 2
         while self._pixels(m * k) > MIN_PREVIEW_PIXELS and self._estimate(key, m * k) > self.preview_seconds:
@@ -336,7 +339,8 @@ class Multiscale:
         if k == 1:
             labels = run_segmenter(func, self.image, seeds, prior, params, boxes).copy()
             labels.flags.writeable = False
-            self._learn(func, params, time.perf_counter() - t0, 1)
+            if _has_work(seeds, prior, boxes):  # an empty answer costs nothing: it says nothing of the cost
+                self._learn(func, params, time.perf_counter() - t0, 1)
             last = self._last
             base = last[1] if last is not None and last[0] == 1 else None
             window = None if base is None else changed_window(base, labels)
@@ -354,14 +358,21 @@ class Multiscale:
         tc = time.perf_counter()
         coarse = run_segmenter(func, small, code, cprior, params, cboxes)
         t1 = time.perf_counter()
-        self._learn(func, params, t1 - tc, k)
+        work = _has_work(code, cprior, cboxes)
+        if work:  # an empty answer costs nothing: it says nothing of the cost
+            self._learn(func, params, t1 - tc, k)
         if stop():
             raise Cancelled
         labels, window, band = self._refine(coarse, code, mixed, seeds, k, refine)
         labels.flags.writeable = False
         base = self._last[1] if window is not None else None
         self._last = (k, labels, coarse, band)
-        return FastResult(labels, window, k, base=base, seconds={"coarse": t1 - t0, "refine": time.perf_counter() - t1})
+        t2 = time.perf_counter()
+        if work and refine and k == self.final_factor:  # what the user waits for without a preview
+            key = _key(func, params)
+            old = self._final_cost.get(key)
+            self._final_cost[key] = t2 - t0 if old is None else 0.5 * (old + t2 - t0)
+        return FastResult(labels, window, k, base=base, seconds={"coarse": t1 - t0, "refine": t2 - t1})
 
     # ------------------------------------------------------------- private
     def _pixels(self, k: int) -> int:
@@ -496,6 +507,11 @@ class Multiscale:
         s = seeds[rr, cc].reshape(bi.size, k * k)
         out = np.where(s >= 2, s - 1, np.where(s == 1, 0, out)).astype(np.uint8)
         labels[rr, cc] = out.reshape(bi.size, k, k)
+
+
+def _has_work(seeds: np.ndarray, prior, boxes) -> bool:
+    """Whether a segmenter has anything to segment (object seeds, a prior or boxes)."""
+    return bool(boxes) or (prior is not None and bool(prior.any())) or bool((seeds >= 2).any())
 
 
 def _rgb(image: np.ndarray) -> np.ndarray:

@@ -183,3 +183,37 @@ def test_overlay_stays_right_when_a_result_was_never_shown():
     w.seeds = hidden  # same labels as the hidden result: its window would be empty
     shown = w._display_index(w.labels)
     assert not w.mask[400, 550] and (w._overlay_index == shown).all()
+
+
+def test_empty_requests_do_not_make_a_slow_method_look_fast():
+    """Clearing the seeds answers at once; that must not talk the plan out of a preview."""
+    import time as _time
+
+    def slow(image, seeds):
+        _time.sleep(0.08)
+        return seeds >= 2
+
+    img, _ = disk_scene(h=900, w=1200)
+    ms = Multiscale(img)
+    seeds = np.zeros(img.shape[:2], np.uint8)
+    seeds[400:420, 500:700] = FOREGROUND
+    ms.segment(slow, seeds)
+    assert len(ms.plan(slow)) == 2  # 80 ms > twice the 30 ms preview budget
+    empty = np.zeros_like(seeds)
+    for _ in range(6):
+        ms.segment(slow, empty)
+    assert len(ms.plan(slow)) == 2
+
+
+def test_the_final_stage_cost_counts_the_band_too():
+    """A method whose coarse call is quick but whose final stage is slow still gets a preview."""
+    img, _ = disk_scene(h=900, w=1200)
+    ms = Multiscale(img)
+    func = segmenters.get("watershed")
+    seeds = np.zeros(img.shape[:2], np.uint8)
+    seeds[400:420, 500:700] = FOREGROUND
+    ms.segment(func, seeds)
+    key = next(iter(ms._final_cost))
+    ms._cost[key] = {ms.final_factor: 0.01}  # coarse alone looks quick...
+    ms._final_cost[key] = 0.2  # ...but the whole final stage was slow
+    assert len(ms.plan(func)) == 2
