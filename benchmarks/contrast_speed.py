@@ -82,14 +82,7 @@ def update(control, **state):
 def hook_apply(widget) -> list:
     """Timestamp every result the engine applies: ``[(perf_counter, final)]``."""
     log = []
-    engine = widget._engine
-    get = engine._apply  # the engine holds its apply callback weakly, behind a getter
-
-    def apply(result):
-        get()(result)
-        log.append((time.perf_counter(), getattr(result.labels, "final", True)))
-
-    engine._apply = lambda: apply
+    widget._engine.on_result(lambda result: log.append((time.perf_counter(), getattr(result.labels, "final", True))))
     return log
 
 

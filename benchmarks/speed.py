@@ -160,14 +160,11 @@ def hook_apply(widget):
     (nothing else of ours runs meanwhile: the driver is blocked in ``wait``).
     """
     log = []
-    orig = widget._engine._apply
 
-    def apply(result):
-        orig(result)
-        value = result.labels
-        log.append((time.perf_counter(), time.process_time(), getattr(value, "final", True)))
+    def applied(result):
+        log.append((time.perf_counter(), time.process_time(), getattr(result.labels, "final", True)))
 
-    widget._engine._apply = apply
+    widget._engine.on_result(applied)
     return log
 
 

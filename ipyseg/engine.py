@@ -77,6 +77,7 @@ class Engine:
         self._thread: threading.Thread | None = None
         self.dropped = 0  # stale results discarded (for tests and benchmarks)
         self.last_apply_error: BaseException | None = None  # an apply/on_busy callback that raised
+        self._listeners: list[Callable] = []  # on_result callbacks (benchmarks, tests)
 
     @property
     def generation(self) -> int:
@@ -96,6 +97,16 @@ class Engine:
     def thread(self) -> threading.Thread | None:
         """The worker thread, if one was started (for tests)."""
         return self._thread
+
+    def on_result(self, callback: Callable, remove: bool = False) -> None:
+        """Call ``callback(result)`` after each result is applied (in the applying thread).
+
+        For timing and tests: the callback is held strongly, so its owner must remove it.
+        """
+        if remove:
+            self._listeners.remove(callback)
+        else:
+            self._listeners.append(callback)
 
     def _on_busy(self, busy: bool) -> None:
         cb = self._on_busy_ref()
@@ -207,6 +218,8 @@ class Engine:
                 self.dropped += 1
                 return
             apply(result)
+            for listener in tuple(self._listeners):
+                listener(result)
 
     def _loop(self) -> None:
         while True:

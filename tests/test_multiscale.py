@@ -131,8 +131,7 @@ def test_widget_preview_then_final_and_seeds_hold():
     w = SegmentWidget(img, method="watershed", max_display_pixels=160 * 120)
     w._fast._learn(segmenters.get("watershed"), {}, 10.0, w._fast.final_factor)  # pretend it is slow
     finals = []
-    orig = w._engine._apply()  # the engine holds the widget's callback weakly: it hands out a getter
-    w._engine._apply = lambda: lambda r: (finals.append(r.labels.final), orig(r))
+    w._engine.on_result(lambda r: finals.append(r.labels.final))
     drag(w, [(70, 60), (90, 60)])
     w.label = BACKGROUND
     drag(w, [(3, 3), (157, 3), (157, 117)])
