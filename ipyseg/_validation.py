@@ -117,36 +117,6 @@ def as_image(image, name: str = "image") -> np.ndarray:
     return np.array(as_picture(image, name=name).image(), order="C", copy=True)
 
 
-def _to_uint8(arr: np.ndarray, name: str) -> np.ndarray:
-    kind = arr.dtype.kind
-    if arr.dtype == np.uint8:
-        return arr.copy()
-    if arr.dtype == np.bool_:
-        return arr.astype(np.uint8) * 255
-    if arr.dtype == np.uint16:
-        # 65535 -> 255 with rounding: (v + 128) // 257 is exact for v = k * 257.
-        return ((arr.astype(np.uint32) + 128) // 257).astype(np.uint8)
-    if kind == "f":
-        if not np.isfinite(arr).all():
-            raise ValueError(f"`{name}` contains NaN or infinite values; expected finite floats in [0, 1]")
-        lo, hi = float(arr.min()), float(arr.max())
-        if lo < 0.0 or hi > 1.0:
-            raise ValueError(
-                f"`{name}` is a float image, so its values must lie in [0, 1]; got range "
-                f"[{lo:g}, {hi:g}] (divide by 255 for 8-bit data)"
-            )
-        return np.rint(arr * 255.0).astype(np.uint8)
-    if kind in "iu":
-        lo, hi = int(arr.min()), int(arr.max())
-        if lo < 0 or hi > 255:
-            raise ValueError(
-                f"`{name}` has dtype {arr.dtype} with values in [{lo}, {hi}]; expected uint8, "
-                f"uint16, integers in [0, 255], or floats in [0, 1]"
-            )
-        return arr.astype(np.uint8)
-    raise TypeError(f"`{name}` has unsupported dtype {arr.dtype}; expected uint8, uint16, bool, or float in [0, 1]")
-
-
 def as_seeds(seeds, shape: tuple, name: str = "seeds") -> np.ndarray:
     """Validate a seed array against an image shape.
 
@@ -190,21 +160,25 @@ def as_seeds(seeds, shape: tuple, name: str = "seeds") -> np.ndarray:
     return np.ascontiguousarray(seeds, dtype=np.uint8).copy()
 
 
+#: Files whose pixel values carry compression noise: a mask read from one is thresholded.
+_LOSSY_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")
+
+
 def as_labels(mask, shape: tuple, name: str = "mask") -> np.ndarray:
     """Convert an external mask or label image to (H, W) uint8 labels.
 
-    Binary masks (bool, or two values such as 0/255, also from JPEG files with compression
-    noise, which are thresholded at 128) become object 1. Integer label images with values
-    in [0, 254] are kept as they are.
+    Binary masks (bool, or two values such as 0/255 or 0/65535) become object 1. Integer
+    label images with values in [0, 254] are kept as they are, also from 8- and 16-bit files
+    (``save_labels``' PNG, cellpose / StarDist TIFFs). An 8-bit file with values above 254
+    (a gray or anti-aliased mask) and a lossy file (JPEG, with compression noise) are
+    thresholded at 128; float files at 0.5.
     """
     if isinstance(mask, (str, os.PathLike)):
+        lossy = Path(mask).suffix.lower() in _LOSSY_SUFFIXES
         mask = read_image_file(mask, name)
         if mask.ndim == 3:
             mask = mask[:, :, :3].max(axis=2)
-        if mask.dtype != np.uint8:
-            mask = _to_uint8(mask, name)
-        vals = np.unique(mask)
-        if vals.size > 2 or vals.max() > MAX_OBJECTS:
+        if mask.dtype == np.uint8 and (lossy or mask.max() > MAX_OBJECTS):
             mask = mask > 127
     if not isinstance(mask, np.ndarray):
         raise TypeError(f"`{name}` must be a numpy array or a path to a mask image; got {_describe(mask)}")

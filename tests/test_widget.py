@@ -196,6 +196,44 @@ def test_load_save_mask_and_cutout(scene, tmp_path):
     assert iou(w.mask, gt) > 0.98
 
 
+def test_load_mask_reads_label_files_as_labels(tmp_path):
+    """Label files keep their ids (8-bit PNG from save_labels, 16-bit PNG/TIFF as cellpose
+    writes them); binary 0/255 and 0/65535 files and anti-aliased 8-bit masks become object 1."""
+    import tifffile
+    from PIL import Image
+
+    img = np.full((31, 47, 3), 90, np.uint8)
+    labels = np.zeros((31, 47), np.uint8)
+    labels[3:12, 4:20] = 1
+    labels[15:28, 22:45] = 2
+    labels[20:25, 5:9] = 7  # ids need not be consecutive
+    w = SegmentWidget(img)
+    w.load_mask(labels)
+    path = w.save_labels(tmp_path / "labels.png")
+    w2 = SegmentWidget(img)
+    w2.load_mask(path)
+    assert (w2.labels == labels).all()
+    for name in ("l16.png", "l16.tif"):
+        if name.endswith(".tif"):
+            tifffile.imwrite(tmp_path / name, labels.astype(np.uint16))
+        else:
+            cv2.imwrite(str(tmp_path / name), labels.astype(np.uint16))
+        w2.clear()
+        w2.load_mask(tmp_path / name)
+        assert (w2.labels == labels).all(), name
+    binary = labels > 0
+    cv2.imwrite(str(tmp_path / "b16.png"), binary.astype(np.uint16) * 65535)
+    Image.fromarray(binary.astype(np.uint8) * 255).save(tmp_path / "b8.png")
+    soft = (cv2.GaussianBlur(binary.astype(np.float32), (3, 3), 0) * 255).round().astype(np.uint8)
+    Image.fromarray(soft).save(tmp_path / "soft.png")
+    for name in ("b16.png", "b8.png", "soft.png"):
+        w2.clear()
+        w2.load_mask(tmp_path / name)
+        got = w2.labels
+        assert set(np.unique(got)) == {0, 1}, name
+        assert iou(got > 0, binary) > 0.9, name
+
+
 def test_bad_widget_inputs(scene):
     img, _ = scene
     with pytest.raises(ValueError, match="`image`"):
