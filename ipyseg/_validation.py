@@ -78,6 +78,8 @@ def read_image_file(path, name: str = "image") -> np.ndarray:
                     f"for now: pass one page as an array (im = PIL.Image.open(path); im.seek(i); np.asarray(im))"
                 )
             im.load()
+            if im.format == "PNG" and im.mode in ("RGB", "RGBA") and _png_bit_depth(path) == 16:
+                return _read_png16(path, name)  # Pillow decodes 48/64-bit PNG to 8 bits per sample
             if im.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV", "1", "LA"):
                 im = im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB")
             return np.asarray(im)
@@ -92,6 +94,27 @@ def read_image_file(path, name: str = "image") -> np.ndarray:
         ) from err
     except (UnidentifiedImageError, OSError) as err:
         raise ValueError(f"`{name}`: cannot read '{path}' as an image ({err})") from err
+
+
+def _png_bit_depth(path: Path) -> int | None:
+    """Bits per sample from a PNG's header (IHDR), or ``None`` if it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(25)
+    except OSError:
+        return None
+    return head[24] if len(head) == 25 and head[12:16] == b"IHDR" else None
+
+
+def _read_png16(path: Path, name: str) -> np.ndarray:
+    """A 16-bit RGB(A) PNG as (H, W, 3|4) uint16 RGB(A) (OpenCV keeps the 16 bits)."""
+    import cv2
+
+    data = np.fromfile(path, np.uint8)  # cv2.imread cannot open non-ASCII paths on every platform
+    arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if arr is None or arr.ndim != 3 or arr.shape[2] not in (3, 4):
+        raise ValueError(f"`{name}`: cannot read '{path}' as a 16-bit RGB(A) PNG")
+    return cv2.cvtColor(arr, cv2.COLOR_BGR2RGB if arr.shape[2] == 3 else cv2.COLOR_BGRA2RGBA)
 
 
 def as_image(image, name: str = "image") -> np.ndarray:

@@ -324,7 +324,7 @@ def _as_array(image, name: str) -> np.ndarray:
         return image
     if hasattr(image, "mode") and hasattr(image, "getbands"):  # PIL image
         mode = image.mode
-        if mode not in ("L", "RGB", "RGBA", "I;16", "I", "F"):
+        if mode not in ("L", "RGB", "RGBA", "I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
             image = image.convert("RGBA" if "A" in mode else "RGB")
         return np.asarray(image)
     if hasattr(image, "__array__") or (hasattr(image, "shape") and hasattr(image, "dtype")):
@@ -382,9 +382,27 @@ def _layout(arr: np.ndarray, channel_axis, rgb, name: str):
     )
 
 
+def _check_lazy_shape(image, channel_axis, name: str) -> None:
+    """Refuse an array-like (dask, zarr) from its ``shape`` alone, before it is read: a stack,
+    a shape that is no image, fewer than 2 x 2 pixels.
+    """
+    try:
+        shape = tuple(operator.index(n) for n in image.shape)
+    except (AttributeError, TypeError):
+        return  # no usable shape: np.asarray decides
+    if not shape or min(shape) < 0:
+        return
+    probe = np.lib.stride_tricks.as_strided(np.zeros(1, np.uint8), shape=shape, strides=(0,) * len(shape))
+    arr, _ = _layout(probe, channel_axis, None, name)
+    if arr.shape[0] < 2 or arr.shape[1] < 2:
+        raise ValueError(f"`{name}` must be at least 2 x 2 pixels; got shape {arr.shape[:2]}")
+
+
 def _dtype(arr: np.ndarray, name: str) -> np.ndarray:
     """Normalise the dtype (see :class:`ImageData`) and refuse NaN / infinite floats."""
     kind = arr.dtype.kind
+    if not arr.dtype.isnative:  # big-endian data (FITS, some TIFFs, PIL "I;16B"): native order
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     if arr.dtype == np.bool_:
         return arr.astype(np.uint8) * np.uint8(255)
     if kind == "f":
@@ -446,6 +464,8 @@ def as_image_data(image, *, channel_axis=None, rgb=None, name: str = "image") ->
         else:
             arr, layout_rgb = _layout(arr, channel_axis, rgb, name)
     else:
+        if not isinstance(image, np.ndarray):
+            _check_lazy_shape(image, channel_axis, name)
         arr, owned = _as_array(image, name), False  # np.asarray may return an object's own buffer
         arr, layout_rgb = _layout(arr, channel_axis, rgb, name)
     if rgb is not None:

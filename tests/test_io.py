@@ -1,5 +1,6 @@
 """Reading images: TIFF through tifffile (16-bit, float, pages, OME / ImageJ axes), arrays, bad input."""
 
+import cv2
 import numpy as np
 import pytest
 import tifffile
@@ -139,6 +140,16 @@ def test_dask_and_array_like_objects(tmp_path):
     lazy = da.from_delayed(dask.delayed(boom)(), shape=(4, 3, 60, 80), dtype=np.uint16)
     with pytest.raises(ValueError, match=r"`image`.*stack.*\(4, 3, 60, 80\)"):
         SegmentWidget(lazy)  # refused from its shape, before anything is computed
+    for shape, kwargs, match in (
+        ((200, 60, 80), {}, r"last axis has 80 entries"),  # a 3-D z-stack
+        ((1, 80, 3), {}, r"at least 2 x 2"),
+        ((5, 60, 80), {"channel_axis": 3}, r"`channel_axis` must be an axis"),
+    ):
+        lazy = da.from_delayed(dask.delayed(boom)(), shape=shape, dtype=np.uint16)
+        with pytest.raises(ValueError, match=match):
+            SegmentWidget(lazy, **kwargs)
+    ok = da.from_array(np.zeros((2, 60, 80), np.uint16), chunks=(1, 60, 80))
+    assert SegmentWidget(ok, channel_axis=0).data.shape == (60, 80, 2)  # the check lets channels through
 
 
 def test_data_is_never_a_view_of_the_input():
@@ -316,3 +327,20 @@ def test_tiff_planes_with_a_channel_axis_and_several_series(tmp_path):
     broken.write_bytes(b"II*\x00 nope")
     with pytest.raises(ValueError, match="cannot read .*broken.tif"):
         tiff_planes(broken)
+
+
+def test_16_bit_rgb_png_and_pil_modes_keep_their_bits(tmp_path):
+    rng = np.random.default_rng(5)
+    for c in (3, 4):
+        rgb = rng.integers(0, 65536, (30, 41, c), dtype=np.uint16)
+        path = tmp_path / f"rgb{c}.png"
+        cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR if c == 3 else cv2.COLOR_RGBA2BGRA))
+        w = SegmentWidget(path)
+        assert w.data.dtype == np.uint16 and np.array_equal(w.data, rgb), c  # not cut to 8 bits, RGB order
+        w.close()
+    gray = rng.integers(0, 65536, (30, 41), dtype=np.uint16)
+    for mode, order in (("I;16", "<u2"), ("I;16B", ">u2"), ("I;16L", "<u2")):
+        im = Image.frombytes(mode, (41, 30), gray.astype(order).tobytes())
+        assert im.mode == mode
+        d = as_image_data(im)
+        assert d.data.dtype == np.uint16 and d.data.dtype.isnative and np.array_equal(d.data[:, :, 0], gray), mode
