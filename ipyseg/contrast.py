@@ -155,7 +155,8 @@ class ContrastControl:
         d0, d1 = pic.default_ranges[g]
         smin, smax = min(b0, d0, lo), max(b1, d1, hi)
         span = smax - smin
-        step = 1.0 if pic.dtype.kind in "iu" and span >= 100 else 10.0 ** math.floor(math.log10(span / 1000.0))
+        fine = 10.0 ** max(-300, math.floor(math.log10(min(max(span / 1000.0, 1e-300), 1e300))))
+        step = 1.0 if pic.dtype.kind in "iu" and span >= 100 else fine
         s = self.range
         self._refreshing = True
         try:

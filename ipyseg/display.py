@@ -170,8 +170,8 @@ def _pair(value, name: str) -> tuple[float, float]:
         if isinstance(v, bool) or not isinstance(v, numbers.Real):
             raise TypeError(f"`{name}` must be a (lo, hi) pair of numbers; got {value!r}")
     lo, hi = float(lo), float(hi)
-    if not (math.isfinite(lo) and math.isfinite(hi)) or not lo < hi:
-        raise ValueError(f"`{name}` must be finite numbers with lo < hi; got {value!r}")
+    if not (math.isfinite(lo) and math.isfinite(hi)) or not lo < hi or not math.isfinite(hi - lo):
+        raise ValueError(f"`{name}` must be finite numbers with lo < hi (and a finite hi - lo); got {value!r}")
     return lo, hi
 
 
@@ -194,19 +194,36 @@ def _lut(dtype: str, lo: float, hi: float, gamma: float, out: str) -> np.ndarray
     return table
 
 
+_F32_TINY, _F32_MAX = float(np.finfo(np.float32).tiny), float(np.finfo(np.float32).max)
+
+
 def levels(x: np.ndarray, lo: float, hi: float, gamma: float = 1.0, out: str = "f32") -> np.ndarray:
     """Map one channel ``x`` (h, w) through a display range: float32 in [0, 1] or uint8.
 
-    Integers up to 16 bits use a lookup table; other data a few in-place float32 operations
-    (no float64 temporary of the image's size).
+    Integers up to 16 bits use a lookup table; float32 data with a range float32 can hold a
+    few in-place float32 operations; other data (float64, 32/64-bit integers, extreme ranges)
+    float64 arithmetic in blocks of rows (no float64 temporary of the image's size, no
+    overflow to infinity or NaN however large or small the values are).
     """
     if x.dtype in (np.uint8, np.uint16, np.int16):
         table = _lut(x.dtype.str, float(lo), float(hi), float(gamma), out)
         idx = x.view(np.uint16) if x.dtype == np.int16 else x
         return np.take(table, idx)
+    lo, hi = float(lo), float(hi)
     y = np.empty(x.shape, np.float32)
-    np.subtract(x, np.float32(lo) if x.dtype == np.float32 else lo, out=y, casting="unsafe")
-    y *= np.float32(1.0 / (hi - lo))
+    scale = 1.0 / (hi - lo) if hi - lo > 1e-300 else 0.0
+    fast = x.dtype == np.float32 and abs(lo) <= _F32_MAX and _F32_TINY <= scale <= _F32_MAX
+    scale32 = np.float32(scale) if fast else None
+    if fast:
+        np.subtract(x, np.float32(lo), out=y)
+        y *= scale32  # an overflow gives +-inf, clipped below; never inf * 0
+    else:
+        rows = max(1, (1 << 18) // max(1, x[:1].size))
+        for r0 in range(0, x.shape[0], rows):
+            blk = x[r0 : r0 + rows].astype(np.float64)
+            blk -= lo
+            blk /= hi - lo
+            y[r0 : r0 + rows] = np.clip(blk, 0.0, 1.0, out=blk)
     np.clip(y, 0.0, 1.0, out=y)
     if gamma != 1.0:
         cv2.pow(y, float(gamma), dst=y)

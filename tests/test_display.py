@@ -517,3 +517,27 @@ def test_switching_pictures_resets_the_display_and_the_control():
         shown(w), cv2.resize(img, (w.viewport.canvas_width, w.viewport.canvas_height), interpolation=cv2.INTER_AREA)
     )
     w.close()
+
+
+@pytest.mark.parametrize("scale", [1e300, 1e39, 1e-30, 1e-40, 1e-300])
+def test_extreme_float_values_show_and_segment_like_ordinary_ones(scale):
+    """Finite values beyond float32's range (or below its precision) are neither black nor NaN."""
+    img, gt = disk_scene(60, 80)
+    base = img[..., 1].astype(np.float64) / 255.0
+    seeds = np.zeros(base.shape, np.uint8)
+    seeds[30, 40] = FOREGROUND
+    seeds[3, 3] = BACKGROUND
+    ref = SegmentWidget(base)
+    w = SegmentWidget(base * scale)
+    assert np.abs(w.image.astype(int) - ref.image.astype(int)).max() <= 1
+    lo, hi = w.display_range
+    shown = display.levels(base * scale, lo, hi)
+    assert np.isfinite(shown).all() and np.abs(shown - display.levels(base, *ref.display_range)).max() < 1e-3
+    for method in ("click_graphcut", "watershed"):
+        got = ipyseg.segment(base * scale, seeds, method=method)
+        assert iou(got > 0, ipyseg.segment(base, seeds, method=method) > 0) > 0.99, method
+    for x in (np.float32(3e38) * np.ones((4, 5), np.float32), np.full((4, 5), -3e38, np.float32)):
+        y = display.levels(x, -1e38, 1e38)  # float32 data whose difference to lo overflows float32
+        assert np.isfinite(y).all() and set(np.unique(y)) <= {0.0, 1.0}
+    with pytest.raises(ValueError, match="`display_range`.*finite hi - lo"):
+        SegmentWidget(base, display_range=(-1e308, 1e308))
