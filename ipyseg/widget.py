@@ -7,6 +7,7 @@ import dataclasses
 import functools
 import html
 import math
+import numbers
 import os
 import threading
 import time
@@ -80,6 +81,20 @@ class _Setting(traitlets.Any):
     """A value checked by the widget's validator, ``None`` included (it means "the default")."""
 
     allow_none = False  # stock traitlets would store None without asking the validator
+
+
+class _Real(traitlets.Float):
+    """A float trait that takes any real number (numpy scalars too) but not a bool or NaN/inf,
+    with errors that name the trait (the trait's own ``@validate`` then checks the range).
+    """
+
+    def validate(self, obj, value):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+            raise TypeError(f"`{self.name}` must be a number; got {value!r}")
+        v = float(value)
+        if not math.isfinite(v):
+            raise ValueError(f"`{self.name}` must be a finite number; got {value!r}")
+        return v
 
 
 @dataclass(frozen=True)
@@ -185,20 +200,20 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
     params = traitlets.Dict()
     label = traitlets.Int(FOREGROUND)
     tool = traitlets.Unicode(Tool.BRUSH.value)
-    brush_size = traitlets.Float(10.0)
-    opacity = traitlets.Float(0.5)
+    brush_size = _Real(10.0)
+    opacity = _Real(0.5)
     status = traitlets.Unicode("", read_only=True)
     object_names = traitlets.Dict()
     preserve_objects = traitlets.Bool(True)
     overlay_mode = traitlets.Unicode("filled")
     show_seeds = traitlets.Bool(True)
-    wand_tolerance = traitlets.Float(24.0)
+    wand_tolerance = _Real(24.0)
     wand_connectivity = traitlets.Int(8)
     object_classes = traitlets.Dict()
     classes = traitlets.List(traitlets.Unicode())
     revision = traitlets.Int(0, read_only=True)
     display_range = _Setting()
-    gamma = traitlets.Float(1.0)
+    gamma = _Real(1.0)
     channels = _Setting()
     channel_colors = _Setting()
 

@@ -354,3 +354,25 @@ def test_only_changed_overlay_region_is_sent(big):
     assert seeds and all(s[1] < 20 and s[2] < 20 for s in seeds)  # only near the new stroke
     # the mask barely changes: at most one small rectangle, never the whole frame
     assert all(s[3] < 0.02 * 150 * 100 * 4 for s in overlay)
+
+
+@pytest.mark.parametrize(
+    "name, good, bad_range",
+    [("brush_size", 4, 10**6), ("opacity", 1, 2), ("wand_tolerance", 9, 300), ("gamma", 2, 0)],
+)
+def test_number_traits_take_numpy_scalars_and_refuse_bools_by_name(name, good, bad_range):
+    w = SegmentWidget(np.zeros((20, 30, 3), np.uint8))
+    for value in (np.int64(good), np.float32(good), np.float64(good)):
+        setattr(w, name, value)
+        assert getattr(w, name) == pytest.approx(float(good), rel=1e-6) and type(getattr(w, name)) is float
+    before = getattr(w, name)
+    for value, err in (
+        (True, TypeError),
+        (np.bool_(False), TypeError),
+        ("1", TypeError),
+        (float("nan"), ValueError),
+        (bad_range, ValueError),
+    ):
+        with pytest.raises(err, match=f"`{name}`"):
+            setattr(w, name, value)
+        assert getattr(w, name) == before
