@@ -321,7 +321,7 @@ def _from_axes(arr: np.ndarray, axes: str, name: str, path: Path):
 def _as_array(image, name: str) -> np.ndarray:
     """A numpy array from a PIL image or an array-like (dask, zarr, imageio, ...)."""
     if isinstance(image, np.ndarray):
-        return image
+        return np.asarray(image)  # a plain array: a masked array's hidden NaN must not slip through
     if hasattr(image, "mode") and hasattr(image, "getbands"):  # PIL image
         mode = image.mode
         if mode not in ("L", "RGB", "RGBA", "I;16", "I;16B", "I;16L", "I;16N", "I", "F"):

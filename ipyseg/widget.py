@@ -417,7 +417,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         if not alpha:
             return out
         top = 1.0 if d.dtype.kind == "f" else np.iinfo(d.dtype).max
-        a = (mask * top).astype(d.dtype)
+        a = np.where(mask, d.dtype.type(top), d.dtype.type(0))
         if pic.alpha:
             a = np.minimum(a, d[:, :, 3])
         return np.dstack([out, a])

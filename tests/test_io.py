@@ -344,3 +344,24 @@ def test_16_bit_rgb_png_and_pil_modes_keep_their_bits(tmp_path):
         assert im.mode == mode
         d = as_image_data(im)
         assert d.data.dtype == np.uint16 and d.data.dtype.isnative and np.array_equal(d.data[:, :, 0], gray), mode
+
+
+def test_masked_array_with_hidden_nan_is_refused_and_cutout_of_wide_integers():
+    data = np.linspace(0.0, 1.0, 20 * 30).reshape(20, 30)
+    data[2:5, 2:5] = np.nan
+    masked = np.ma.masked_invalid(data)
+    with pytest.raises(ValueError, match="`image` contains NaN"):
+        SegmentWidget(masked)
+    seeds = np.zeros((20, 30), np.uint8)
+    seeds[10, 10] = 2
+    with pytest.raises(ValueError, match="`image` contains NaN"):
+        ipyseg.segment(masked, seeds)
+    for dtype in (np.uint32, np.uint64, np.int64):
+        top = np.iinfo(dtype).max
+        img = np.full((20, 30), top, dtype)
+        img[:, :15] = 0
+        w = SegmentWidget(img)
+        w.load_mask(np.pad(np.ones((20, 15), bool), ((0, 0), (15, 0))))
+        cut = w.cutout(alpha=True)
+        assert cut.dtype == dtype and cut[0, 20, 3] == top and cut[0, 5, 3] == 0 and cut[0, 20, 0] == top
+        w.close()
