@@ -420,7 +420,11 @@ class Picture:
     def check_channels(self, value, name: str = "channels") -> tuple:
         """The shown channels from a user value (``None``: all)."""
         if self.rgb:
-            if value is None or tuple(value) == (0, 1, 2):
+            try:
+                same = value is None or tuple(value) == (0, 1, 2)
+            except TypeError:
+                same = False
+            if same:
                 return (0, 1, 2)
             raise ValueError(
                 f"`{name}`: the image is shown as RGB; pass rgb=False to show its channels separately; got {value!r}"
@@ -457,7 +461,12 @@ class Picture:
             return default_colors(n)
         if isinstance(value, str):
             value = [value]
-        items = list(value)
+        try:
+            items = list(value)
+        except TypeError:
+            raise TypeError(
+                f"`{name}` must be a list of colours (names, '#rrggbb' or RGB triples); got {value!r}"
+            ) from None
         if len(items) != n:
             raise ValueError(f"`{name}` must give one colour per shown channel ({n}); got {len(items)}: {value!r}")
         return tuple(parse_color(v, name) for v in items)

@@ -97,6 +97,17 @@ class _Real(traitlets.Float):
         return v
 
 
+class _MethodName(traitlets.Unicode):
+    """A method name; ``None`` means the default method (as in the constructor and ``segment``)."""
+
+    def validate(self, obj, value):
+        if value is None:
+            return segmenters.DEFAULT_METHOD
+        if not isinstance(value, str):
+            raise TypeError(f"`method` must be a method name (one of {segmenters.available()}) or None; got {value!r}")
+        return value
+
+
 @dataclass(frozen=True)
 class _Request:
     seeds: np.ndarray
@@ -196,7 +207,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
 
     seeds = _Array()
     labels = _Array(read_only=True)
-    method = traitlets.Unicode()
+    method = _MethodName()
     params = traitlets.Dict()
     label = traitlets.Int(FOREGROUND)
     tool = traitlets.Unicode(Tool.BRUSH.value)
@@ -269,6 +280,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         self._state = SeedState(img.shape)
         self._prior: np.ndarray | None = None
         self._params_by_method: dict[str, dict] = {method: dict(params)}
+        self._params_checked_for: str | None = None  # see _method_changed
         self._ui_depth = 0
         self._syncing = False
         self._handlers = make_handlers()
@@ -899,15 +911,30 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         if getattr(self, "_closed", False):
             self._check_open()
         segmenters.get(proposal.value)
+        by_method = getattr(self, "_params_by_method", None)
+        if by_method is not None and proposal.value != self.method:
+            # refused before anything changes, e.g. "sam" before a model was given
+            try:
+                segmenters.check_params(proposal.value, by_method.get(proposal.value, {}))
+            except (TypeError, ValueError):
+                if not self._cross_validation_lock:
+                    raise
+                # the end of hold_trait_notifications: params may have been set with the method
+                segmenters.check_params(proposal.value, self.params)
         return proposal.value
 
     @traitlets.observe("method")
     def _method_changed(self, change):
         if change.old == "" or self._syncing:
             return
-        stored = self._params_by_method.get(change.new, {})
-        with self._sync():
-            self.params = dict(stored)
+        if self._params_checked_for == change.new:
+            # params were set together with the method (hold_trait_notifications): they win
+            self._params_by_method[change.new] = dict(self.params)
+        else:
+            stored = self._params_by_method.get(change.new, {})
+            with self._sync():
+                self.params = dict(stored)
+        self._params_checked_for = None
         self._segment()
         self._prepare_in_background()
 
@@ -918,10 +945,13 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
             self._check_open()
         if not isinstance(value, dict):
             raise TypeError(f"`params` must be a dict; got {type(value).__name__}")
-        return segmenters.check_params(self.method, value) if self.method else dict(value)
+        checked = segmenters.check_params(self.method, value) if self.method else dict(value)
+        self._params_checked_for = self.method
+        return checked
 
     @traitlets.observe("params")
     def _params_changed(self, change):
+        self._params_checked_for = None
         self._params_by_method[self.method] = dict(change.new)
         if not self._syncing:
             self._segment()

@@ -761,3 +761,31 @@ def test_graph_cut_hands_pixels_to_the_object_whose_stroke_marks_them():
     assert refined == [1, 2]
     assert (after[10:15, 25:29] == 2).all() and after[12, 12] == 1
     assert set(np.unique(after)) == {0, 1, 2}
+
+
+def test_switching_to_sam_needs_a_model_and_keeps_the_widget_consistent(files):
+    """``w.method = "sam"`` without a model is refused before anything changes; under
+    ``hold_trait_notifications`` method and params set together are both kept."""
+    sam = SamModel(files["enc"], files["dec"], backend=BACKENDS[0])
+    img = photo(48, 64)
+    w = SegmentWidget(img, method="watershed", blur=2.0)
+    with pytest.raises(TypeError, match="'sam' needs the parameter.*model"):
+        w.method = "sam"
+    assert w.method == "watershed" and w.params == {"blur": 2.0}
+    with w.hold_trait_notifications():
+        w.method = "sam"
+        w.params = {"model": sam}
+    assert w.method == "sam" and w.params["model"] is sam
+    w.paint([(32, 24)], radius=3)
+    assert w.last_error is None and w.labels.any()
+    with w.hold_trait_notifications():
+        w.method = "watershed"
+        w.params = {"blur": 3.0}
+    assert w.method == "watershed" and w.params == {"blur": 3.0}
+    w.method = "sam"  # its model is remembered now
+    assert w.params["model"] is sam
+    w.method = None  # the default, as in the constructor
+    assert w.method == ipyseg.segmenters.DEFAULT_METHOD
+    with pytest.raises(TypeError, match="`method` must be a method name"):
+        w.method = 3
+    w.close()
