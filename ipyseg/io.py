@@ -474,6 +474,8 @@ def as_image_data(image, *, channel_axis=None, rgb=None, name: str = "image") ->
         layout_rgb = bool(rgb) and arr.shape[2] in (3, 4)
     if arr.shape[0] < 2 or arr.shape[1] < 2:
         raise ValueError(f"`{name}` must be at least 2 x 2 pixels; got shape {arr.shape[:2]}")
+    if arr.shape[2] == 0:
+        raise ValueError(f"`{name}` has no channels: its channel axis is empty (shape {arr.shape})")
     out = _dtype(arr, name)
     if out is arr and not owned:
         out = out.copy()  # never a view of the caller's array

@@ -541,3 +541,17 @@ def test_extreme_float_values_show_and_segment_like_ordinary_ones(scale):
         assert np.isfinite(y).all() and set(np.unique(y)) <= {0.0, 1.0}
     with pytest.raises(ValueError, match="`display_range`.*finite hi - lo"):
         SegmentWidget(base, display_range=(-1e308, 1e308))
+
+
+def test_channel_arguments_of_the_wrong_type_are_named():
+    rgb16 = np.zeros((20, 30, 3), np.uint16)
+    with pytest.raises(ValueError, match="`channels`: the image is shown as RGB"):
+        SegmentWidget(rgb16, channels=0)
+    two = np.zeros((20, 30, 2), np.uint16)
+    with pytest.raises(TypeError, match="`channel_colors` must be a list of colours"):
+        SegmentWidget(two, channel_axis=-1, channel_colors=5)
+    w = SegmentWidget(two, channel_axis=-1)
+    with pytest.raises(TypeError, match="`channel_colors` must be a list of colours"):
+        w.channel_colors = 5
+    with pytest.raises(ValueError, match="`image` has no channels"):
+        SegmentWidget(np.zeros((20, 30, 0), np.uint16), channel_axis=-1)

@@ -32,8 +32,8 @@ def test_int_accepts_integers_and_integral_floats(value, out):
     "value, exc",
     [
         (2.7, TypeError),
-        (float("nan"), TypeError),
-        (math.inf, TypeError),
+        (float("nan"), ValueError),
+        (math.inf, ValueError),
         ("3", TypeError),
         (None, TypeError),
         (True, TypeError),
@@ -267,3 +267,11 @@ def test_bad_plug_in_declarations(params, exc, words):
     with pytest.raises(exc) as err:
         ipyseg.register_method("plug", _plugin, params=params)
     assert words in str(err.value) and "plug" not in segmenters._REGISTRY
+
+
+def test_non_finite_integers_are_value_errors_and_huge_ints_are_named():
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        with pytest.raises(ValueError, match=r"`iterations` \(parameter of method 'grabcut'\) must be an integer"):
+            segmenters.check_params("grabcut", {"iterations": bad})
+    with pytest.raises(ValueError, match=r"`blur`.*got an integer of about 5000 digits"):
+        segmenters.check_params("watershed", {"blur": 10**5000})

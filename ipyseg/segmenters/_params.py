@@ -93,6 +93,8 @@ class Param:
         """
         where = f"`{name}`" if method is None else f"`{name}` (parameter of method {method!r})"
         out = _convert(self.kind, value)
+        if out is _INVALID and self.kind is int and _not_finite(value):
+            raise ValueError(f"{where} must be {self.expected()}; got {_show(value)}")
         if out is _INVALID:
             raise TypeError(f"{where} must be {self.expected()}; got {_show(value)}")
         if self.kind is float and not math.isfinite(out):
@@ -133,10 +135,17 @@ def _num(x) -> str:
 def _show(value) -> str:
     """A received value for an error message: ``nan``, ``2.7``, ``str 'x'``, ``NoneType None``."""
     if not _is_bool(value) and isinstance(value, numbers.Integral):
-        return str(int(value))
+        try:
+            return str(int(value))
+        except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
+            return f"an integer of about {int(int(value).bit_length() * 0.30103)} digits"
     if not _is_bool(value) and isinstance(value, numbers.Real):
         return repr(float(value))
     return f"{type(value).__name__} {value!r}"[:200]
+
+
+def _not_finite(value) -> bool:
+    return not _is_bool(value) and isinstance(value, numbers.Real) and not math.isfinite(float(value))
 
 
 def _is_bool(value) -> bool:
