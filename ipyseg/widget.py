@@ -83,6 +83,10 @@ class _Setting(traitlets.Any):
     allow_none = False  # stock traitlets would store None without asking the validator
 
 
+#: Longest time in seconds :meth:`SegmentWidget.close` waits for a running computation.
+CLOSE_WAIT = 2.0
+
+
 class _Real(traitlets.Float):
     """A float trait that takes any real number (numpy scalars too) but not a bool or NaN/inf,
     with errors that name the trait (the trait's own ``@validate`` then checks the range).
@@ -472,7 +476,10 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         ``save_mask``); edits raise ``RuntimeError``. Undo history, the image pyramid and the
         display caches are freed. Re-running the notebook cell that created a widget closes it
         (its output was just replaced), so old photos do not pile up in the kernel.
-        Idempotent.
+        Idempotent. Waits at most :data:`CLOSE_WAIT` seconds for a running computation to give
+        up; one that cannot (a model's encoder inside its C library) ends in the background,
+        its thread exits then and its result is not applied (an embedding it computes still
+        fills the model's cache, e.g. for the widget of a re-run cell).
         """
         if self.__dict__.get("_closed", False):
             return
@@ -482,7 +489,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
                 self._engine.close(timeout=0)
             return
         self._closed = True
-        self._engine.close()  # waits for a running computation to give up (it polls stale())
+        self._engine.close(timeout=CLOSE_WAIT)  # a running computation gives up (it polls stale())
         self._finalizer.detach()
         self._fast = None
         self._photo_later.cancel()

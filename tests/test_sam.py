@@ -789,3 +789,30 @@ def test_switching_to_sam_needs_a_model_and_keeps_the_widget_consistent(files):
     with pytest.raises(TypeError, match="`method` must be a method name"):
         w.method = 3
     w.close()
+
+
+def test_close_while_the_encoder_runs_does_not_block_and_the_thread_ends(files, monkeypatch):
+    import threading
+    import time
+
+    from ipyseg import widget as widget_module
+
+    sam = SamModel(files["enc"], files["dec"], backend=BACKENDS[0])
+    real_run = sam._encoder.run
+    started = threading.Event()
+
+    def slow_run(*args, **kwargs):  # a real encoder (ViT-H) takes many seconds in C on a CPU
+        started.set()
+        time.sleep(4.0)
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(sam._encoder, "run", slow_run)
+    w = SegmentWidget(photo(40, 52), method="sam", model=sam)
+    assert started.wait(10)
+    thread = w._engine._thread
+    t0 = time.monotonic()
+    w.close()
+    assert time.monotonic() - t0 < widget_module.CLOSE_WAIT + 0.5
+    thread.join(15)
+    assert not thread.is_alive()  # it ended with the encoder call
+    assert len(sam._cache._memory) == 1  # and its embedding was kept for the next widget
