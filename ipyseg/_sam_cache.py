@@ -5,10 +5,12 @@ loaded without pickle).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
 import threading
+import warnings
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
@@ -137,17 +139,37 @@ class EmbeddingCache:
             return None
         return features
 
-    def save(self, key: str, features: dict) -> None:
-        """Write ``features`` to the disk cache (atomically: a temporary file, then a rename)."""
+    def save(self, key: str, features: dict) -> bool:
+        """Write ``features`` to the disk cache (atomically: a temporary file, then a rename).
+
+        A folder that cannot be written (permissions, a full disk, a file in the way) does not
+        fail the segmentation: a warning says so once, and the disk cache is off from then on
+        (the memory cache still works). Returns whether the file was written.
+        """
         if self.cache_dir is None:
-            return
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        path = self._disk_path(key)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=self.cache_dir)
+            return False
+        tmp = None
         try:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            path = self._disk_path(key)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=self.cache_dir)
             with os.fdopen(fd, "wb") as fh:
                 np.savez(fh, **features)
             os.replace(tmp, path)
+            return True
+        except OSError as err:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    Path(tmp).unlink(missing_ok=True)
+            warnings.warn(
+                f"SamModel `cache_dir`: cannot write embeddings to '{self.cache_dir}' ({err}); "
+                f"the disk cache is off for this model, embeddings stay in memory",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            self.cache_dir = None
+            return False
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
             raise

@@ -236,10 +236,11 @@ class SamModel:
                 by_name = dict(zip(names, outs, strict=True))
                 features = {d: np.ascontiguousarray(by_name[e], np.float32) for d, e in self._spec.features.items()}
                 self._check_features(features)
-                self._cache.save(key, features)
                 source = "encoder"
             emb = Embedding(key, frame, features, small, seconds, source)
-            self._cache.put(emb)
+            self._cache.put(emb)  # first: a disk that cannot be written must not cost the embedding
+            if source == "encoder":
+                self._cache.save(key, features)
         return emb
 
     def clear_cache(self) -> None:

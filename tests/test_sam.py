@@ -816,3 +816,18 @@ def test_close_while_the_encoder_runs_does_not_block_and_the_thread_ends(files, 
     thread.join(15)
     assert not thread.is_alive()  # it ended with the encoder call
     assert len(sam._cache._memory) == 1  # and its embedding was kept for the next widget
+
+
+def test_a_cache_dir_that_cannot_be_written_warns_once_and_segmentation_works(files, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    sam = SamModel(files["enc"], files["dec"], backend=BACKENDS[0], cache_dir=blocker / "cache")
+    img = photo(40, 52)
+    seeds = click_seeds(img.shape[:2], [(26, 20, FOREGROUND)])
+    with pytest.warns(RuntimeWarning, match="SamModel `cache_dir`: cannot write embeddings"):
+        first = ipyseg.segment(img, seeds, method="sam", model=sam)
+    runs = sam.timings.get("encoder")
+    second = ipyseg.segment(img, seeds, method="sam", model=sam)  # no warning again (errors here)
+    assert np.array_equal(first, second) and first.any()
+    assert sam.timings.get("encoder") == runs  # the embedding came from memory
+    assert sam._cache.cache_dir is None
