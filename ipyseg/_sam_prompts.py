@@ -109,8 +109,16 @@ def work_seeds(seeds: np.ndarray, frame: Frame, bbox: tuple | None = None) -> np
 
 
 def _inside_distance(mask: np.ndarray) -> np.ndarray:
-    """Distance of each pixel of ``mask`` to the nearest pixel outside it (the border counts as outside)."""
-    return cv2.distanceTransform(np.pad(mask, 1).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
+    """Squared distance of each pixel of ``mask`` to the nearest pixel outside it (the border counts
+    as outside), as exact integers (int64).
+
+    OpenCV's exact transform returns square roots whose last bit varies between identical calls
+    (its SIMD paths depend on memory alignment); near-equal maxima then picked different pixels,
+    so the same seeds gave different prompts. Squared distances between pixel centres are
+    integers: rounding them removes that noise (exact for distances up to ~2000 pixels).
+    """
+    d = cv2.distanceTransform(np.pad(mask, 1).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
+    return np.rint(np.square(d, dtype=np.float64)).astype(np.int64)
 
 
 def _most_interior(mask: np.ndarray) -> tuple[int, int]:
@@ -197,7 +205,7 @@ def seed_points(seeds: np.ndarray, ws: np.ndarray, frame: Frame, stroke_points: 
             dist = _inside_distance(cells)
             first = np.unravel_index(int(np.argmax(dist)), dist.shape)
             count = int(min(stroke_points, max(1, math.ceil(max(cw, ch) / spacing))))
-            spine = dist >= 0.7 * dist[first]  # points along the middle of a thick stroke
+            spine = dist >= 0.49 * dist[first]  # (0.7 x the largest distance)²: the middle of a thick stroke
             rc = _farthest_points(spine, (int(first[0]), int(first[1])), count)
             pts.extend(np.column_stack([rc[:, 1] + x, rc[:, 0] + y]))
         if pts:

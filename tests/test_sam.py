@@ -831,3 +831,20 @@ def test_a_cache_dir_that_cannot_be_written_warns_once_and_segmentation_works(fi
     assert np.array_equal(first, second) and first.any()
     assert sam.timings.get("encoder") == runs  # the embedding came from memory
     assert sam._cache.cache_dir is None
+
+
+def test_inside_distance_is_exact_so_prompts_do_not_depend_on_float_noise():
+    """Squared distances are exact integers (OpenCV's float distances vary in the last bit between
+    identical calls, which moved a click's point between near-equal maxima)."""
+    from ipyseg._sam_prompts import _inside_distance
+
+    rng = np.random.default_rng(3)
+    for trial in range(20):
+        h, w = rng.integers(3, 24, 2)
+        mask = cv2.dilate((rng.random((h, w)) < 0.15).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        got = _inside_distance(mask)
+        padded = np.pad(mask, 1)
+        outside = np.argwhere(~padded) - 1
+        inside = np.argwhere(mask)
+        d2 = ((inside[:, None, :] - outside[None, :, :]) ** 2).sum(axis=2).min(axis=1)
+        assert got.dtype == np.int64 and np.array_equal(got[mask], d2) and (got[~mask] == 0).all(), trial
