@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ._sam_prompts import Frame
+from ._validation import immutable
 
 
 @dataclass
@@ -101,7 +102,7 @@ class EmbeddingCache:
 
     def image_key(self, rgb: np.ndarray) -> str:
         """SHA-1 of the photo; remembered per read-only array object (the widget's photo is hashed once)."""
-        readonly = not rgb.flags.writeable
+        readonly = immutable(rgb)
         if readonly:
             with self._lock:
                 entry = self._ids.get(id(rgb))

@@ -55,6 +55,17 @@ def checked_image_path(path, name: str = "image") -> Path:
     return path
 
 
+def immutable(arr: np.ndarray) -> bool:
+    """Whether no array can change ``arr``'s pixels: it and every array it views are read-only
+    (a read-only view of a writable buffer, e.g. a video reader's frame, can still change).
+    """
+    while isinstance(arr, np.ndarray):
+        if arr.flags.writeable:
+            return False
+        arr = arr.base
+    return arr is None or isinstance(arr, bytes)
+
+
 def read_image_file(path, name: str = "image") -> np.ndarray:
     """Read an image file into an RGB(A) or gray uint8/uint16 array with Pillow.
 

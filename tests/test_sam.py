@@ -848,3 +848,34 @@ def test_inside_distance_is_exact_so_prompts_do_not_depend_on_float_noise():
         inside = np.argwhere(mask)
         d2 = ((inside[:, None, :] - outside[None, :, :]) ** 2).sum(axis=2).min(axis=1)
         assert got.dtype == np.int64 and np.array_equal(got[mask], d2) and (got[~mask] == 0).all(), trial
+
+
+def test_photos_are_hashed_once_and_a_read_only_view_of_changing_memory_is_not_trusted(files):
+    from ipyseg import _sam_cache
+
+    sam = SamModel(files["enc"], files["dec"], backend=BACKENDS[0])
+    calls = []
+    real = _sam_cache.hashlib.sha1
+
+    def counting_sha1(*args):
+        calls.append(1)
+        return real(*args)
+
+    _sam_cache.hashlib.sha1 = counting_sha1
+    try:
+        g16 = (photo(40, 52)[..., 0].astype(np.uint16) * 250).astype(np.uint16)  # shown through a display range
+        w = SegmentWidget(g16, method="sam", model=sam)
+        assert w.wait(30)
+        before = len(calls)
+        for x in (10, 20, 30):
+            w.click(x, 20)
+        assert len(calls) == before  # the widget's photo (converted once to uint8) is not hashed again
+        w.close()
+        buffer = photo(40, 52)
+        view = buffer.view()
+        view.flags.writeable = False  # read-only, but its memory can change
+        k1 = sam._cache.image_key(view)
+        buffer[:] = 255 - buffer
+        assert sam._cache.image_key(view) != k1
+    finally:
+        _sam_cache.hashlib.sha1 = real
