@@ -23,25 +23,38 @@ class Autosaver:
         Seconds to let a burst of edits settle before writing (a save lands within about
         ``delay`` plus the write time).
     on_error : callable, optional
-        ``on_error(key, exception)`` when a write fails (the snapshot is retried with the next one).
+        ``on_error(key, exception)`` when a write fails. The snapshot is kept and written again
+        (after 0.5 s, doubling up to :attr:`MAX_BACKOFF`) unless a newer one replaced it.
 
     Notes
     -----
     :meth:`put` hands over a ready snapshot; :meth:`mark` a callable that makes one at write time
     (so that a burst of 50 strokes costs one snapshot) and may return ``None`` for "nothing to
-    write". A ``put`` for a key replaces a pending ``mark``.
+    write". A ``put`` for a key replaces a pending ``mark``. :meth:`latest` answers with the newest
+    snapshot of a key from the moment it exists (put, made by a mark, or being written), never
+    with an older one: every snapshot gets a sequence number, and an older write finishing does
+    not hide a newer snapshot.
     """
+
+    MAX_BACKOFF = 5.0
 
     def __init__(self, write: Callable, delay: float = 0.3, on_error: Callable | None = None, keep: int = 4):
         self._write = write
         self._delay = float(delay)
         self._on_error = on_error or (lambda key, err: None)
         self._cond = threading.Condition()
-        self._pending: OrderedDict = OrderedDict()  # key -> ("put", snapshot) | ("mark", callable)
-        self._latest: OrderedDict = OrderedDict()  # key -> last snapshot put or written
+        self._pending: OrderedDict = OrderedDict()  # key -> ("put", snapshot, seq) | ("mark", callable, None)
+        self._latest: OrderedDict = OrderedDict()  # key -> (seq, snapshot): the newest handed over or made
         self._keep = keep
+        self._seq = 0
         self._writing = False
         self._closed = False
+        self._versions: dict = {}  # key -> sequence number of its newest snapshot (kept for every key)
+        self._written: dict = {}  # key -> sequence number of its last snapshot written
+        self._inflight: set = set()  # keys of the batch being written
+        self._failing: set = set()  # keys whose last write failed (queued again)
+        self._backoff = 0.0
+        self._batches = 0
         self.writes = 0
         self.errors = 0
         self._thread = threading.Thread(target=self._loop, name="ipyseg-autosave", daemon=True)
@@ -50,56 +63,82 @@ class Autosaver:
     def put(self, key, snapshot) -> None:
         with self._cond:
             self._check_open()
-            self._pending[key] = ("put", snapshot)
+            seq = self._remember(key, snapshot)
+            self._pending[key] = ("put", snapshot, seq)
             self._pending.move_to_end(key)
-            self._remember(key, snapshot)
             self._cond.notify_all()
 
     def mark(self, key, make: Callable) -> None:
         with self._cond:
             self._check_open()
-            kind, old = self._pending.get(key, (None, None))
+            kind, old, _seq = self._pending.get(key, (None, None, None))
             if kind == "put":  # the ready snapshot stands in when ``make`` has nothing newer
 
                 def make(make=make, old=old):
                     return make() or old
 
-            self._pending[key] = ("mark", make)
+            self._pending[key] = ("mark", make, None)
             self._cond.notify_all()
 
-    def latest(self, key):
-        """The newest snapshot of ``key`` handed over (pending or written), or ``None``."""
+    def note(self, key, snapshot) -> None:
+        """Make ``snapshot`` the newest of ``key`` for :meth:`latest` now (a ``mark``'s callable
+        calls this with what it made, under the caller's own lock, so that no reader sees an
+        older snapshot in between).
+        """
         with self._cond:
-            kind, value = self._pending.get(key, (None, None))
+            self._remember(key, snapshot)
+
+    def version(self, key) -> tuple[int, bool]:
+        """``(sequence number of key's newest snapshot, whether it is written)``; ``(0, True)``
+        when none was handed over in this session.
+
+        A reader that notes this before reading ``key``'s file can trust what it read only if
+        the snapshot was written then and the number has not changed since.
+        """
+        with self._cond:
+            seq = self._versions.get(key, 0)
+            return seq, self._written.get(key, 0) == seq
+
+    def latest(self, key):
+        """The newest snapshot of ``key`` handed over (pending, being written or written), or ``None``."""
+        with self._cond:
+            kind, value, _seq = self._pending.get(key, (None, None, None))
             if kind == "put":
                 return value
-            return self._latest.get(key)
+            entry = self._latest.get(key)
+            return None if entry is None else entry[1]
 
     def flush(self, timeout: float | None = 30.0) -> bool:
-        """Write everything pending now; ``False`` if ``timeout`` expired first."""
+        """Write everything pending now; ``False`` if ``timeout`` expired first or a write failed
+        again (the snapshot stays queued).
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             self._flush_now = True
+            start = self._batches
             self._cond.notify_all()
             while self._pending or self._writing:
+                if self._failing and self._batches > start and not self._writing:
+                    return False
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return False
                 if not self._thread.is_alive():
                     return False
                 self._cond.wait(remaining)
-        return True
+            return not self._failing
 
     def close(self, timeout: float | None = 30.0) -> bool:
-        """Write what is pending, then stop the thread; returns ``flush``'s result."""
+        """Write what is pending, then stop the thread; ``False`` if something could not be written."""
         if self._closed:
             return True
-        ok = self.flush(timeout)
+        self.flush(timeout)
         with self._cond:
-            self._closed = True
+            self._closed = True  # one more attempt at what is pending, then the thread ends
             self._cond.notify_all()
         self._thread.join(timeout)
-        return ok
+        with self._cond:
+            return not self._pending and not self._failing and not self._thread.is_alive()
 
     @property
     def pending(self) -> int:
@@ -113,11 +152,21 @@ class Autosaver:
         if self._closed:
             raise RuntimeError("the autosaver is closed")
 
-    def _remember(self, key, snapshot):
-        self._latest[key] = snapshot
+    def _remember(self, key, snapshot) -> int:
+        """Record ``snapshot`` as the newest of ``key``; returns its sequence number."""
+        entry = self._latest.get(key)
+        if entry is not None and entry[1] is snapshot:
+            return entry[0]
+        self._seq += 1
+        self._versions[key] = self._seq
+        self._latest[key] = (self._seq, snapshot)
         self._latest.move_to_end(key)
-        while len(self._latest) > self._keep:
-            self._latest.popitem(last=False)
+        while len(self._latest) > self._keep:  # forget the oldest written snapshots (they are on disk)
+            victim = next((k for k in self._latest if k not in self._pending and k not in self._inflight), None)
+            if victim is None or victim == key:
+                break
+            del self._latest[victim]
+        return self._seq
 
     def _loop(self) -> None:
         while True:
@@ -127,24 +176,41 @@ class Autosaver:
                 if not self._pending and self._closed:
                     return
                 if not self._flush_now and not self._closed:
-                    self._cond.wait(self._delay)  # let the burst settle (put/mark notify, harmless)
+                    # let the burst settle; after a failed write, wait longer before the retry
+                    self._cond.wait(max(self._delay, self._backoff))
                 self._flush_now = False
                 batch, self._pending = self._pending, OrderedDict()
+                self._inflight = set(batch)
                 self._writing = True
+            failed = False
             try:
-                for key, (kind, value) in batch.items():
+                for key, (kind, value, seq) in batch.items():
+                    snapshot = None
                     try:
                         snapshot = value() if kind == "mark" else value
-                        if snapshot is not None:
-                            self._write(key, snapshot)
-                            self.writes += 1
+                        if snapshot is None:
+                            continue
+                        if kind == "mark":
                             with self._cond:
-                                self._remember(key, snapshot)
-                    except Exception as err:  # a failing write must not stop autosaving
+                                seq = self._remember(key, snapshot)
+                        self._write(key, snapshot)
+                        self.writes += 1
+                        with self._cond:
+                            self._failing.discard(key)
+                            self._written[key] = max(self._written.get(key, 0), seq)
+                    except Exception as err:  # a failing write must not stop autosaving, nor lose the snapshot
                         self.errors += 1
+                        failed = True
+                        with self._cond:
+                            self._failing.add(key)
+                            if snapshot is not None and key not in self._pending and not self._closed:
+                                self._pending[key] = ("put", snapshot, seq)  # again, unless a newer one came
                         self._on_error(key, err)
             finally:
                 with self._cond:
+                    self._backoff = min(self.MAX_BACKOFF, max(0.5, 2 * self._backoff)) if failed else 0.0
+                    self._batches += 1
+                    self._inflight = set()
                     self._writing = False
                     self._cond.notify_all()
 

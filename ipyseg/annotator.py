@@ -56,6 +56,7 @@ class _Prefetched:
     state: object  # SessionState, None (no saved work) or SessionError
     display_version: int
     note: str = ""  # why the annotator's display settings could not be used for this item
+    saver_version: tuple = (0, True)  # the autosaver's version of the item when its file was read
 
 
 #: Open annotators of this process by output folder: re-running a cell replaces the old one.
@@ -401,9 +402,12 @@ class Annotator(widgets.VBox):
                 item = self._prefetcher.get(i)
             image, state = item.prepared, item.state
             self._notes[i] = item.note
-            latest = self._saver.latest(self._items.keys[i])
+            key = self._items.keys[i]
+            latest = self._saver.latest(key)
             if latest is not None:
                 state = latest
+            elif not item.saver_version[1] or item.saver_version != self._saver.version(key):
+                state = self._saved_state(i, image)  # saved since (or being saved when) the prefetch read it
             self._restoring = True
             try:
                 self._current = i
@@ -524,6 +528,8 @@ class Annotator(widgets.VBox):
                 rev = self.widget.revision
                 state = self._snapshot(i)
                 self._saved_revision = rev
+                if state is not None:
+                    self._saver.note(key, state)  # visible to a return to this item from now on
                 return state
 
         self._saver.mark(key, make)
@@ -594,8 +600,8 @@ class Annotator(widgets.VBox):
         ``strict``: display settings that do not fit the item raise instead of falling back to
         the item's defaults (with a note).
         """
-        path = self._json_path(i)
         version, display = self._display_version, dict(self._display)
+        saver_version = self._saver.version(self._items.keys[i])  # before the file is read
         note = ""
         try:
             prepared = prepare_for(self, i, {**self._layout, **display})
@@ -607,21 +613,21 @@ class Annotator(widgets.VBox):
             except (ValueError, TypeError):
                 raise err from None
             note = f"shown with its own display settings: {err}"
-        state = None
-        if path.exists():
-            try:
-                state = session.load(path)
-                session.check_image(
-                    state,
-                    prepared.picture.data,
-                    prepared.path,
-                    path,
-                    shown=prepared.image,
-                    file_hash=prepared.file_sha256,
-                )
-            except SessionError as err:
-                state = err
-        return _Prefetched(prepared, state, version, note)
+        return _Prefetched(prepared, self._saved_state(i, prepared), version, note, saver_version)
+
+    def _saved_state(self, i: int, prepared: PreparedImage):
+        """Item ``i``'s state from its files (checked against the photo), ``None`` or the SessionError."""
+        path = self._json_path(i)
+        if not path.exists():
+            return None
+        try:
+            state = session.load(path)
+            session.check_image(
+                state, prepared.picture.data, prepared.path, path, shown=prepared.image, file_hash=prepared.file_sha256
+            )
+        except SessionError as err:
+            return err
+        return state
 
     def _method_of(self, item: _Prefetched) -> tuple[str, dict] | None:
         """The method and params item will be segmented with (its saved ones, or the defaults)."""

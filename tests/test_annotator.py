@@ -409,3 +409,76 @@ def test_autosaver_coalesces_bursts_and_owner_stops_it():
     assert pre.get(3) == 30 and pre.hits == 1 and pre.get(7) == 70 and pre.misses == 1
     pre.close()
     assert not pre._thread.is_alive()
+
+
+def test_coming_back_to_an_item_never_restores_older_work(tmp_path, annotators, monkeypatch):
+    """Random edits and navigation with slow, jittery writes (a big photo, a slow disk): every
+    item shows exactly what it held when it was left, also while its save is in flight, and
+    the files hold the same after a restart."""
+    src = tmp_path / "src"
+    src.mkdir()
+    n = 6
+    sizes = [(40 + 7 * i, 52 + 5 * i) for i in range(n)]
+    for i, (h, w) in enumerate(sizes):
+        Image.fromarray(disk_scene(h, w, seed=i)[0]).save(src / f"img{i}.png")
+    rng = np.random.default_rng(7)
+    real_save = session.save
+
+    def slow_save(state, path):
+        time.sleep(float(rng.random()) * 0.06)
+        return real_save(state, path)
+
+    monkeypatch.setattr(session, "save", slow_save)
+    a = open_annotator(annotators, src, out=tmp_path / "out", classes=["a", "b"])
+    left = {}
+    for step in range(150):
+        i = a.index
+        h, w = sizes[i]
+        if rng.random() < 0.6:
+            a.widget.click(int(rng.integers(0, w)), int(rng.integers(0, h)), label=int(rng.integers(1, 4)))
+        if rng.random() < 0.05:
+            time.sleep(0.35)  # the autosaver's delay: a write starts while we stay
+        left[i] = a.widget.session_state()
+        r = rng.random()
+        if r < 0.35:
+            a.next()
+        elif r < 0.6:
+            a.previous()
+        elif r < 0.9:
+            a.goto(int(rng.integers(0, n)))
+        else:
+            a.mark_done()
+        j = a.index
+        if j in left:
+            s, e = a.widget.session_state(), left[j]
+            assert np.array_equal(s.seeds, e.seeds) and s.object_classes == e.object_classes, f"step {step}: item {j}"
+    a.widget.wait(30)
+    left[a.index] = a.widget.session_state()
+    a.close()
+    for i, e in left.items():
+        saved = session.load(tmp_path / "out" / f"img{i}.png.json")
+        assert np.array_equal(saved.seeds, e.seeds), i
+
+
+def test_a_failed_autosave_is_written_again_and_reported_until_then():
+    from ipyseg._workers import Autosaver
+
+    written, errors, fail = [], [], {"n": 2}
+
+    def write(key, snap):
+        if fail["n"]:
+            fail["n"] -= 1
+            raise OSError(28, "No space left on device")
+        written.append((key, snap))
+
+    saver = Autosaver(write, delay=0.05, on_error=lambda key, err: errors.append(key))
+    saver.put("k", {"v": 1})
+    assert not saver.flush(10)  # the write failed: flush says so, the snapshot stays queued
+    assert saver.latest("k") == {"v": 1} and errors == ["k"]
+    assert wait_for(lambda: written == [("k", {"v": 1})], 10)  # retried after a back-off
+    assert saver.flush(10) and errors == ["k", "k"]
+    fail["n"] = 1
+    saver.put("k", {"v": 2})
+    saver.put("k", {"v": 3})  # a newer snapshot replaces the failed one, never the other way round
+    assert saver.close(10)
+    assert written[-1] == ("k", {"v": 3}) and saver.latest("k") == {"v": 3}
