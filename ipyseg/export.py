@@ -200,10 +200,25 @@ def save_label_image(labels, path, name: str = "path") -> Path:
         data = encode_label_png(arr, "labels")
     else:
         enc = encode_label_png(arr, "labels")  # validates the range
-        arr = cv2.imdecode(np.frombuffer(enc, np.uint8), cv2.IMREAD_UNCHANGED)
-        ok, buf = cv2.imencode(".tiff", arr)
-        data = buf.tobytes()
+        arr = cv2.imdecode(np.frombuffer(enc, np.uint8), cv2.IMREAD_UNCHANGED)  # uint8 or uint16, as the PNG
+        data = _tiff_bytes(arr)
     return atomic_write(path, data)
+
+
+def _tiff_bytes(arr: np.ndarray) -> bytes:
+    """A single-page grayscale TIFF, deflate (zlib) compressed.
+
+    Not OpenCV's default LZW: tifffile (which ipyseg reads TIFFs with) decodes LZW only with the
+    optional ``imagecodecs`` package, but deflate with the standard library's zlib. Pillow and
+    OpenCV read it too.
+    """
+    import io
+
+    import tifffile
+
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, arr, photometric="minisblack", compression="zlib")
+    return buf.getvalue()
 
 
 # ------------------------------------------------------------------------------ COCO
@@ -249,6 +264,27 @@ def _objects(labels: np.ndarray):
         yield k, m[y : y + bh, x : x + bw].astype(bool), y, x
 
 
+def _object_polygons(crop: np.ndarray, r0: int, c0: int, tolerance: float):
+    """COCO polygons of one object, or ``None`` when they would not cover all of it.
+
+    ``None`` (the caller writes RLE) when the object has a hole (COCO polygons are united, they
+    cannot hold one) or when a part of it would be lost: :func:`to_polygons` drops rings of
+    area < 1 (a 1-px-wide line, a single pixel, a part simplified away), so every outer
+    contour (connected part) of the object must come back as a ring.
+    """
+    m = np.ascontiguousarray(crop, dtype=np.uint8)
+    contours, hierarchy = cv2.findContours(m, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return None
+    parents = hierarchy.reshape(-1, 4)[:, 3]
+    if (parents != -1).any():  # a hole, however small
+        return None
+    rings = to_polygons(crop, tolerance=tolerance, min_area=1.0)
+    if len(rings) != len(contours) or not all(_signed_area(r) > 0 for r in rings):
+        return None
+    return [(r + (c0, r0)).ravel().tolist() for r in rings]
+
+
 def to_coco(items, *, classes=None, segmentation: str = "rle", tolerance: float = 0.0, info=None) -> dict:
     """A COCO instance-segmentation dataset from label images.
 
@@ -264,8 +300,9 @@ def to_coco(items, *, classes=None, segmentation: str = "rle", tolerance: float 
     segmentation : {"rle", "polygon"}
         ``"rle"``: compressed COCO RLE (``pycocotools``), exact. ``"polygon"``: polygons through
         the boundary pixel centres (:func:`to_polygons`, ``tolerance`` simplifies them); an
-        object with holes, or too thin for a polygon, is written as RLE, since COCO polygons
-        cannot hold holes.
+        object with holes, or with any part too thin for a polygon (a 1-px-wide line, a single
+        pixel), is written as RLE, since COCO polygons cannot hold holes and a dropped part
+        would be lost.
     tolerance : float
         Polygon simplification in pixels.
     info : dict, optional
@@ -299,9 +336,7 @@ def to_coco(items, *, classes=None, segmentation: str = "rle", tolerance: float 
                 raise ValueError(f"object {k} of '{file_name}' has class {cls!r}, which is not in `classes` {names}")
             seg = None
             if segmentation == "polygon":
-                rings = to_polygons(crop, tolerance=tolerance, min_area=1.0)
-                if rings and all(_signed_area(r) > 0 for r in rings):
-                    seg = [(r + (c0, r0)).ravel().tolist() for r in rings]
+                seg = _object_polygons(crop, r0, c0, tolerance)
             if seg is None:
                 seg = _object_rle(crop, r0, c0, h, w)
             annotations.append(
