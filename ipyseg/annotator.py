@@ -59,6 +59,10 @@ class _Prefetched:
     saver_version: tuple = (0, True)  # the autosaver's version of the item when its file was read
 
 
+#: How many unreadable items in a row an Annotator passes over to find one to open first
+#: (if the first of them fails for another reason, e.g. display settings, the rest fail too).
+MAX_UNREADABLE_AT_OPEN = 20
+
 #: Open annotators of this process by output folder: re-running a cell replaces the old one.
 _OPEN: dict[str, weakref.ref] = {}
 
@@ -165,6 +169,9 @@ class Annotator(widgets.VBox):
         self._nav = threading.RLock()
         self._current: int | None = None
         self._errors: dict[int, str] = {}
+        self._unreadable: dict[int, str] = {}  # items whose image could not be opened
+        self._last_unreadable: int | None = None
+        self._created: dict[int, str] = {}  # "created" of the saved state an item was opened with
         self._status, self._index_doc = self._read_index()
         self._saved_revision = -1
         self._restoring = False
@@ -183,7 +190,18 @@ class Annotator(widgets.VBox):
         self._default_method = method or segmenters.DEFAULT_METHOD
         self._default_params = segmenters.check_params(self._default_method, params)
         start = self._first_open()
-        first = self._prepare_item(start, strict=True)  # bad display settings raise here
+        first = None
+        for attempt in range(min(len(self._items), MAX_UNREADABLE_AT_OPEN)):
+            try:
+                first = self._prepare_item(start, strict=True)  # bad display settings raise here
+                break
+            except (ValueError, TypeError, OSError) as err:
+                if attempt == 0:
+                    first_error = err
+                self._unreadable[start] = str(err)
+                start = (start + 1) % len(self._items)
+        if first is None:
+            raise first_error
         self._prefetcher.put(start, first)
         kw = {} if max_display_pixels is None else {"max_display_pixels": max_display_pixels}
         self.widget = SegmentWidget(first.prepared, method=method, **kw, **params)
@@ -239,14 +257,33 @@ class Annotator(widgets.VBox):
         return {**self._layout, **self._display}
 
     def next(self) -> int:
-        """Go to the next item (the last one stays); returns the new index."""
-        self.index = min(self.index + 1, len(self) - 1)
-        return self.index
+        """Go to the next item (the last one stays; items whose image cannot be read are passed
+        over); returns the new index.
+        """
+        self._check_open()
+        return self._go(self.index + 1, +1)
 
     def previous(self) -> int:
-        """Go to the previous item; returns the new index."""
-        self.index = max(self.index - 1, 0)
+        """Go to the previous item (passing over items whose image cannot be read); returns the new index."""
+        self._check_open()
+        return self._go(self.index - 1, -1)
+
+    def _go(self, i: int, step: int) -> int:
+        """Show the first item from ``i`` in direction ``step`` that opens (else stay); the new index."""
+        while 0 <= i < len(self):
+            if i not in self._unreadable:
+                try:
+                    self.index = i
+                    break
+                except ValueError:
+                    if i not in self._unreadable:
+                        raise  # not a file that cannot be read
+            i += step
         return self.index
+
+    def _check_open(self) -> None:
+        if getattr(self, "_closed", False):
+            raise RuntimeError("this Annotator is closed; open the folder again with ipyseg.Annotator(...)")
 
     def goto(self, i: int) -> int:
         """Go to item ``i`` (negative counts from the end); returns the new index."""
@@ -258,11 +295,13 @@ class Annotator(widgets.VBox):
 
         Waits for a segmentation still running, so that the saved labels are final.
         """
-        self._set_status("done", advance)
+        self._check_open()
+        self._set_status("done", bool(advance))
 
     def skip(self, *, advance: bool = True) -> None:
         """Mark the current item skipped (not to be annotated), then go to the next unfinished one."""
-        self._set_status("skipped", advance)
+        self._check_open()
+        self._set_status("skipped", bool(advance))
 
     def labels(self, i: int) -> np.ndarray:
         """(H, W) labels of item ``i`` (0 background, k object k), read from disk if not loaded.
@@ -352,8 +391,9 @@ class Annotator(widgets.VBox):
             self._saver.close()
             self._prefetcher.close()
             self._lock.release()
-            if _OPEN.get(str(self.out)) is not None and _OPEN[str(self.out)]() is self:
-                del _OPEN[str(self.out)]
+            key = self._open_key()
+            if _OPEN.get(key) is not None and _OPEN[key]() is self:
+                del _OPEN[key]
             atexit.unregister(self._finalizer)
             self.widget.close()
             super().close()
@@ -361,12 +401,18 @@ class Annotator(widgets.VBox):
     # ------------------------------------------------------------------ navigation
     @traitlets.validate("index")
     def _valid_index(self, proposal):
+        self._check_open()
         return self._check_index(proposal.value)
 
     @traitlets.observe("index")
     def _index_changed(self, change):
         if self._current != change.new and not self._closed:
-            self._show(change.new)
+            try:
+                self._show(change.new)
+            except Exception:
+                if self._current is not None and self.index != self._current:
+                    self.set_trait("index", self._current)  # we stay where we were
+                raise
 
     def _check_index(self, i) -> int:
         if isinstance(i, bool) or not isinstance(i, (int, np.integer)):
@@ -386,7 +432,7 @@ class Annotator(widgets.VBox):
         n = len(self._status)
         for d in range(1, n + 1):
             j = (after + d) % n
-            if self._status[j] in ("untouched", "in progress"):
+            if self._status[j] in ("untouched", "in progress") and j not in self._unreadable:
                 return j
         return None
 
@@ -396,7 +442,17 @@ class Annotator(widgets.VBox):
             if self._current is not None and self._current != i:
                 if w.revision != self._saved_revision:
                     self._put_current()  # labels of a segmentation still running are redone on return
-            item = prepared if prepared is not None else self._prefetcher.get(i)
+            try:
+                item = prepared if prepared is not None else self._prefetcher.get(i)
+            except (ValueError, TypeError, OSError) as err:
+                self._unreadable[i] = str(err)
+                self._last_unreadable = i
+                self._update_header()
+                raise ValueError(
+                    f"item {i} ({self._items.name(i)}) cannot be opened: {err}; next() and previous() pass over "
+                    f"it from now on (its files are kept)"
+                ) from err
+            self._unreadable.pop(i, None)
             if item.display_version != self._display_version:  # display settings changed since
                 self._prefetcher.drop(i)
                 item = self._prefetcher.get(i)
@@ -418,6 +474,8 @@ class Annotator(widgets.VBox):
                 if isinstance(state, Exception):
                     self._errors[i] = str(state)
                 elif state is not None:
+                    if state.created:
+                        self._created[i] = state.created
                     try:
                         w.restore_session(state)
                     except (ValueError, TypeError) as err:
@@ -429,7 +487,11 @@ class Annotator(widgets.VBox):
                 self._restoring = False
             self._saved_revision = w.revision
             if state is None and i not in self._errors and self.carry_over and i > 0:
-                prior = self.labels(i - 1)
+                try:
+                    prior = self.labels(i - 1)
+                except SessionError as err:  # the previous item's files are damaged: nothing to carry
+                    self._notes[i] = f"labels not carried over: {err}"
+                    prior = np.zeros((0, 0), np.uint8)
                 if prior.shape == w.image.shape[:2] and prior.any():
                     w.load_mask(prior)
                     w.object_classes = {k: c for k, c in self.object_classes(i - 1).items() if (prior == k).any()}
@@ -473,8 +535,14 @@ class Annotator(widgets.VBox):
             self._update_header()
         if advance:
             j = self._next_unfinished(i)
-            if j is not None:
-                self.index = j
+            while j is not None:
+                try:
+                    self.index = j
+                    break
+                except ValueError:
+                    if j not in self._unreadable:
+                        raise
+                    j = self._next_unfinished(j)  # passes over the unreadable ones
 
     # ------------------------------------------------------------------ keyboard
     def _on_key(self, key, shift, ctrl, meta) -> bool:
@@ -504,7 +572,7 @@ class Annotator(widgets.VBox):
         state.status = status
         state.modified = session.now_iso()
         prev = self._saver.latest(self._items.keys[i])
-        state.created = prev.created if prev is not None and prev.created else state.modified
+        state.created = (prev.created if prev is not None else None) or self._created.get(i) or state.modified
         return state
 
     def _put_current(self) -> None:
@@ -682,8 +750,11 @@ class Annotator(widgets.VBox):
             raise ValueError(f"`statuses` must be among {list(session.STATUSES)}; got {bad}")
         return [i for i, s in enumerate(self._status) if s in statuses]
 
+    def _open_key(self) -> str:
+        return str(self.out.resolve())  # x/../out and a symlink name the same folder
+
     def _take_folder(self) -> None:
-        key = str(self.out)
+        key = self._open_key()
         old = _OPEN.get(key)
         if old is not None and old() is not None:
             old().close()  # the same folder re-opened in this process (a re-run cell)
@@ -734,7 +805,8 @@ class Annotator(widgets.VBox):
         self._bar.value = done
         self._bar.description = ""
         text = f"<b>{i + 1} / {total}</b> · {html.escape(self._items.name(i))} · {self._status[i]}"
-        text += f' <span style="color:#666">({done} done, {skipped} skipped)</span>'
+        unreadable = f", {len(self._unreadable)} cannot be opened" if self._unreadable else ""
+        text += f' <span style="color:#666">({done} done, {skipped} skipped{unreadable})</span>'
         self._title.value = text
         if i in self._errors:
             self._show_message(
@@ -744,6 +816,9 @@ class Annotator(widgets.VBox):
             )
         elif self._notes.get(i):
             self._show_message(f"ⓘ {self._notes[i]}")
+        elif self._unreadable and self._last_unreadable in self._unreadable:
+            j = self._last_unreadable
+            self._show_message(f"⚠ passed over item {j + 1} ({self._items.name(j)}): {self._unreadable[j]}", error=True)
         elif all(s in ("done", "skipped") for s in self._status):
             self._show_message("✓ every image is done or skipped: export with a.export_coco(...)")
         else:
@@ -808,11 +883,11 @@ def _ids(labels: np.ndarray) -> list[int]:
 def _scan_jsons(out: Path) -> dict[str, int]:
     """``{item key: mtime_ns}`` of every item sidecar under ``out`` (one directory walk)."""
     found = {}
-    for root, dirs, files in os.walk(out):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
+    for root, _dirs, files in os.walk(out):
         rel = Path(root).relative_to(out)
         for f in files:
-            if f.endswith(".json") and not f.startswith(".") and not (rel == Path(".") and f == INDEX_NAME):
+            ours = session.TMP_MARK in f or (rel == Path(".") and f in (INDEX_NAME, PLANES_NAME))
+            if f.endswith(".json") and not ours:  # items may be hidden files (".a.png") too
                 key = (rel / f[: -len(".json")]).as_posix()
                 try:
                     found[key] = os.stat(os.path.join(root, f)).st_mtime_ns

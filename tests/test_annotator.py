@@ -482,3 +482,59 @@ def test_a_failed_autosave_is_written_again_and_reported_until_then():
     saver.put("k", {"v": 3})  # a newer snapshot replaces the failed one, never the other way round
     assert saver.close(10)
     assert written[-1] == ("k", {"v": 3}) and saver.latest("k") == {"v": 3}
+
+
+def _three_photos(src, names=("img0.png", "img1.png", "img2.png")):
+    src.mkdir(parents=True, exist_ok=True)
+    for i, name in enumerate(names):
+        Image.fromarray(disk_scene(40 + 3 * i, 52, seed=i)[0]).save(src / name)
+    return src
+
+
+def test_an_unreadable_image_is_passed_over_and_never_breaks_navigation(tmp_path, annotators):
+    src = _three_photos(tmp_path / "src")
+    (src / "._img0.png").write_bytes(b"\0\5\0\7macOS resource fork")  # sorts first, cannot be read
+    (src / "img1.png").write_bytes(b"not a png any more")
+    a = open_annotator(annotators, src, out=tmp_path / "out")
+    assert a.index == 1 and a.item_keys[1] == "img0.png"  # opened on the first item that opens
+    with pytest.raises(ValueError, match=r"item 2 \(img1.png\) cannot be opened"):
+        a.goto(2)
+    assert a.index == 1 and a._current == 1  # we stayed where we were
+    assert a.next() == 3  # passes over the unreadable item
+    assert "passed over item 3 (img1.png)" in a._message.value or "cannot be opened" in a._title.value
+    assert a.previous() == 1
+    a.widget.click(26, 20)
+    a.mark_done()  # advances to the next unfinished item that opens
+    assert a.index == 3 and a.status[1] == "done" and a.status[2] == "untouched"
+    a.skip()
+    assert a.status == ["untouched", "done", "untouched", "skipped"]
+    a.close()
+    with pytest.raises(RuntimeError, match="Annotator is closed"):
+        a.next()
+    with pytest.raises(RuntimeError, match="Annotator is closed"):
+        a.mark_done()
+
+
+def test_hidden_items_keep_their_status_created_is_kept_and_carry_over_survives_damage(tmp_path, annotators):
+    src = _three_photos(tmp_path / "src", names=(".cat.png", "dog.png", "emu.png"))
+    out = tmp_path / "out"
+    a = open_annotator(annotators, src, out=out, carry_over=True)
+    assert a.item_keys[0] == ".cat.png"
+    a.widget.click(26, 20)
+    a.mark_done()
+    a.close()
+    created = json.loads((out / ".cat.png.json").read_text())["created"]
+    time.sleep(1.1)  # timestamps have a resolution of a second
+    b = open_annotator(annotators, src, out=out / ".." / "out", carry_over=True)  # another spelling of out
+    assert b.status[0] == "done"  # a hidden item's sidecar is read like any other
+    b.goto(0)
+    b.widget.click(10, 10, label=ipyseg.BACKGROUND)
+    b.flush()
+    doc = json.loads((out / ".cat.png.json").read_text())
+    assert doc["created"] == created and doc["modified"] != created
+    (out / ".cat.png.labels.png").write_bytes(b"damaged")
+    b.goto(1)  # would start from item 0's labels: damaged, so nothing is carried
+    assert b.index == 1 and not b.widget.labels.any()
+    c = ipyseg.Annotator(src, out=out)  # the same folder again in this process closes the old one
+    annotators.append(c)
+    assert b._closed
