@@ -139,6 +139,7 @@ class Annotator(widgets.VBox):
             "gamma": gamma,
         }
         self._display_version = 0
+        _check_arguments(out=out, carry_over=carry_over, max_display_pixels=max_display_pixels)
         known = _read_plane_counts(Path(out).absolute() / PLANES_NAME)
         self._items = items_from(source, image_ndim=None if channel_axis is None else 3, plane_counts=known)
         self._plane_counts_changed = self._items.plane_counts != known
@@ -281,6 +282,12 @@ class Annotator(widgets.VBox):
             i += step
         return self.index
 
+    @staticmethod
+    def _check_advance(advance) -> bool:
+        if not isinstance(advance, (bool, np.bool_)):
+            raise TypeError(f"`advance` must be True or False; got {advance!r}")
+        return bool(advance)
+
     def _check_open(self) -> None:
         if getattr(self, "_closed", False):
             raise RuntimeError("this Annotator is closed; open the folder again with ipyseg.Annotator(...)")
@@ -296,12 +303,12 @@ class Annotator(widgets.VBox):
         Waits for a segmentation still running, so that the saved labels are final.
         """
         self._check_open()
-        self._set_status("done", bool(advance))
+        self._set_status("done", self._check_advance(advance))
 
     def skip(self, *, advance: bool = True) -> None:
         """Mark the current item skipped (not to be annotated), then go to the next unfinished one."""
         self._check_open()
-        self._set_status("skipped", bool(advance))
+        self._set_status("skipped", self._check_advance(advance))
 
     def labels(self, i: int) -> np.ndarray:
         """(H, W) labels of item ``i`` (0 background, k object k), read from disk if not loaded.
@@ -353,6 +360,8 @@ class Annotator(widgets.VBox):
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
+        if not isinstance(suffix, str) or suffix.lower() not in (".png", ".tif", ".tiff"):
+            raise ValueError(f'`suffix` must be ".png", ".tif" or ".tiff" (lossless label images); got {suffix!r}')
         chosen = self._chosen(statuses)
         names = [self._label_file_name(i, suffix) for i in chosen]
         if len(set(names)) != len(names):
@@ -745,6 +754,12 @@ class Annotator(widgets.VBox):
     def _chosen(self, statuses) -> list[int]:
         if isinstance(statuses, str):
             statuses = (statuses,)
+        try:
+            statuses = list(statuses)
+        except TypeError:
+            raise TypeError(
+                f"`statuses` must be a status or a list of them {list(session.STATUSES)}; got {statuses!r}"
+            ) from None
         bad = [s for s in statuses if s not in session.STATUSES]
         if bad:
             raise ValueError(f"`statuses` must be among {list(session.STATUSES)}; got {bad}")
@@ -878,6 +893,22 @@ def _ids(labels: np.ndarray) -> list[int]:
     if labels.dtype == np.uint8:
         return [int(k) for k in codes_present(labels) if k]
     return [int(k) for k in np.unique(labels) if k]
+
+
+def _check_arguments(*, out, carry_over, max_display_pixels) -> None:
+    """The Annotator's own arguments, checked before anything is read or created."""
+    if not isinstance(out, (str, os.PathLike)):
+        raise TypeError(f"`out` must be a folder path; got {type(out).__name__} {out!r}")
+    if Path(out).exists() and not Path(out).is_dir():
+        raise ValueError(f"`out` must be a folder (created if missing); got '{out}', which is a file")
+    if not isinstance(carry_over, (bool, np.bool_)):
+        raise TypeError(f"`carry_over` must be True or False; got {carry_over!r}")
+    if max_display_pixels is not None and (
+        isinstance(max_display_pixels, (bool, np.bool_))
+        or not isinstance(max_display_pixels, (int, np.integer))
+        or max_display_pixels < 4
+    ):
+        raise ValueError(f"`max_display_pixels` must be an integer >= 4 (or None); got {max_display_pixels!r}")
 
 
 def _scan_jsons(out: Path) -> dict[str, int]:

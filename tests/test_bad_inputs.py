@@ -49,6 +49,7 @@ class Context:
         self.seeds = np.zeros((30, 40), np.uint8)
         self.seeds[15, 20] = 2
         self._widget = None
+        self._annotator = None
 
     @property
     def w(self) -> ipyseg.SegmentWidget:
@@ -56,9 +57,17 @@ class Context:
             self._widget = ipyseg.SegmentWidget(self.image, max_display_pixels=40 * 30)
         return self._widget
 
+    @property
+    def annotator(self) -> ipyseg.Annotator:
+        if self._annotator is None:
+            self._annotator = ipyseg.Annotator("photos_ok", out="annotations")
+        return self._annotator
+
     def close(self):
         if self._widget is not None:
             self._widget.close()
+        if self._annotator is not None:
+            self._annotator.close()
 
     @staticmethod
     def make_files():
@@ -67,6 +76,8 @@ class Context:
         pages = [Image.fromarray(np.full((30, 40), v, np.uint8)) for v in (0, 255)]
         pages[0].save("stack.tif", save_all=True, append_images=pages[1:])
         Path("notes.txt").write_text("not an image")
+        os.makedirs("photos_ok", exist_ok=True)
+        Image.fromarray(np.zeros((30, 40, 3), np.uint8)).save("photos_ok/a.png")
 
 
 def _bomb(c):
@@ -347,7 +358,82 @@ CASES: list[Case] = [
         lambda c: save_png(np.full((4, 4), 300), "mask.png"),
         ValueError,
     ),
+    Case(
+        "ipyseg.Annotator(source, out=...)",
+        "out",
+        "'big.png' (a file)",
+        lambda c: _annotator(out="big.png"),
+        ValueError,
+    ),
+    Case(
+        "ipyseg.Annotator(..., carry_over=...)",
+        "carry_over",
+        "'yes'",
+        lambda c: _annotator(carry_over="yes"),
+        TypeError,
+    ),
+    Case(
+        "ipyseg.Annotator(..., max_display_pixels=...)",
+        "max_display_pixels",
+        "-1",
+        lambda c: _annotator(max_display_pixels=-1),
+        ValueError,
+    ),
+    Case("a.mark_done(advance=...)", "advance", "'no'", lambda c: c.annotator.mark_done(advance="no"), TypeError),
+    Case(
+        "a.save_labels(folder, suffix=...)",
+        "suffix",
+        "'png'",
+        lambda c: c.annotator.save_labels(".", suffix="png"),
+        ValueError,
+    ),
+    Case(
+        "a.save_labels(folder, statuses=...)",
+        "statuses",
+        "None",
+        lambda c: c.annotator.save_labels(".", statuses=None),
+        TypeError,
+    ),
+    Case("w.gamma = ...", "gamma", "True", lambda c: setattr(c.w, "gamma", True), TypeError),
+    Case("w.method = ...", "method", "'sam' (no model)", lambda c: setattr(c.w, "method", "sam"), TypeError),
+    Case("w.display_range = ...", "display_range", "(-1e308, 1e308)", lambda c: _wide_range(c), ValueError),
+    Case(
+        "SegmentWidget(image)",
+        "image",
+        "masked array with NaN",
+        lambda c: ipyseg.SegmentWidget(_masked_nan()),
+        ValueError,
+    ),
+    Case(
+        "SegmentWidget(image, channel_axis=-1)",
+        "image",
+        "shape (30, 40, 0)",
+        lambda c: ipyseg.SegmentWidget(np.zeros((30, 40, 0), np.uint16), channel_axis=-1),
+        ValueError,
+    ),
 ]
+
+
+def _annotator(**kw):
+    kw.setdefault("out", "annotations")
+    a = ipyseg.Annotator("photos_ok", **kw)
+    a.close()
+    return a
+
+
+def _wide_range(c):
+    w = ipyseg.SegmentWidget(np.linspace(0, 1, 1200).reshape(30, 40))
+    try:
+        w.display_range = (-1e308, 1e308)
+    finally:
+        w.close()
+
+
+def _masked_nan():
+    data = np.linspace(0.0, 1.0, 1200).reshape(30, 40)
+    data[3, 3] = np.nan
+    return np.ma.masked_invalid(data)
+
 
 _OUTCOMES: dict[int, str] = {}  # case index -> "Type: message", for the table
 
