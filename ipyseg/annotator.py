@@ -142,6 +142,7 @@ class Annotator(widgets.VBox):
         _check_arguments(out=out, carry_over=carry_over, max_display_pixels=max_display_pixels)
         known = _read_plane_counts(Path(out).absolute() / PLANES_NAME)
         self._items = items_from(source, image_ndim=None if channel_axis is None else 3, plane_counts=known)
+        self._items = _without_our_files(self._items, Path(out).absolute())
         self._plane_counts_changed = self._items.plane_counts != known
         if not len(self._items):
             raise ValueError(f"`source` holds no images ({self._items.description})")
@@ -893,6 +894,31 @@ def _ids(labels: np.ndarray) -> list[int]:
     if labels.dtype == np.uint8:
         return [int(k) for k in codes_present(labels) if k]
     return [int(k) for k in np.unique(labels) if k]
+
+
+#: Files an annotator writes next to an item's sidecar (``<key>.<kind>.png``).
+_COMPANION_SUFFIXES = (".labels.png", ".seeds.png", ".prior.png")
+
+
+def _without_our_files(items, out: Path):
+    """``items`` without the annotator's own PNGs, when ``out`` lies in the source folder (or a
+    recursive glob reaches it): they are not photos to annotate.
+    """
+    if items.root is None:
+        return items
+    out = out.resolve()
+
+    def ours(f) -> bool:
+        p = Path(f)
+        if not p.name.endswith(_COMPANION_SUFFIXES):
+            return False
+        try:
+            return p.resolve().is_relative_to(out)
+        except OSError:
+            return False
+
+    keep = [i for i in range(len(items)) if not ours(items.path(i))]
+    return items if len(keep) == len(items) else items.subset(keep)
 
 
 def _check_arguments(*, out, carry_over, max_display_pixels) -> None:

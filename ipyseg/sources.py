@@ -79,6 +79,23 @@ class Items(Sequence):
             return None
         return Path(self.root, self.keys[i] if self._files is None else self._files[i])
 
+    def subset(self, keep: list[int]) -> Items:
+        """The items ``keep`` (indices, in this order), e.g. without some files."""
+        pick = lambda seq: None if seq is None else [seq[i] for i in keep]  # noqa: E731
+        arrays = self._arrays if self.root is None else None
+        if arrays is not None:
+            arrays = [arrays[i] for i in keep]
+        return Items(
+            [self.keys[i] for i in keep],
+            self.root,
+            arrays,
+            self.description,
+            files=pick(self._files),
+            planes=pick(self._planes),
+            image_ndim=self._image_ndim,
+            plane_counts=self.plane_counts,
+        )
+
     def plane(self, i: int) -> int | None:
         """Item ``i``'s plane number in its TIFF stack, or ``None`` (a whole file or an array)."""
         return None if self._planes is None else self._planes[i]

@@ -538,3 +538,17 @@ def test_hidden_items_keep_their_status_created_is_kept_and_carry_over_survives_
     c = ipyseg.Annotator(src, out=out)  # the same folder again in this process closes the old one
     annotators.append(c)
     assert b._closed
+
+
+def test_out_inside_the_source_folder_does_not_turn_our_files_into_items(tmp_path, annotators):
+    one = _three_photos(tmp_path / "one", names=("img0.png", "img1.png"))
+    two = _three_photos(tmp_path / "two", names=("img0.png", "img1.png"))
+    for out, source in ((one, one), (two / "ann", str(two / "**" / "*.png"))):
+        a = open_annotator(annotators, source, out=out)
+        a.widget.click(26, 20)
+        a.mark_done()
+        a.close()
+        b = open_annotator(annotators, source, out=out)
+        assert [Path(k).name for k in b.item_keys] == ["img0.png", "img1.png"], out
+        assert b.status[0] == "done"
+        b.close()
