@@ -59,6 +59,10 @@ class _Prefetched:
     saver_version: tuple = (0, True)  # the autosaver's version of the item when its file was read
 
 
+#: Seconds navigation waits for the segmentation of the item it leaves, so that its saved
+#: labels include the last edit.
+LEAVE_WAIT = 5.0
+
 #: How many unreadable items in a row an Annotator passes over to find one to open first
 #: (if the first of them fails for another reason, e.g. display settings, the rest fail too).
 MAX_UNREADABLE_AT_OPEN = 20
@@ -450,8 +454,11 @@ class Annotator(widgets.VBox):
         w = self.widget
         with self._nav:
             if self._current is not None and self._current != i:
+                # a segmentation still running gives the labels to save (exports read them); one
+                # slower than LEAVE_WAIT is saved as not current and redone when the item is opened
+                w.wait(LEAVE_WAIT)
                 if w.revision != self._saved_revision:
-                    self._put_current()  # labels of a segmentation still running are redone on return
+                    self._put_current()
             try:
                 item = prepared if prepared is not None else self._prefetcher.get(i)
             except (ValueError, TypeError, OSError) as err:

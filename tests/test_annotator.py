@@ -552,3 +552,35 @@ def test_out_inside_the_source_folder_does_not_turn_our_files_into_items(tmp_pat
         assert [Path(k).name for k in b.item_keys] == ["img0.png", "img1.png"], out
         assert b.status[0] == "done"
         b.close()
+
+
+def test_leaving_an_item_while_it_segments_saves_the_final_labels(tmp_path, annotators):
+    import threading
+
+    src = _three_photos(tmp_path / "src", names=("img0.png", "img1.png"))
+    gate = threading.Event()
+
+    def slow(image, seeds, **params):  # a plug-in that takes its time
+        gate.wait(10)
+        return (seeds >= 2).astype(np.uint8) * (seeds - 1).clip(0).astype(np.uint8)
+
+    ipyseg.register_method("slow_test_method", slow)
+    try:
+        a = open_annotator(annotators, src, out=tmp_path / "out", method="slow_test_method")
+        gate.set()
+        a.widget.paint([(10, 10), (20, 10)], radius=3)  # object 1: programmatic calls are synchronous
+        gate.clear()
+        threading.Timer(0.5, gate.set).start()
+        a.widget.tool = "brush"
+        a.widget.label = 3
+        from conftest import drag
+
+        drag(a.widget, [(30, 30), (35, 30)])  # object 2 by mouse: computed in the background
+        a.next()  # leaves while it runs
+        a.flush()
+        assert set(np.unique(a.labels(0))) == {0, 1, 2}
+        doc = json.loads((tmp_path / "out" / "img0.png.json").read_text())
+        assert doc["labels_current"] is True
+    finally:
+        gate.set()
+        ipyseg.segmenters._REGISTRY.pop("slow_test_method", None)
