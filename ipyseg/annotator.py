@@ -22,6 +22,7 @@ import html
 import math
 import os
 import threading
+import warnings
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -347,11 +348,18 @@ class Annotator(widgets.VBox):
         chosen = self._chosen(statuses)
         self.flush()
 
+        stale = []
+
         def items():
             for i in chosen:
-                yield (self._items.keys[i], *self._labels_and_classes(i))
+                labels, classes = self._labels_and_classes(i)
+                if self._image_changed(i, labels):
+                    stale.append(i)
+                    continue
+                yield (self._items.keys[i], labels, classes)
 
         coco = to_coco(items(), classes=self.classes, segmentation=segmentation, info={"description": "ipyseg"})
+        self._warn_changed(stale)
         return write_coco(coco, path)
 
     def save_labels(self, folder, *, statuses=("done",), suffix: str = ".png") -> list[Path]:
@@ -372,12 +380,34 @@ class Annotator(widgets.VBox):
         if len(set(names)) != len(names):
             names = [self._items.keys[i] + suffix for i in chosen]
         self.flush()
-        out = []
+        out, stale = [], []
         for i, name in zip(chosen, names, strict=True):
+            labels = self.labels(i)
+            if self._image_changed(i, labels):
+                stale.append(i)
+                continue
             target = folder / name
             target.parent.mkdir(parents=True, exist_ok=True)
-            out.append(save_label_image(self.labels(i), target))
+            out.append(save_label_image(labels, target))
+        self._warn_changed(stale)
         return out
+
+    def _image_changed(self, i: int, labels: np.ndarray) -> bool:
+        """Whether item ``i``'s image no longer has its labels' size (the file changed since)."""
+        try:
+            return tuple(labels.shape) != tuple(self._items.size(i))
+        except (OSError, ValueError):
+            return True  # cannot be read any more
+
+    def _warn_changed(self, stale: list[int]) -> None:
+        if stale:
+            names = ", ".join(self._items.name(i) for i in stale[:5]) + (" ..." if len(stale) > 5 else "")
+            warnings.warn(
+                f"{len(stale)} item(s) left out of the export: their image file changed size (or cannot be read) "
+                f"since it was annotated, so their labels no longer fit: {names}",
+                UserWarning,
+                stacklevel=3,
+            )
 
     def _label_file_name(self, i: int, suffix: str) -> str:
         key = self._items.keys[i]

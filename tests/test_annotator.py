@@ -584,3 +584,20 @@ def test_leaving_an_item_while_it_segments_saves_the_final_labels(tmp_path, anno
     finally:
         gate.set()
         ipyseg.segmenters._REGISTRY.pop("slow_test_method", None)
+
+
+def test_exports_leave_out_items_whose_image_changed_since(tmp_path, annotators):
+    src = _three_photos(tmp_path / "src", names=("img0.png", "img1.png"))
+    a = open_annotator(annotators, src, out=tmp_path / "out")
+    for _ in range(2):
+        a.widget.click(26, 20)
+        a.mark_done()
+    a.close()
+    Image.fromarray(np.zeros((25, 35, 3), np.uint8)).save(src / "img1.png")  # replaced by another photo
+    b = open_annotator(annotators, src, out=tmp_path / "out")
+    with pytest.warns(UserWarning, match=r"1 item\(s\) left out of the export.*img1.png"):
+        coco = json.loads(b.export_coco(tmp_path / "coco.json").read_text())
+    assert [im["file_name"] for im in coco["images"]] == ["img0.png"]
+    with pytest.warns(UserWarning, match="img1.png"):
+        files = b.save_labels(tmp_path / "labels")
+    assert [f.name for f in files] == ["img0.png"]
