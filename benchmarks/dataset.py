@@ -204,9 +204,9 @@ def bench_export(tmp: Path, n=1000, h=960, w=1280, objects=3):
             object_classes={1: "cat", 2: "dog"},
         )
         session.save(st, out / (key + ".json"))
-    src = tmp / "export-src"  # the annotator needs the photos' list; tiny placeholder files with the same names
-    src.mkdir()
-    tiny = cv2.imencode(".jpg", np.zeros((h // 40, w // 40, 3), np.uint8))[1].tobytes()
+    src = tmp / "export-src"  # the annotator needs the photos: placeholders of the same names and size
+    src.mkdir()  # (one flat JPEG, a few kB; exports check each photo's size against its labels)
+    tiny = cv2.imencode(".jpg", np.zeros((h, w, 3), np.uint8))[1].tobytes()
     for key in keys:
         (src / key).write_bytes(tiny)
     a = ipyseg.Annotator(src, out=out, classes=["cat", "dog", "bird"])
