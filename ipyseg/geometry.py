@@ -143,6 +143,7 @@ def stroke_footprint(points_rc: np.ndarray, radius: float, shape: tuple):
         Stroke vertices as image ``(row, col)``; one point gives a disk.
     radius : float
         Brush radius in image pixels; values below 0.5 are treated as 0.5 (a one-pixel line).
+        The pixel holding each vertex is always part of the footprint.
     shape : tuple
         Image ``(H, W, ...)``; the footprint is clipped to it.
 
@@ -183,6 +184,12 @@ def stroke_footprint(points_rc: np.ndarray, radius: float, shape: tuple):
         else:
             dist2 = rr * rr + cc * cc
         out[sr0 - r0 : sr1 - r0, sc0 - c0 : sc1 - c0] |= dist2 <= r2
+    # The pixel holding each vertex always counts: a thin brush clicked near a pixel's corner
+    # (up to 0.71 from every centre) must not paint nothing.
+    for r, c in pts:
+        pr, pc = int(math.floor(r + 0.5)), int(math.floor(c + 0.5))
+        if r0 <= pr < r1 and c0 <= pc < c1:
+            out[pr - r0, pc - c0] = True
     if not out.any():
         return None, None
     return (r0, r1, c0, c1), out

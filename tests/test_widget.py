@@ -376,3 +376,29 @@ def test_number_traits_take_numpy_scalars_and_refuse_bools_by_name(name, good, b
         with pytest.raises(err, match=f"`{name}`"):
             setattr(w, name, value)
         assert getattr(w, name) == before
+
+
+def test_thinnest_brush_click_paints_the_pixel_under_the_pointer_even_near_its_corner():
+    from ipyseg.geometry import stroke_footprint
+
+    for r, c in ((2.45, 3.45), (2.0, 3.0), (1.55, 3.49), (-0.49, 0.49)):
+        win, fp = stroke_footprint(np.array([[r, c]]), 0.5, (5, 7))
+        pr, pc = int(np.floor(r + 0.5)), int(np.floor(c + 0.5))
+        assert fp is not None and fp[pr - win[0], pc - win[2]], (r, c)
+    rng = np.random.default_rng(4)
+    w = SegmentWidget(rng.integers(0, 256, (9, 13, 3), dtype=np.uint8), max_display_pixels=13 * 9 * 4)
+    w.brush_size = 1
+    w.zoom_by(6, 3.0, 3.0)
+    vp = w.viewport
+    for _ in range(25):
+        x, y = rng.uniform(0, vp.canvas_width), rng.uniform(0, vp.canvas_height)
+        row, col = vp.canvas_to_image(x, y)
+        pr, pc = int(np.floor(row + 0.5)), int(np.floor(col + 0.5))
+        if not (0 <= pr < 9 and 0 <= pc < 13):
+            continue
+        w.clear()
+        send(w, "mouse_move", x, y)
+        send(w, "mouse_down", x, y)
+        send(w, "mouse_up", x, y)
+        assert w.wait(30)
+        assert w.seeds[pr, pc] == FOREGROUND, (x, y, row, col)
