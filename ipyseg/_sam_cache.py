@@ -11,7 +11,6 @@ import os
 import tempfile
 import threading
 import warnings
-import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ._sam_prompts import Frame
-from ._validation import immutable
+from ._validation import ArrayMemo
 
 
 @dataclass
@@ -51,6 +50,12 @@ class Embedding:
     source: str = "encoder"
 
 
+def _photo_hash(rgb: np.ndarray) -> str:
+    digest = hashlib.sha1(f"{rgb.shape}".encode())
+    digest.update(memoryview(rgb).cast("B"))
+    return digest.hexdigest()
+
+
 class EmbeddingCache:
     """Where :class:`Embedding` s are kept.
 
@@ -76,7 +81,7 @@ class EmbeddingCache:
         self._names = list(names)
         self._check = check
         self._memory: OrderedDict[str, Embedding] = OrderedDict()
-        self._ids: dict[int, tuple] = {}  # id(read-only array) -> (weakref, image hash)
+        self._keys = ArrayMemo()  # image hashes of immutable photos
         self._lock = threading.RLock()
 
     def get(self, key: str) -> Embedding | None:
@@ -98,29 +103,11 @@ class EmbeddingCache:
         """Forget what is in memory (the disk cache stays)."""
         with self._lock:
             self._memory.clear()
-            self._ids.clear()
+            self._keys.clear()
 
     def image_key(self, rgb: np.ndarray) -> str:
-        """SHA-1 of the photo; remembered per read-only array object (the widget's photo is hashed once)."""
-        readonly = immutable(rgb)
-        if readonly:
-            with self._lock:
-                entry = self._ids.get(id(rgb))
-            if entry is not None and entry[0]() is rgb:
-                return entry[1]
-        digest = hashlib.sha1(f"{rgb.shape}".encode())
-        digest.update(memoryview(rgb).cast("B"))
-        key = digest.hexdigest()
-        if readonly:
-            ident = id(rgb)
-            ids = self._ids
-
-            def forget(_ref, ident=ident, ids=ids):
-                ids.pop(ident, None)
-
-            with self._lock:
-                self._ids[ident] = (weakref.ref(rgb, forget), key)
-        return key
+        """SHA-1 of the photo; remembered per immutable array object (the widget's photo is hashed once)."""
+        return self._keys.get(rgb, _photo_hash)
 
     def _disk_path(self, key: str) -> Path:
         return self.cache_dir / f"sam-{self._model_key()[:20]}-{key}.npz"

@@ -26,14 +26,12 @@ Optional seams, any segmenter (function or callable object) may use them:
 from __future__ import annotations
 
 import inspect
-import threading
-import weakref
 from collections.abc import Callable, Mapping
 
 import cv2
 import numpy as np
 
-from .._validation import immutable
+from .._validation import ArrayMemo, immutable
 from ._params import Param, as_param
 
 _REGISTRY: dict[str, Callable] = {}
@@ -151,33 +149,19 @@ def adapt_image(func: Callable, image: np.ndarray) -> np.ndarray:
     if want == "any" or image.dtype == np.dtype(want):
         return image
     if want == "uint8":
-        return _to_uint8_once(image)
+        return _UINT8.get(image, _frozen_uint8) if immutable(image) else cv2.convertScaleAbs(image, alpha=255.0)
     return image.astype(np.float32) * np.float32(1.0 / 255.0)
 
 
 #: uint8 versions of immutable float32 images (the widget's shown 16-bit/float photo and its
 #: pyramid levels), so that a uint8 method converts them once, and a SAM model hashes the same
 #: array object (once) rather than a new copy on every click. Entries go with their image.
-_UINT8: dict[int, tuple] = {}
-_UINT8_LOCK = threading.RLock()
+_UINT8 = ArrayMemo()
 
 
-def _to_uint8_once(image: np.ndarray) -> np.ndarray:
-    if not immutable(image):
-        return cv2.convertScaleAbs(image, alpha=255.0)
-    ident = id(image)
-    with _UINT8_LOCK:
-        entry = _UINT8.get(ident)
-    if entry is not None and entry[0]() is image:
-        return entry[1]
+def _frozen_uint8(image: np.ndarray) -> np.ndarray:
     out = cv2.convertScaleAbs(image, alpha=255.0)
     out.flags.writeable = False
-
-    def forget(_ref, ident=ident):  # no lock: a collection may run this inside the locked block
-        _UINT8.pop(ident, None)  # the image died: no other live array has its id yet
-
-    with _UINT8_LOCK:
-        _UINT8[ident] = (weakref.ref(image, forget), out)
     return out
 
 
