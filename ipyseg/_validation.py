@@ -68,6 +68,15 @@ def immutable(arr: np.ndarray) -> bool:
     return arr is None or isinstance(arr, bytes)
 
 
+def check_max_display_pixels(value, allow_none: bool = False) -> None:
+    """``max_display_pixels``: an integer >= 4 (or ``None`` where the caller has a default)."""
+    if allow_none and value is None:
+        return
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 4:
+        extra = " (or None)" if allow_none else ""
+        raise ValueError(f"`max_display_pixels` must be an integer >= 4{extra}; got {value!r}")
+
+
 class ArrayMemo:
     """A value computed once per immutable array object, kept while that array lives.
 

@@ -34,6 +34,7 @@ import traitlets
 from . import segmenters, session, shortcuts
 from ._drawing import Later
 from ._prepare import PreparedImage, prepare, prepare_segmenter
+from ._validation import check_max_display_pixels
 from ._workers import Autosaver, Prefetcher
 from .display import default_colors
 from .session import FolderLock, SessionError, SessionState
@@ -134,8 +135,7 @@ class Annotator(widgets.VBox):
         gamma: float = 1.0,
         **params,
     ):
-        if not isinstance(out, (str, os.PathLike)):
-            raise TypeError(f"`out` must be a folder path; got {type(out).__name__}")
+        _check_arguments(out=out, carry_over=carry_over, max_display_pixels=max_display_pixels)
         self._layout = {"channel_axis": channel_axis, "rgb": rgb}
         self._display = {
             "channels": tuple(channels) if isinstance(channels, list) else channels,
@@ -144,10 +144,10 @@ class Annotator(widgets.VBox):
             "gamma": gamma,
         }
         self._display_version = 0
-        _check_arguments(out=out, carry_over=carry_over, max_display_pixels=max_display_pixels)
-        known = _read_plane_counts(Path(out).absolute() / PLANES_NAME)
+        out = Path(out).absolute()
+        known = _read_plane_counts(out / PLANES_NAME)
         self._items = items_from(source, image_ndim=None if channel_axis is None else 3, plane_counts=known)
-        self._items = _without_our_files(self._items, Path(out).absolute())
+        self._items = _without_our_files(self._items, out)
         self._plane_counts_changed = self._items.plane_counts != known
         if not len(self._items):
             raise ValueError(f"`source` holds no images ({self._items.description})")
@@ -159,7 +159,7 @@ class Annotator(widgets.VBox):
             raise ValueError(f"`classes` must be a non-empty list of distinct names; got {classes!r}")
         self.classes = list(classes)
         self.carry_over = bool(carry_over)
-        self.out = Path(out).absolute()
+        self.out = out
         self.out.mkdir(parents=True, exist_ok=True)
         self._take_folder()
         try:
@@ -277,16 +277,21 @@ class Annotator(widgets.VBox):
 
     def _go(self, i: int, step: int) -> int:
         """Show the first item from ``i`` in direction ``step`` that opens (else stay); the new index."""
-        while 0 <= i < len(self):
-            if i not in self._unreadable:
-                try:
-                    self.index = i
-                    break
-                except ValueError:
-                    if i not in self._unreadable:
-                        raise  # not a file that cannot be read
+        while 0 <= i < len(self) and not self._opened(i):
             i += step
         return self.index
+
+    def _opened(self, i: int) -> bool:
+        """Go to item ``i``; ``False`` if its image is known, or now found, not to open."""
+        if i in self._unreadable:
+            return False
+        try:
+            self.index = i
+        except ValueError:
+            if i not in self._unreadable:
+                raise  # not a file that cannot be read
+            return False
+        return True
 
     @staticmethod
     def _check_advance(advance) -> bool:
@@ -582,14 +587,8 @@ class Annotator(widgets.VBox):
             self._update_header()
         if advance:
             j = self._next_unfinished(i)
-            while j is not None:
-                try:
-                    self.index = j
-                    break
-                except ValueError:
-                    if j not in self._unreadable:
-                        raise
-                    j = self._next_unfinished(j)  # passes over the unreadable ones
+            while j is not None and not self._opened(j):
+                j = self._next_unfinished(j)  # passes over the unreadable ones
 
     # ------------------------------------------------------------------ keyboard
     def _on_key(self, key, shift, ctrl, meta) -> bool:
@@ -966,12 +965,7 @@ def _check_arguments(*, out, carry_over, max_display_pixels) -> None:
         raise ValueError(f"`out` must be a folder (created if missing); got '{out}', which is a file")
     if not isinstance(carry_over, (bool, np.bool_)):
         raise TypeError(f"`carry_over` must be True or False; got {carry_over!r}")
-    if max_display_pixels is not None and (
-        isinstance(max_display_pixels, (bool, np.bool_))
-        or not isinstance(max_display_pixels, (int, np.integer))
-        or max_display_pixels < 4
-    ):
-        raise ValueError(f"`max_display_pixels` must be an integer >= 4 (or None); got {max_display_pixels!r}")
+    check_max_display_pixels(max_display_pixels, allow_none=True)
 
 
 def _scan_jsons(out: Path) -> dict[str, int]:

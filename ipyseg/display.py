@@ -213,10 +213,10 @@ def levels(x: np.ndarray, lo: float, hi: float, gamma: float = 1.0, out: str = "
     y = np.empty(x.shape, np.float32)
     scale = 1.0 / (hi - lo) if hi - lo > 1e-300 else 0.0
     fast = x.dtype == np.float32 and abs(lo) <= _F32_MAX and _F32_TINY <= scale <= _F32_MAX
-    scale32 = np.float32(scale) if fast else None
     if fast:
         np.subtract(x, np.float32(lo), out=y)
-        y *= scale32  # an overflow gives +-inf, clipped below; never inf * 0
+        y *= np.float32(scale)  # an overflow gives +-inf, clipped; never inf * 0
+        np.clip(y, 0.0, 1.0, out=y)
     else:
         rows = max(1, (1 << 18) // max(1, x[:1].size))
         for r0 in range(0, x.shape[0], rows):
@@ -224,7 +224,6 @@ def levels(x: np.ndarray, lo: float, hi: float, gamma: float = 1.0, out: str = "
             blk -= lo
             blk /= hi - lo
             y[r0 : r0 + rows] = np.clip(blk, 0.0, 1.0, out=blk)
-    np.clip(y, 0.0, 1.0, out=y)
     if gamma != 1.0:
         cv2.pow(y, float(gamma), dst=y)
     if out == "u8":

@@ -36,6 +36,7 @@ from ._validation import (
     as_points,
     as_radius,
     as_seeds,
+    check_max_display_pixels,
     sample_path,
 )
 from .canvas_view import CanvasView
@@ -272,12 +273,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
                     None,
                 )
         img = self._picture  # .shape is (H, W, 3|4), as the display image's
-        if (
-            isinstance(max_display_pixels, bool)
-            or not isinstance(max_display_pixels, (int, np.integer))
-            or max_display_pixels < 4
-        ):
-            raise ValueError(f"`max_display_pixels` must be an integer >= 4; got {max_display_pixels!r}")
+        check_max_display_pixels(max_display_pixels)
         segmenters.get(method)
         method = method or segmenters.DEFAULT_METHOD
         params = segmenters.check_params(method, params)  # checked and converted (e.g. 3.0 -> 3)
