@@ -243,6 +243,14 @@ def _opencv_hint() -> str:
     )
 
 
+class RunError(RuntimeError):
+    """A runtime failed to run a model; ``detail`` is the runtime's own message on one line."""
+
+    def __init__(self, message: str, detail: str):
+        super().__init__(message)
+        self.detail = detail
+
+
 class OpenCVRunner:
     """A model on ``cv2.dnn`` (one net; calls are serialised, the net is not thread-safe)."""
 
@@ -256,17 +264,25 @@ class OpenCVRunner:
             raise RuntimeError(f"OpenCV cannot run the {what} '{signature.path.name}': {_opencv_hint()}")
         try:
             self._net = cv2.dnn.readNetFromONNX(str(signature.path))
-        except cv2.error as err:
-            raise RuntimeError(
-                f"OpenCV could not load the {what} '{signature.path.name}' (ops used: {sorted(signature.ops)}): "
-                f"{_first_line(err)}. {_opencv_hint()}"
-            ) from None
+        except Exception as err:  # cv2.error, or anything else the bindings raise
+            raise self.load_error(_first_line(err)) from None
         self._all = list(signature.outputs)
         self._lock = threading.Lock()
 
-    def run(self, feeds: dict, names: list[str]) -> list[np.ndarray]:
-        import cv2
+    def load_error(self, detail: str, when: str = "") -> RuntimeError:
+        """The one error for a model OpenCV cannot take, whether it fails on reading or on a first run.
 
+        OpenCV versions differ in when an unsupported operator shows (``readNetFromONNX`` or the
+        first ``setInput``/``forward``); callers that run the model once at load turn a
+        :class:`RunError` into this, so the message does not depend on the version.
+        """
+        sig = self.signature
+        return RuntimeError(
+            f"OpenCV could not load the {self.what} '{sig.path.name}'{when} (ops used: {sorted(sig.ops)}): "
+            f"{detail}. {_opencv_hint()}"
+        )
+
+    def run(self, feeds: dict, names: list[str]) -> list[np.ndarray]:
         with self._lock:
             try:
                 for name, value in feeds.items():
@@ -274,10 +290,11 @@ class OpenCVRunner:
                 # OpenCV 5's engine computes every graph output and wants them all named
                 outs = dict(zip(self._all, self._net.forward(self._all), strict=True))
                 outs = [outs[n] for n in names]
-            except cv2.error as err:
-                raise RuntimeError(
-                    f"OpenCV could not run the {self.what} '{self.signature.path.name}': {_first_line(err)}. "
-                    f"{_opencv_hint()}"
+            except Exception as err:  # cv2.error, or anything else the bindings raise
+                detail = _first_line(err)
+                raise RunError(
+                    f"OpenCV could not run the {self.what} '{self.signature.path.name}': {detail}. {_opencv_hint()}",
+                    detail,
                 ) from None
         return [np.asarray(o) for o in outs]
 
@@ -298,16 +315,19 @@ class OrtRunner:
         try:
             self._session = ort.InferenceSession(str(signature.path), opts, providers=["CPUExecutionProvider"])
         except Exception as err:  # onnxruntime raises its own exception types
-            raise RuntimeError(
-                f"onnxruntime could not load the {what} '{signature.path.name}': {_first_line(err)}"
-            ) from None
+            raise self.load_error(_first_line(err)) from None
+
+    def load_error(self, detail: str, when: str = "") -> RuntimeError:
+        """The error for a model onnxruntime cannot take (on reading, or on a run at load)."""
+        return RuntimeError(f"onnxruntime could not load the {self.what} '{self.signature.path.name}'{when}: {detail}")
 
     def run(self, feeds: dict, names: list[str]) -> list[np.ndarray]:
         try:
             return self._session.run(list(names), feeds)
         except Exception as err:
-            raise RuntimeError(
-                f"onnxruntime could not run the {self.what} '{self.signature.path.name}': {_first_line(err)}"
+            detail = _first_line(err)
+            raise RunError(
+                f"onnxruntime could not run the {self.what} '{self.signature.path.name}': {detail}", detail
             ) from None
 
 

@@ -72,18 +72,13 @@ class _Decoded:
     refined_from: frozenset | None = None
 
 
-def _check_params(refine, stroke_points, smoothness):
-    if not isinstance(refine, (bool, np.bool_)):
-        raise TypeError(f"`refine` must be True or False; got {refine!r}")
-    if isinstance(stroke_points, bool) or not isinstance(stroke_points, (int, np.integer)) or stroke_points < 1:
-        raise ValueError(f"`stroke_points` must be an integer >= 1; got {stroke_points!r}")
-    if (
-        isinstance(smoothness, bool)
-        or not isinstance(smoothness, (int, float, np.integer, np.floating))
-        or not np.isfinite(smoothness)
-        or smoothness < 0
-    ):
-        raise ValueError(f"`smoothness` must be a finite number >= 0; got {smoothness!r}")
+#: The "sam" method's parameters: declared once, checked by the registry and by :meth:`SamModel.__call__`.
+PARAMS = {"refine": Param(bool), "stroke_points": Param(int, 1, 64), "smoothness": Param(float, 0, 1000)}
+
+
+def _check_params(**values) -> dict:
+    """``values`` checked and converted with :data:`PARAMS` (errors name the parameter and method "sam")."""
+    return {name: PARAMS[name].check(value, name, "sam") for name, value in values.items()}
 
 
 class SamModel:
@@ -314,17 +309,21 @@ class SamModel:
             prompts only grew (SAM's interactive protocol); prompts removed (undo, erase) start
             afresh.
         stroke_points : int
-            Most points taken from one stroke.
+            Most points taken from one stroke (1 to 64).
         smoothness : float
             Weight of the boundary term of the graph cut that makes the result obey seeds the
-            model contradicts.
+            model contradicts (0 to 1000).
+
+        The parameters are checked with the same declarations as the ``"sam"`` method's
+        (:data:`PARAMS`), so calling the model directly has the same bounds.
 
         Returns
         -------
         (H, W) ndarray of uint8
             Labels: ``0`` background, ``k`` object k; every seeded pixel has its seed's label.
         """
-        _check_params(refine, stroke_points, smoothness)
+        checked = _check_params(refine=refine, stroke_points=stroke_points, smoothness=smoothness)
+        refine, stroke_points, smoothness = checked["refine"], checked["stroke_points"], checked["smoothness"]
         seeds = np.ascontiguousarray(seeds, dtype=np.uint8)
         boxes = dict(boxes or {})
         emb = self.embed(image)
@@ -423,15 +422,24 @@ class SamModel:
         return np.ascontiguousarray(low[0, best]), float(iou[best] if iou.size > best else np.nan)
 
     def _dry_run(self) -> None:
-        """Run the decoder once on zero features, so that a model the runtime cannot execute fails now."""
+        """Run the decoder once on zero features, so that a model the runtime cannot execute fails now.
+
+        Runtimes differ in when they reject a model (OpenCV 5.1 reports an unsupported operator
+        on the first ``setInput``/``forward``, not on reading): a failure here is reported as
+        the runner's load error, the same message whichever step failed.
+        """
         shapes = self._spec.feature_shapes
         if any(s is None for s in shapes.values()):
             return  # dynamic feature shapes: checked on the first photo
         s = self._spec.size
         frame = Frame.make(s, s, s, self._spec.resize)
         emb = Embedding("dry-run", frame, {n: np.zeros(shape, np.float32) for n, shape in shapes.items()}, None)
-        self._decode(emb, np.array([[s / 2, s / 2]]), np.array([1.0]), False, None)
-        self.timings["decoder"] = None
+        try:
+            self._decode(emb, np.array([[s / 2, s / 2]]), np.array([1.0]), False, None)
+        except _onnx.RunError as err:
+            raise self._decoder.load_error(err.detail, " (it fails when run once on zeros)") from None
+        finally:
+            self.timings["decoder"] = None
 
     def _check_features(self, features: dict) -> None:
         for name, arr in features.items():
@@ -464,7 +472,7 @@ class SamModel:
 
 @register(
     "sam",
-    params={"refine": Param(bool), "stroke_points": Param(int, 1, 64), "smoothness": Param(float, 0, 1000)},
+    params=PARAMS,
 )
 def sam(image, seeds, *, model, boxes=None, refine: bool = True, stroke_points: int = 4, smoothness: float = 5.0):
     """Segment-Anything prompts (``model``: a :class:`SamModel`) refined by strokes; see :meth:`SamModel.__call__`."""

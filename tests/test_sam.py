@@ -580,10 +580,12 @@ def test_bad_options(files):
 
 def test_runtime_errors_are_clear(files, tmp_path, monkeypatch):
     exotic = T.build_decoder(tmp_path / "exotic.onnx", extra_op="NoSuchOpAnywhere")
-    with pytest.raises(
-        RuntimeError, match="OpenCV could not load the decoder 'exotic.onnx'.*NoSuchOpAnywhere.*onnxruntime"
-    ):
+    # OpenCV versions reject it on reading or on the first run: either way an error at construction,
+    # in ipyseg's words (only the ops list is ours; OpenCV's own wording is not checked)
+    with pytest.raises(RuntimeError) as info:
         SamModel(files["enc"], exotic, backend="opencv")
+    assert_opencv_load_error(str(info.value), "exotic.onnx")
+    assert "'NoSuchOpAnywhere'" in str(info.value).split("(ops used: ", 1)[1].split("]", 1)[0]
     if "onnxruntime" in BACKENDS:
         with pytest.raises(RuntimeError, match="onnxruntime could not load the decoder 'exotic.onnx'"):
             SamModel(files["enc"], exotic, backend="onnxruntime")
@@ -599,6 +601,67 @@ def test_runtime_errors_are_clear(files, tmp_path, monkeypatch):
     if "onnxruntime" in BACKENDS:
         monkeypatch.undo()
         assert SamModel(files["enc"], files["dec"]).backend == "onnxruntime"
+
+
+def assert_opencv_load_error(message, file_name):
+    assert message.startswith(f"OpenCV could not load the decoder '{file_name}'"), message
+    assert "onnxruntime (pip install 'ipyseg[sam]')" in message, message
+
+
+class _FakeCvError(cv2.error):
+    pass
+
+
+@pytest.mark.parametrize("step", ["readNetFromONNX", "setInput", "forward"])
+def test_opencv_failures_are_one_error_at_construction(files, monkeypatch, step):
+    """Whichever step OpenCV fails in (this differs between versions), SamModel fails on load, in our words."""
+    real_read = cv2.dnn.readNetFromONNX
+    decoder = str(files["dec"])
+
+    class Net:
+        def __init__(self, net):
+            self._net = net
+
+        def setInput(self, *args):
+            if step == "setInput":
+                raise _FakeCvError("opaque runtime text")
+            return self._net.setInput(*args)
+
+        def forward(self, *args):
+            if step == "forward":
+                raise _FakeCvError("opaque runtime text")
+            return self._net.forward(*args)
+
+    def read(path):
+        if path != decoder:
+            return real_read(path)
+        if step == "readNetFromONNX":
+            raise _FakeCvError("opaque runtime text")
+        return Net(real_read(path))
+
+    monkeypatch.setattr(cv2.dnn, "readNetFromONNX", read)
+    with pytest.raises(RuntimeError) as info:
+        SamModel(files["enc"], files["dec"], backend="opencv")
+    assert_opencv_load_error(str(info.value), files["dec"].name)
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+    monkeypatch.undo()
+    SamModel(files["enc"], files["dec"], backend="opencv")  # the same files load without the fault
+
+
+def test_calling_the_model_checks_the_declared_bounds(sam):
+    img = photo(60, 80)
+    seeds = click_seeds((60, 80), [(40, 30, FOREGROUND)])
+    sam(img, seeds, stroke_points=64)
+    with pytest.raises(
+        ValueError, match=r"`stroke_points` \(parameter of method 'sam'\) must be .* in \[1, 64\]; got 65"
+    ):
+        sam(img, seeds, stroke_points=65)
+    with pytest.raises(ValueError, match="`stroke_points`"):
+        sam(img, seeds, stroke_points=0)
+    with pytest.raises(TypeError, match="`refine`"):
+        sam(img, seeds, refine="yes")
+    with pytest.raises(ValueError, match="`smoothness`"):
+        sam(img, seeds, smoothness=float("inf"))
 
 
 def test_parameters_are_validated(sam):
