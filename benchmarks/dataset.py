@@ -234,7 +234,7 @@ def bench_export(tmp: Path, n=1000, h=960, w=1280, objects=3):
 
 
 def sam_model(tmp: Path, encoder, decoder, normalize):
-    from ipyseg.sam import SamModel
+    from ipyseg.sam.model import SamModel
 
     if encoder is None:  # the tests' tiny pair (no weights needed): its encoder costs little
         import sys

@@ -53,7 +53,7 @@ if str(ROOT) not in sys.path:
 
 import ipyseg  # noqa: E402
 from ipyseg import BACKGROUND, FOREGROUND  # noqa: E402
-from ipyseg._segment import apply_boxes  # noqa: E402
+from ipyseg.segmentation.run import apply_boxes  # noqa: E402
 
 DATA = ROOT / ".." / "shared" / "datasets"
 MAX_CLICKS = 20
@@ -171,13 +171,13 @@ def run_robot(
     """Run the robot user on one instance.
 
     ``fast=True`` segments through the widget's coarse-to-fine path
-    (:func:`ipyseg.multiscale.segment_fast`, one pyramid reused across the clicks, as the widget
+    (:func:`ipyseg.segmentation.multiscale.segment_fast`, one pyramid reused across the clicks, as the widget
     does) instead of the full-resolution :func:`ipyseg.segment`.
 
     ``box`` (an image window ``(r0, r1, c0, c1)``, e.g. :func:`gt_box`) is drawn before the
     first click and segmented on its own; it stays in force during the clicks. It reaches the
     method as the widget's box tool sends it: a box prompt for methods that take ``boxes``,
-    else GrabCut's rectangle (:func:`ipyseg._segment.apply_boxes`: unmarked pixels outside the
+    else GrabCut's rectangle (:func:`ipyseg.segmentation.run.apply_boxes`: unmarked pixels outside the
     box become background seeds, the box the object's prior).
 
     Returns
@@ -195,7 +195,7 @@ def run_robot(
     func = ipyseg.segmenters.get(method)
     prompts = ipyseg.segmenters.accepts(func, "boxes")  # as SegmentWidget._make_request decides
     if fast:
-        from ipyseg.multiscale import Multiscale
+        from ipyseg.segmentation.multiscale import Multiscale
 
         cache = Multiscale(image)  # the widget's final stage, one pyramid reused across clicks
 

@@ -90,7 +90,7 @@ def run(sizes, methods, n_strokes, warmup=2, release=True, setup_code="", log=pr
         ctx.add_init_script(pagetiming.INIT_SCRIPT)
         nb = NotebookPage(server, ctx.new_page(), "page-latency.ipynb")
         try:
-            setup = [] if release else ["import ipyseg.canvas_view as _cv; _cv.RELEASE_IMAGES = False"]
+            setup = [] if release else ["import ipyseg.ui.canvas_view as _cv; _cv.RELEASE_IMAGES = False"]
             setup += [setup_code] if setup_code else []
             nb.open(setup + [scene_cell(*SIZES[s], var=f"w{i}") for i, s in enumerate(sizes)])
             nb.run_all(timeout=600_000)

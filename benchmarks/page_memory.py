@@ -101,7 +101,7 @@ def run(n_strokes, n_view, size=12, release=True, sample_every=100, log=print):
         ctx.add_init_script(pagetiming.INIT_SCRIPT)
         nb = NotebookPage(server, ctx.new_page(), "page-memory.ipynb")
         try:
-            setup = "" if release else "import ipyseg.canvas_view as _cv; _cv.RELEASE_IMAGES = False\n"
+            setup = "" if release else "import ipyseg.ui.canvas_view as _cv; _cv.RELEASE_IMAGES = False\n"
             nb.open([setup + scene_cell(H, W)])
             nb.run_all(timeout=600_000)
             nb.show()

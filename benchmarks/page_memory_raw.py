@@ -180,7 +180,7 @@ def main(argv=None):
     pc["exposeAppInBrowser"] = True
     cfg.write_text(json.dumps(pc))
     name = "raw.ipynb"
-    setup = "import ipyseg.canvas_view as _cv; _cv.RELEASE_IMAGES = False\n" if args.no_release else ""
+    setup = "import ipyseg.ui.canvas_view as _cv; _cv.RELEASE_IMAGES = False\n" if args.no_release else ""
     nbformat.write(notebook_json([setup + scene_cell(H, W)]), server.root / name)
     profile = base / "page-memory-raw-profile"
     chrome = subprocess.Popen(

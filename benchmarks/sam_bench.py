@@ -40,7 +40,7 @@ for p in (str(ROOT), str(ROOT / "benchmarks")):
 import ipyseg  # noqa: E402
 from ipyseg import BACKGROUND, FOREGROUND  # noqa: E402
 from ipyseg._validation import as_image  # noqa: E402
-from ipyseg.sam import SamModel  # noqa: E402
+from ipyseg.sam.model import SamModel  # noqa: E402
 
 DATA = ROOT / ".." / "shared" / "datasets" / "GrabCut" / "data_GT"
 

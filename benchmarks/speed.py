@@ -230,7 +230,7 @@ def plain_pipeline(photo: np.ndarray, n_strokes: int, brush: float, which: list[
     """Seconds per stroke of full-resolution ``cv2.grabCut`` (1 iteration) + RGBA PNG of the frame."""
     from ipycanvas.utils import binary_image
 
-    from ipyseg.render import label_lut
+    from ipyseg.ui.render import label_lut
 
     h, w = photo.shape[:2]
     seeds = np.zeros((h, w), np.uint8)

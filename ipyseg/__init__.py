@@ -4,15 +4,15 @@ Public API: :class:`SegmentWidget`, :class:`Annotator`, :func:`segment`, :func:`
 :class:`Param`, the seed codes ``UNMARKED``, ``BACKGROUND``, ``FOREGROUND``, and :mod:`ipyseg.export`.
 """
 
-from . import display, export, io, session, sources
-from ._constants import BACKGROUND, FOREGROUND, MAX_OBJECTS, UNMARKED
-from ._segment import segment
-from ._validation import sample_path
-from .annotator import Annotator  # noqa: E402  (after the widget it composes)
-from .segmenters import available as methods
-from .segmenters import register as _register
-from .segmenters._params import Param
-from .widget import SegmentationWarning, SegmentWidget
+from ipyseg import display, export, io, sam, session, sources
+from ipyseg._constants import BACKGROUND, FOREGROUND, MAX_OBJECTS, UNMARKED
+from ipyseg._validation import as_image, sample_path
+from ipyseg.dataset import Annotator
+from ipyseg.segmentation import segment
+from ipyseg.segmenters import Param
+from ipyseg.segmenters import available as methods
+from ipyseg.segmenters import register as _register
+from ipyseg.widget import SegmentationWarning, SegmentWidget
 
 __version__ = "0.1.0"
 
@@ -54,8 +54,6 @@ def register_method(name: str, func, *, params: dict | None = None, overwrite: b
 
 def sample_image():
     """The bundled sample photo as an (H, W, 3) uint8 RGB array."""
-    from ._validation import as_image
-
     return as_image(sample_path())
 
 
@@ -73,6 +71,7 @@ __all__ = [
     "io",
     "methods",
     "register_method",
+    "sam",
     "sample_image",
     "sample_path",
     "segment",

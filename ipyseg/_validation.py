@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._constants import MAX_OBJECTS
+from ipyseg._constants import MAX_OBJECTS
 
 SAMPLE_NAME = "coffee.jpg"
 
@@ -124,7 +124,7 @@ def read_image_file(path, name: str = "image") -> np.ndarray:
 
     path = checked_image_path(path, name)
     if path.suffix.lower() in (".tif", ".tiff"):  # tifffile: 16-bit, float, multi-page (ipyseg/io.py)
-        from .io import read_tiff
+        from ipyseg.io import read_tiff
 
         return read_tiff(path, name).array
     try:
@@ -193,7 +193,7 @@ def as_image(image, name: str = "image") -> np.ndarray:
         images are returned as they are; wider integers and floats through their robust
         default display range (:mod:`ipyseg.display`).
     """
-    from .display import as_picture
+    from ipyseg.display import as_picture
 
     return np.array(as_picture(image, name=name).image(), order="C", copy=True)
 
@@ -315,7 +315,7 @@ def as_boxes(boxes, shape: tuple, name: str = "boxes") -> dict:
         ``{code: (r0, r1, c0, c1)}``: the windows (end exclusive) of the pixels whose centres
         lie in each box, clipped to the image (as the widget's box tool stores them).
     """
-    from .geometry import box_window
+    from ipyseg.geometry import box_window
 
     if not isinstance(boxes, dict):
         raise TypeError(f"`{name}` must be a dict {{seed code: (x0, y0, x1, y1)}}; got {_describe(boxes)}")

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .io import ImageData
+from ipyseg.io import ImageData
 
 #: Default display range: these percentiles of each channel's values.
 PERCENTILES = (0.1, 99.9)
@@ -583,7 +583,7 @@ def as_picture(
     name="image",
 ) -> Picture:
     """Validate an image and its display settings; see :class:`ipyseg.SegmentWidget` for the arguments."""
-    from .io import as_image_data
+    from ipyseg.io import as_image_data
 
     pic = Picture(as_image_data(image, channel_axis=channel_axis, rgb=rgb, name=name))
     chans = pic.check_channels(channels)

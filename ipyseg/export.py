@@ -187,7 +187,7 @@ def save_label_image(labels, path, name: str = "path") -> Path:
 
     Written atomically (temporary file, then rename).
     """
-    from .session import atomic_write, encode_label_png
+    from ipyseg.session import atomic_write, encode_label_png
 
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"`{name}` must be a file path; got {type(path).__name__}")
@@ -253,7 +253,7 @@ def _object_rle(crop: np.ndarray, r0: int, c0: int, h: int, w: int) -> dict:
 def _objects(labels: np.ndarray):
     """``(k, crop, r0, c0)`` for every object k of a label image."""
     if labels.dtype == np.uint8:
-        from .seeds import codes_present
+        from ipyseg.seeds import codes_present
 
         ids = [int(k) for k in codes_present(labels) if k > 0]
     else:
@@ -363,7 +363,7 @@ def write_coco(coco: dict, path, name: str = "path") -> Path:
     """Write a COCO dict as JSON, atomically."""
     import json
 
-    from .session import atomic_write
+    from ipyseg.session import atomic_write
 
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"`{name}` must be a file path; got {type(path).__name__}")

@@ -95,7 +95,7 @@ def read_image(path, name: str = "image") -> ImageFile:
         Pillow files have axes ``"YX"`` (gray) or ``"YXS"`` (RGB, RGBA). Palette and other
         modes are converted to RGB(A) as :func:`ipyseg._validation.read_image_file` does.
     """
-    from ._validation import checked_image_path, read_image_file
+    from ipyseg._validation import checked_image_path, read_image_file
 
     if isinstance(path, TiffPlane):
         return path.read(name)
@@ -251,7 +251,7 @@ class TiffPlane:
 
     def size(self, name: str = "image") -> tuple[int, int]:
         """``(H, W)`` of the plane (only the header is read)."""
-        from ._validation import checked_image_path
+        from ipyseg._validation import checked_image_path
 
         with _open_tiff(checked_image_path(self.path, name), name) as tif:
             series, _ = self._locate(tif, name)
@@ -262,7 +262,7 @@ class TiffPlane:
 
     def read(self, name: str = "image") -> ImageFile:
         """The plane's pixels with their axes (the plane axes removed, singleton axes dropped)."""
-        from ._validation import checked_image_path
+        from ipyseg._validation import checked_image_path
 
         path = checked_image_path(self.path, name)
         import tifffile

@@ -56,12 +56,9 @@ def _restore_method_registry():
     """Plug-ins registered by a test do not outlive it (tests that loop over ``ipyseg.methods()``)."""
     from ipyseg import segmenters
 
-    registry, specs = dict(segmenters._REGISTRY), dict(segmenters._SPECS)
+    saved = segmenters.snapshot()
     yield
-    segmenters._REGISTRY.clear()
-    segmenters._REGISTRY.update(registry)
-    segmenters._SPECS.clear()
-    segmenters._SPECS.update(specs)
+    segmenters.restore(saved)
 
 
 @pytest.fixture

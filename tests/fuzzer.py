@@ -42,10 +42,10 @@ import traitlets
 
 import ipyseg
 from ipyseg import BACKGROUND, FOREGROUND, SegmentationWarning, SegmentWidget, segmenters
-from ipyseg.multiscale import Multiscale
+from ipyseg.segmentation.multiscale import Multiscale
 
 BUILTIN = ("click_graphcut", "grabcut", "watershed")
-KEYS = [k for sc in ipyseg.shortcuts.SHORTCUTS for k in sc.keys]
+KEYS = [k for sc in ipyseg.ui.shortcuts.SHORTCUTS for k in sc.keys]
 CLEAN_ERRORS = (TypeError, ValueError, traitlets.TraitError)
 
 

@@ -15,9 +15,10 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
 import ipyseg
-from ipyseg import session, shortcuts
+from ipyseg import session
+from ipyseg.dataset.sources import items_from
 from ipyseg.export import save_label_image, to_coco, to_polygons
-from ipyseg.sources import items_from
+from ipyseg.ui import shortcuts
 
 REPO = Path(__file__).resolve().parents[1]
 SIZES = [(240, 320), (201, 299), (240, 320), (180, 250)]
@@ -383,7 +384,7 @@ def test_annotator_exports(photos, tmp_path, annotators):
 
 
 def test_autosaver_coalesces_bursts_and_owner_stops_it():
-    from ipyseg._workers import Autosaver, Prefetcher
+    from ipyseg.dataset.workers import Autosaver, Prefetcher
 
     written = []
     saver = Autosaver(lambda key, snap: written.append((key, snap)), delay=0.2)
@@ -461,7 +462,7 @@ def test_coming_back_to_an_item_never_restores_older_work(tmp_path, annotators, 
 
 
 def test_a_failed_autosave_is_written_again_and_reported_until_then():
-    from ipyseg._workers import Autosaver
+    from ipyseg.dataset.workers import Autosaver
 
     written, errors, fail = [], [], {"n": 2}
 
@@ -583,7 +584,7 @@ def test_leaving_an_item_while_it_segments_saves_the_final_labels(tmp_path, anno
         assert doc["labels_current"] is True
     finally:
         gate.set()
-        ipyseg.segmenters._REGISTRY.pop("slow_test_method", None)
+        ipyseg.segmenters.unregister("slow_test_method")
 
 
 def test_exports_leave_out_items_whose_image_changed_since(tmp_path, annotators):

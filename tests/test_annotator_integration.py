@@ -14,8 +14,9 @@ from pycocotools.coco import COCO
 from test_display import Photos
 
 import ipyseg
-from ipyseg import BACKGROUND, FOREGROUND, SegmentWidget, session, sources
-from ipyseg._workers import Prefetcher
+from ipyseg import BACKGROUND, FOREGROUND, SegmentWidget, session
+from ipyseg.dataset import sources
+from ipyseg.dataset.workers import Prefetcher
 from ipyseg.display import levels
 from ipyseg.io import TiffPlane
 from ipyseg.session import pixels_sha256
@@ -299,14 +300,14 @@ def test_prefetch_prepares_the_image_the_segmenter_receives(tmp_path, annotators
         p = a.widget.prepare_image(stack[2])
         assert p.prepared_for is None and p.picture.data.shape == (H, W)
     finally:
-        ipyseg.segmenters._REGISTRY.pop("probe-prepare", None)
+        ipyseg.segmenters.unregister("probe-prepare")
 
 
 # ---------------------------------------------------------------- Segment Anything
 onnx = pytest.importorskip("onnx")
 import tiny_sam as T  # noqa: E402
 
-from ipyseg.sam import SamModel  # noqa: E402
+from ipyseg.sam.model import SamModel  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -109,8 +109,7 @@ def _run_bad_plugin(c, value):
     finally:
         from ipyseg import segmenters
 
-        segmenters._REGISTRY.pop("bad_labels")
-        segmenters._SPECS.pop("bad_labels")
+        segmenters.unregister("bad_labels")
 
 
 def _closed(c):

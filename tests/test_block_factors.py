@@ -10,7 +10,7 @@ from conftest import disk_scene, drag
 
 import ipyseg
 from ipyseg import BACKGROUND, FOREGROUND, segmenters
-from ipyseg.multiscale import Multiscale, block_reduce_labels
+from ipyseg.segmentation.multiscale import Multiscale, block_reduce_labels
 
 METHODS = ["click_graphcut", "grabcut", "watershed"]
 

@@ -3,9 +3,9 @@ import time
 import numpy as np
 
 import ipyseg
-import ipyseg.canvas_view as cv
-from ipyseg import render
+import ipyseg.ui.canvas_view as cv
 from ipyseg.geometry import Viewport
+from ipyseg.ui import render
 
 
 def _view(h=40, w=60):

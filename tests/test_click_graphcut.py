@@ -4,9 +4,9 @@ from conftest import box_scene, disk_scene, iou, tight_box
 
 import ipyseg
 from ipyseg import BACKGROUND, FOREGROUND
-from ipyseg.segmenters import DEFAULT_METHOD
 from ipyseg.segmenters import click_graphcut as cg
-from ipyseg.segmenters._graphcut import edge_weights, min_cut
+from ipyseg.segmenters.graphcut import edge_weights, min_cut
+from ipyseg.segmenters.registry import DEFAULT_METHOD
 
 METHOD = "click_graphcut"
 

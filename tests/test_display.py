@@ -208,7 +208,7 @@ def test_segmenters_receive_the_display_mapping_at_full_precision():
         w.close()
     finally:
         for dtype in ("float32", "uint8", "any"):
-            segmenters._REGISTRY.pop(f"probe-{dtype}")
+            segmenters.unregister(f"probe-{dtype}")
 
 
 def test_plugins_keep_the_uint8_contract_for_8_bit_photos():
@@ -219,7 +219,7 @@ def test_plugins_keep_the_uint8_contract_for_8_bit_photos():
         ipyseg.segment(img, (gt * 2).astype(np.uint8), method="probe-default")
         assert got[0].dtype == np.uint8 and np.array_equal(got[0], img)
     finally:
-        segmenters._REGISTRY.pop("probe-default")
+        segmenters.unregister("probe-default")
     with pytest.raises(ValueError, match="`dtype`"):
         ipyseg.register_method("x", lambda image, seeds: seeds, dtype="float64")
 

@@ -8,7 +8,7 @@ import traitlets
 from conftest import disk_scene, send
 
 from ipyseg import BACKGROUND, FOREGROUND, SegmentWidget
-from ipyseg.events import clean_canvas_message, clean_dom_event
+from ipyseg.ui.events import clean_canvas_message, clean_dom_event
 
 
 @pytest.fixture

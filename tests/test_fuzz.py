@@ -22,7 +22,7 @@ def test_500_fuzzed_sequences_break_nothing():
 
 def test_the_fuzzer_detects_a_planted_bug(monkeypatch):
     """The invariants can fail: a widget whose toolbar stops following its trait is caught."""
-    from ipyseg import toolbar
+    from ipyseg.ui import toolbar
 
     monkeypatch.setattr(toolbar.Toolbar, "_bind", lambda self, name: None)
     report = Fuzzer(seed=1).run(20)

@@ -14,8 +14,10 @@ from ipycanvas.canvas import _CANVAS_MANAGER, COMMANDS
 from ipywidgets.widgets import widget as ipw
 from PIL import Image
 
-from ipyseg import FOREGROUND, SegmentWidget, _lifecycle, render
-from ipyseg.canvas_view import DRAW_LOCK
+from ipyseg import FOREGROUND, SegmentWidget
+from ipyseg.ui import lifecycle as _lifecycle
+from ipyseg.ui import render
+from ipyseg.ui.canvas_view import DRAW_LOCK
 
 
 def _engine_threads():

@@ -6,9 +6,9 @@ import pytest
 from conftest import disk_scene, drag, iou
 
 from ipyseg import BACKGROUND, FOREGROUND, SegmentWidget, segmenters
-from ipyseg._segment import run_segmenter
-from ipyseg.engine import Cancelled, Engine
-from ipyseg.multiscale import Multiscale, block_reduce_seeds, factor_for, segment_fast
+from ipyseg.segmentation.engine import Cancelled, Engine
+from ipyseg.segmentation.multiscale import Multiscale, block_reduce_seeds, factor_for, segment_fast
+from ipyseg.segmentation.run import run_segmenter
 
 
 def scene_seeds(gt, thin=False):

@@ -8,7 +8,7 @@ from conftest import disk_scene
 
 import ipyseg
 from ipyseg import FOREGROUND, Param, segmenters
-from ipyseg.multiscale import segment_fast
+from ipyseg.segmentation.multiscale import segment_fast
 
 
 @pytest.fixture
@@ -235,8 +235,7 @@ def test_plug_in_declares_its_parameters(small):
         with pytest.raises(ValueError, match="`mode`"):
             ipyseg.SegmentWidget(image, method="plug", mode="slow")
     finally:
-        segmenters._REGISTRY.pop("plug")
-        segmenters._SPECS.pop("plug")
+        segmenters.unregister("plug")
 
 
 def test_plug_in_without_a_spec_keeps_the_name_check(small):
@@ -248,8 +247,7 @@ def test_plug_in_without_a_spec_keeps_the_name_check(small):
         with pytest.raises(TypeError, match="unknown parameter"):
             ipyseg.segment(image, seeds, "plug", colour=1)
     finally:
-        segmenters._REGISTRY.pop("plug")
-        segmenters._SPECS.pop("plug")
+        segmenters.unregister("plug")
 
 
 @pytest.mark.parametrize(
@@ -266,7 +264,7 @@ def test_plug_in_without_a_spec_keeps_the_name_check(small):
 def test_bad_plug_in_declarations(params, exc, words):
     with pytest.raises(exc) as err:
         ipyseg.register_method("plug", _plugin, params=params)
-    assert words in str(err.value) and "plug" not in segmenters._REGISTRY
+    assert words in str(err.value) and "plug" not in segmenters.available(include_all=True)
 
 
 def test_non_finite_integers_are_value_errors_and_huge_ints_are_named():

@@ -8,11 +8,12 @@ import pytest
 import tiny_sam as T
 
 import ipyseg
-from ipyseg import BACKGROUND, FOREGROUND, SegmentWidget, _onnx, segmenters
-from ipyseg._sam_masks import labels_from_logits, refine_with_seeds, upsample_labels
-from ipyseg._sam_prompts import Frame, seed_points, work_seeds
-from ipyseg.multiscale import Multiscale, segment_fast
-from ipyseg.sam import SamModel
+from ipyseg import BACKGROUND, FOREGROUND, SegmentWidget, segmenters
+from ipyseg.sam import onnx as _onnx
+from ipyseg.sam.masks import labels_from_logits, refine_with_seeds, upsample_labels
+from ipyseg.sam.model import SamModel
+from ipyseg.sam.prompts import Frame, seed_points, work_seeds
+from ipyseg.segmentation.multiscale import Multiscale, segment_fast
 
 pytest.importorskip("onnx")
 
@@ -462,7 +463,7 @@ def test_read_only_photo_is_hashed_once(files, monkeypatch):
     img = photo(200, 300)
     img.flags.writeable = False
     sam.embed(img)
-    import ipyseg._sam_cache as cache_module
+    import ipyseg.sam.cache as cache_module
 
     monkeypatch.setattr(cache_module.hashlib, "sha1", lambda *a: pytest.fail("hashed again"))
     assert sam.embed(img).source == "memory"
@@ -775,7 +776,7 @@ def test_widget_needs_a_model_and_registered_models_work(files):
         assert np.array_equal(w.labels, ipyseg.segment(img, w.seeds, method="sam", model=sam))
         w._engine.close()
     finally:
-        segmenters._REGISTRY.pop("sam-test-model", None)
+        segmenters.unregister("sam-test-model")
 
 
 def test_widget_at_12_megapixels_clicks_at_full_resolution(files):
@@ -858,7 +859,7 @@ def test_close_while_the_encoder_runs_does_not_block_and_the_thread_ends(files, 
     import threading
     import time
 
-    from ipyseg import widget as widget_module
+    from ipyseg.widget import widget as widget_module
 
     sam = SamModel(files["enc"], files["dec"], backend=BACKENDS[0])
     real_run = sam._encoder.run
@@ -899,7 +900,7 @@ def test_a_cache_dir_that_cannot_be_written_warns_once_and_segmentation_works(fi
 def test_inside_distance_is_exact_so_prompts_do_not_depend_on_float_noise():
     """Squared distances are exact integers (OpenCV's float distances vary in the last bit between
     identical calls, which moved a click's point between near-equal maxima)."""
-    from ipyseg._sam_prompts import _inside_distance
+    from ipyseg.sam.prompts import _inside_distance
 
     rng = np.random.default_rng(3)
     for trial in range(20):
@@ -914,7 +915,7 @@ def test_inside_distance_is_exact_so_prompts_do_not_depend_on_float_noise():
 
 
 def test_photos_are_hashed_once_and_a_read_only_view_of_changing_memory_is_not_trusted(files):
-    from ipyseg import _sam_cache
+    from ipyseg.sam import cache as _sam_cache
 
     sam = SamModel(files["enc"], files["dec"], backend=BACKENDS[0])
     calls = []

@@ -89,7 +89,7 @@ def test_register_method():
     finally:
         from ipyseg import segmenters
 
-        segmenters._REGISTRY.pop("thresh-test")
+        segmenters.unregister("thresh-test")
 
 
 def test_prior_guides_grabcut():

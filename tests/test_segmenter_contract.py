@@ -15,7 +15,7 @@ from conftest import disk_scene
 
 import ipyseg
 from ipyseg import BACKGROUND, FOREGROUND, segmenters
-from ipyseg.multiscale import Multiscale
+from ipyseg.segmentation.multiscale import Multiscale
 
 METHODS = ["click_graphcut", "grabcut", "watershed"]
 
@@ -239,5 +239,4 @@ def test_labels_outside_0_254_are_rejected(bad, shown):
         with pytest.raises(ValueError, match=r"segmenter 'plugin' returned labels in " + shown.replace("[", r"\[")):
             ipyseg.segment(image, seeds, "bad_labels")
     finally:
-        segmenters._REGISTRY.pop("bad_labels")
-        segmenters._SPECS.pop("bad_labels")
+        segmenters.unregister("bad_labels")

@@ -6,7 +6,7 @@ from conftest import disk_scene, drag, iou, overlay_send, send
 
 from ipyseg import BACKGROUND, FOREGROUND, SegmentWidget
 from ipyseg.geometry import polygon_footprint
-from ipyseg.render import BACKGROUND_COLOR, PALETTE
+from ipyseg.ui.render import BACKGROUND_COLOR, PALETTE
 
 
 def click(w, x, y, button=None, shift=False):
@@ -348,7 +348,7 @@ def test_shortcuts_undo_redo_zoom_out_home_enter_escape():
 def test_readme_documents_every_shortcut():
     from pathlib import Path
 
-    from ipyseg.shortcuts import markdown_table
+    from ipyseg.ui.shortcuts import markdown_table
 
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     assert markdown_table() in readme

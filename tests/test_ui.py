@@ -11,8 +11,9 @@ import pytest
 from conftest import disk_scene, drag, overlay_send, send
 
 import ipyseg
-from ipyseg import FOREGROUND, SegmentWidget, shortcuts
-from ipyseg.overlay import Badge
+from ipyseg import FOREGROUND, SegmentWidget
+from ipyseg.ui import shortcuts
+from ipyseg.ui.overlay import Badge
 
 
 def _widget(h=400, w=600, **kw):
@@ -173,7 +174,7 @@ def test_malformed_touches_are_dropped(touches):
 
 
 def test_touch_points_validation():
-    from ipyseg._pointer import _touch_points
+    from ipyseg.widget.touch import _touch_points
 
     assert _touch_points([(1, 2), (3.5, 4)]) == [(1.0, 2.0), (3.5, 4.0)]
     for bad in (None, [(1, float("nan"))], [(1,)], [("1", 2)], [(True, 2)], 5):

@@ -280,7 +280,7 @@ def test_failing_segmenter_keeps_seeds_and_last_labels(scene):
     finally:
         from ipyseg import segmenters
 
-        segmenters._REGISTRY.pop("broken-test")
+        segmenters.unregister("broken-test")
 
 
 def test_stale_results_are_dropped(scene):
@@ -311,7 +311,7 @@ def test_stale_results_are_dropped(scene):
     finally:
         from ipyseg import segmenters
 
-        segmenters._REGISTRY.pop("slow-test")
+        segmenters.unregister("slow-test")
 
 
 def test_events_do_not_wait_for_segmentation(scene):
@@ -334,7 +334,7 @@ def test_events_do_not_wait_for_segmentation(scene):
     finally:
         from ipyseg import segmenters
 
-        segmenters._REGISTRY.pop("slow2-test")
+        segmenters.unregister("slow2-test")
 
 
 def test_only_changed_overlay_region_is_sent(big):

@@ -5,11 +5,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .._constants import BACKGROUND, FOREGROUND
-from . import register
-from ._common import fill_unseeded_holes, keep_seeded_components, one_vs_rest
-from ._graphcut import edge_weights, fit_gmm, gmm_loglik, min_cut
-from ._params import Param
+from ipyseg._constants import BACKGROUND, FOREGROUND
+from ipyseg.segmenters.common import fill_unseeded_holes, keep_seeded_components, one_vs_rest
+from ipyseg.segmenters.graphcut import edge_weights, fit_gmm, gmm_loglik, min_cut
+from ipyseg.segmenters.params import Param
+from ipyseg.segmenters.registry import register
 
 #: Declared types and ranges; the upper bounds keep every call bounded in time.
 PARAMS = {

@@ -5,9 +5,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .._constants import BACKGROUND
-from . import register
-from ._params import Param
+from ipyseg._constants import BACKGROUND
+from ipyseg.segmenters.params import Param
+from ipyseg.segmenters.registry import register
 
 #: Declared types and ranges; ``blur`` is bounded so that a call stays bounded in time.
 PARAMS = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ipyseg.render import BACKGROUND_COLOR, object_color
+from ipyseg.ui.render import BACKGROUND_COLOR, object_color
 
 from .conftest import display_gt, display_seeds, grow, tinted, unchanged
 from .scenes import disk_geometry

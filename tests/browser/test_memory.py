@@ -1,7 +1,7 @@
-"""Browser memory: the page does not keep the images ipycanvas received (ipyseg._frontend).
+"""Browser memory: the page does not keep the images ipycanvas received (ipyseg.ui.frontend).
 
 ipycanvas 0.14 never revokes the blob URL it makes for each received image, so without
-:class:`ipyseg._frontend.ImageRelease` every overlay update and zoomed view stays in the page
+:class:`ipyseg.ui.frontend.ImageRelease` every overlay update and zoomed view stays in the page
 (about 4 MB of renderer memory per stroke at 12 MP; docs/benchmarks.md, "Browser memory").
 These tests check the fix is active in JupyterLab, Notebook 7 and Voilà, and that memory per
 stroke stays bounded in JupyterLab (``benchmarks/page_memory.py`` measures the long run).

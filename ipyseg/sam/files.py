@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from . import _onnx
-from ._sam_prompts import Frame
+from ipyseg.sam import onnx as _onnx
+from ipyseg.sam.prompts import Frame
 
 #: Decoder inputs that carry prompts; the others are image features from the encoder.
 PROMPT_INPUTS = ("point_coords", "point_labels", "mask_input", "has_mask_input", "orig_im_size")

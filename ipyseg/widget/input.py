@@ -2,10 +2,10 @@
 
 ipycanvas delivers mouse and key events as canvas ``(x, y)``; they are converted to image
 ``(row, col)`` here, once, through the widget's :class:`~ipyseg.geometry.Viewport`, and routed
-to the current tool's gesture handler (:mod:`ipyseg.tools`). ipyevents adds the mouse button and
-modifiers that ipycanvas' events lack. The canvas overlay (:mod:`ipyseg.overlay`) sends wheel
+to the current tool's gesture handler (:mod:`ipyseg.ui.tools`). ipyevents adds the mouse button and
+modifiers that ipycanvas' events lack. The canvas overlay (:mod:`ipyseg.ui.overlay`) sends wheel
 zoom (and keeps focus clicks from ipycanvas); touch input comes through
-:class:`ipyseg._pointer.TouchInput`.
+:class:`ipyseg.widget.touch.TouchInput`.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import time
 
 import numpy as np
 
-from . import render, shortcuts
-from ._constants import BACKGROUND
-from .events import clean_canvas_message, clean_dom_event
-from .tools import Tool
+from ipyseg._constants import BACKGROUND
+from ipyseg.ui import render, shortcuts
+from ipyseg.ui.events import clean_canvas_message, clean_dom_event
+from ipyseg.ui.tools import Tool
 
 #: Seconds within which ipyevents' button/modifier report belongs to the same press.
 PRESS_MATCH_SECONDS = 0.5

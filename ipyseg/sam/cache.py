@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._sam_prompts import Frame
-from ._validation import ArrayMemo
+from ipyseg._validation import ArrayMemo
+from ipyseg.sam.prompts import Frame
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """What the canvas shows: the display side of ``SegmentWidget`` (a mixin).
 
 Samples the full-resolution photo, labels and seeds at the canvas pixels of the current view
-and hands them to :class:`ipyseg.canvas_view.CanvasView`. Kept apart from ``widget.py`` so that
+and hands them to :class:`ipyseg.ui.canvas_view.CanvasView`. Kept apart from ``widget.py`` so that
 the controller reads as state and edits; every method here only reads widget state.
 """
 
@@ -14,7 +14,8 @@ import weakref
 
 import numpy as np
 
-from . import display, render
+from ipyseg import display
+from ipyseg.ui import render
 
 _photo_counter = itertools.count(1)  # photo redraw generations (latest wins, any thread)
 

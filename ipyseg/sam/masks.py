@@ -19,7 +19,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .segmenters._graphcut import edge_weights, min_cut
+from ipyseg.segmenters.graphcut import edge_weights, min_cut
 
 
 def work_logits(low_res: np.ndarray, frame) -> np.ndarray:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import segmenters
-from ._constants import BACKGROUND, MAX_OBJECTS
-from ._validation import as_boxes, as_labels, as_seeds
-from .display import as_picture
+from ipyseg import segmenters
+from ipyseg._constants import BACKGROUND, MAX_OBJECTS
+from ipyseg._validation import as_boxes, as_labels, as_seeds
+from ipyseg.display import as_picture
 
 
 def segment(
@@ -112,7 +112,7 @@ def run_segmenter(func, image: np.ndarray, seeds: np.ndarray, prior, params: dic
     """Call a segmenter on validated inputs and check what it returns.
 
     Declared parameters are checked (and converted) again here, so that a direct caller such
-    as :func:`ipyseg.multiscale.segment_fast` cannot hand a NaN to a segmenter either.
+    as :func:`ipyseg.segmentation.multiscale.segment_fast` cannot hand a NaN to a segmenter either.
     ``boxes`` (``{code: (r0, r1, c0, c1)}``) reach segmenters whose signature names ``boxes``.
     """
     params = segmenters.check_func_params(func, params)

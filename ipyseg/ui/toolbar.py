@@ -10,10 +10,10 @@ from __future__ import annotations
 import ipywidgets as widgets
 import traitlets
 
-from . import segmenters
-from ._constants import BACKGROUND, FOREGROUND
-from .contrast import ContrastControl
-from .tools import Tool
+from ipyseg import segmenters
+from ipyseg._constants import BACKGROUND, FOREGROUND
+from ipyseg.ui.contrast import ContrastControl
+from ipyseg.ui.tools import Tool
 
 _TOOL_BUTTONS = [
     # (description, tool, icon, tooltip): icon-only buttons; the tooltip names the shortcut first
@@ -64,7 +64,7 @@ class Toolbar:
         ``overlay_mode``, ``show_seeds``, ``wand_tolerance`` widgets.
     buttons : dict
         ``undo``, ``redo``, ``clear``, ``new_object``, ``zoom_in``, ``zoom_out``, ``fit``.
-    contrast : ipyseg.contrast.ContrastControl
+    contrast : ipyseg.ui.contrast.ContrastControl
         Channel, display range, *Auto* and gamma (its row is hidden for 8-bit RGB photos).
     """
 

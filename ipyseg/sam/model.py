@@ -11,11 +11,11 @@ To the rest of ipyseg it is an ordinary segmenter: ``model(image, seeds, boxes=.
     labels = ipyseg.segment(img, seeds, method="sam", model=sam)
 
 What happens per call: the photo's embedding comes from the cache (memory, then ``cache_dir``)
-or from the encoder; the seeds become point prompts (:mod:`ipyseg._sam_prompts`), boxes become
+or from the encoder; the seeds become point prompts (:mod:`ipyseg.sam.prompts`), boxes become
 box prompts; the decoder runs once per object (with the object's previous low-resolution
 logits as ``mask_input`` when its prompts only grew); objects are resolved by the largest
 logit; seeds that contradict the result are enforced by a graph cut around them and at full
-resolution (:mod:`ipyseg._sam_masks`).
+resolution (:mod:`ipyseg.sam.masks`).
 """
 
 from __future__ import annotations
@@ -31,13 +31,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import _onnx
-from ._sam_cache import Embedding, EmbeddingCache
-from ._sam_files import check_normalize, check_pair, preprocess
-from ._sam_masks import enforce_seeds, refine_with_seeds, upsample_labels, work_logits
-from ._sam_prompts import Frame, box_to_input, seed_points, work_seeds
-from .segmenters import register
-from .segmenters._params import Param
+from ipyseg.sam import onnx as _onnx
+from ipyseg.sam.cache import Embedding, EmbeddingCache
+from ipyseg.sam.files import check_normalize, check_pair, preprocess
+from ipyseg.sam.masks import enforce_seeds, refine_with_seeds, upsample_labels, work_logits
+from ipyseg.sam.prompts import Frame, box_to_input, seed_points, work_seeds
+from ipyseg.segmenters.params import Param
+from ipyseg.segmenters.registry import register
 
 __all__ = ["Embedding", "SamModel", "SamPrediction"]
 
@@ -461,7 +461,7 @@ class SamModel:
     def _rgb(image) -> np.ndarray:
         if isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3:
             return np.ascontiguousarray(image)
-        from ._validation import as_image
+        from ipyseg._validation import as_image
 
         arr = as_image(image)
         return np.ascontiguousarray(arr[:, :, :3])

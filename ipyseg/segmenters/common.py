@@ -7,8 +7,8 @@ import functools
 import cv2
 import numpy as np
 
-from .._constants import BACKGROUND, FOREGROUND
-from ..seeds import codes_present
+from ipyseg._constants import BACKGROUND, FOREGROUND
+from ipyseg.seeds import codes_present
 
 
 def object_codes(seeds: np.ndarray) -> list[int]:

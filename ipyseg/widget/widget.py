@@ -21,15 +21,9 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 
-from . import render, segmenters, session
-from ._constants import BACKGROUND, FOREGROUND, MAX_OBJECTS
-from ._drawing import DisplayMixin, Later
-from ._input import InputMixin
-from ._lifecycle import close_tree, track_cell
-from ._pointer import TouchInput
-from ._prepare import PreparedImage, prepare, resized_for
-from ._segment import apply_boxes
-from ._validation import (
+from ipyseg import segmenters, session
+from ipyseg._constants import BACKGROUND, FOREGROUND, MAX_OBJECTS
+from ipyseg._validation import (
     as_label_code,
     as_labels,
     as_object_id,
@@ -39,17 +33,24 @@ from ._validation import (
     check_max_display_pixels,
     sample_path,
 )
-from .canvas_view import CanvasView
-from .display import Mapping, as_picture, check_gamma
-from .engine import Cancelled, Engine, Result
-from .geometry import MAX_DISPLAY_PIXELS, Viewport, box_window, polygon_footprint, stroke_footprint
-from .io import TiffPlane
-from .multiscale import FastResult, Multiscale
-from .overlay import Badge, CanvasOverlay
-from .seeds import SeedState, codes_present
-from .session import SessionState, pixels_sha256
-from .toolbar import Toolbar
-from .tools import Tool, make_handlers
+from ipyseg.display import Mapping, as_picture, check_gamma
+from ipyseg.geometry import MAX_DISPLAY_PIXELS, Viewport, box_window, polygon_footprint, stroke_footprint
+from ipyseg.io import TiffPlane
+from ipyseg.seeds import SeedState, codes_present
+from ipyseg.segmentation.engine import Cancelled, Engine, Result
+from ipyseg.segmentation.multiscale import FastResult, Multiscale
+from ipyseg.segmentation.run import apply_boxes
+from ipyseg.session import SessionState, pixels_sha256
+from ipyseg.ui import render
+from ipyseg.ui.canvas_view import CanvasView
+from ipyseg.ui.lifecycle import close_tree, track_cell
+from ipyseg.ui.overlay import Badge, CanvasOverlay
+from ipyseg.ui.toolbar import Toolbar
+from ipyseg.ui.tools import Tool, make_handlers
+from ipyseg.widget.input import InputMixin
+from ipyseg.widget.prepare import PreparedImage, prepare, resized_for
+from ipyseg.widget.presenter import DisplayMixin, Later
+from ipyseg.widget.touch import TouchInput
 
 #: Largest zoom: one image pixel spans this many canvas pixels.
 MAX_PIXEL_ZOOM = 32.0
@@ -452,7 +453,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
 
     def save_mask(self, path) -> None:
         """Save ``mask`` as an 8-bit PNG (0 background, 255 object)."""
-        from .export import save_png
+        from ipyseg.export import save_png
 
         save_png(self.mask.astype(np.uint8) * 255, path, "path")
 
@@ -677,7 +678,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
 
         Unlike :meth:`save_mask` (one 0/255 mask), every object keeps its id.
         """
-        from .export import save_png
+        from ipyseg.export import save_png
 
         return save_png(self.labels, path, "path")
 
@@ -1228,7 +1229,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
 
     def _livewire(self):
         if self._livewire_cache is None:
-            from .livewire import LiveWire
+            from ipyseg.segmentation.livewire import LiveWire
 
             self._livewire_cache = LiveWire(self._picture.segmentation_image())
         return self._livewire_cache

@@ -27,7 +27,7 @@ from pathlib import Path
 import anywidget
 import traitlets
 
-_FRONTEND = Path(__file__).parent / "_frontend"
+_FRONTEND = Path(__file__).parent / "static"
 
 #: A zoom message's factor is clamped to this range (one coalesced burst of wheel events).
 MAX_ZOOM_STEP = 4.0

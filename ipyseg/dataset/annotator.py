@@ -31,15 +31,16 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 
-from . import segmenters, session, shortcuts
-from ._drawing import Later
-from ._prepare import PreparedImage, prepare, prepare_segmenter
-from ._validation import check_max_display_pixels
-from ._workers import Autosaver, Prefetcher
-from .display import default_colors
-from .session import FolderLock, SessionError, SessionState
-from .sources import PLANE_MARK, items_from
-from .widget import SegmentWidget
+from ipyseg import segmenters, session
+from ipyseg._validation import check_max_display_pixels
+from ipyseg.dataset.sources import PLANE_MARK, items_from
+from ipyseg.dataset.workers import Autosaver, Prefetcher
+from ipyseg.display import default_colors
+from ipyseg.session import FolderLock, SessionError, SessionState
+from ipyseg.ui import shortcuts
+from ipyseg.widget.prepare import PreparedImage, prepare, prepare_segmenter
+from ipyseg.widget.presenter import Later
+from ipyseg.widget.widget import SegmentWidget
 
 INDEX_NAME = "index.json"
 INDEX_FORMAT = "ipyseg-annotations"
@@ -81,7 +82,7 @@ class Annotator(widgets.VBox):
     source : str, Path, list or ndarray
         A folder (its ``.png .jpg .jpeg .tif .tiff .bmp .webp`` files, sorted by name), a glob
         pattern, a list of paths, a list of arrays, or an (N, H, W[, C]) stack (see
-        :func:`ipyseg.sources.items_from`).
+        :func:`ipyseg.dataset.sources.items_from`).
     out : str or Path
         Folder for everything saved (created if missing). Opening a folder with earlier work
         resumes it at the first item that is neither done nor skipped.
@@ -190,7 +191,7 @@ class Annotator(widgets.VBox):
         if self._plane_counts_changed:
             session.write_json(self.out / PLANES_NAME, {"format": "ipyseg-planes", "files": self._items.plane_counts})
 
-        from .geometry import MAX_DISPLAY_PIXELS
+        from ipyseg.geometry import MAX_DISPLAY_PIXELS
 
         self._max_display_pixels = MAX_DISPLAY_PIXELS if max_display_pixels is None else max_display_pixels
         # The method and params new items get (checked before anything is decoded).
@@ -348,7 +349,7 @@ class Annotator(widgets.VBox):
         -------
         Path
         """
-        from .export import to_coco, write_coco
+        from ipyseg.export import to_coco, write_coco
 
         chosen = self._chosen(statuses)
         self.flush()
@@ -374,7 +375,7 @@ class Annotator(widgets.VBox):
         stack ``stack.tif#0003`` -> ``stack#0003.png``): 8-bit PNG, or 16-bit beyond 255 objects;
         ``suffix=".tif"`` writes TIFF.
         """
-        from .export import save_label_image
+        from ipyseg.export import save_label_image
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
@@ -925,7 +926,7 @@ def _read_plane_counts(path: Path) -> dict:
 
 
 def _ids(labels: np.ndarray) -> list[int]:
-    from .seeds import codes_present
+    from ipyseg.seeds import codes_present
 
     if labels.dtype == np.uint8:
         return [int(k) for k in codes_present(labels) if k]

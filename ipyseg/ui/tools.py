@@ -23,8 +23,8 @@ from enum import Enum
 
 import numpy as np
 
-from ._constants import UNMARKED
-from .geometry import box_window
+from ipyseg._constants import UNMARKED
+from ipyseg.geometry import box_window
 
 #: Two presses closer in time (s) and space (display pixels) than this are a double-click.
 DOUBLE_CLICK_SECONDS = 0.4

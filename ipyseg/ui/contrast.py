@@ -18,7 +18,7 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 
-from .display import COLORS, GAMMA_RANGE
+from ipyseg.display import COLORS, GAMMA_RANGE
 
 
 def _color_name(rgb) -> str:
@@ -50,7 +50,7 @@ class ContrastControl:
     """
 
     def __init__(self, widget):
-        from .toolbar import _guard_updates  # toolbar imports this module
+        from ipyseg.ui.toolbar import _guard_updates  # toolbar imports this module
 
         self.widget = w = widget
         pic = w._picture

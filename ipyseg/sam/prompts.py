@@ -174,7 +174,7 @@ def seed_points(seeds: np.ndarray, ws: np.ndarray, frame: Frame, stroke_points: 
     dict
         ``{code: (n, 2) float64 array of input-frame (x, y)}`` for every code ``>= 1`` present.
     """
-    from .seeds import codes_present
+    from ipyseg.seeds import codes_present
 
     out = {}
     spacing = max(1.0, STROKE_SPACING * max(frame.new_h, frame.new_w))

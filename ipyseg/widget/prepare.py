@@ -17,12 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from . import render, segmenters
-from .display import Mapping, Picture, as_picture, sample_view
-from .geometry import Viewport
-from .io import TiffPlane
-from .multiscale import Multiscale
-from .session import file_sha256, pixels_sha256
+from ipyseg import segmenters
+from ipyseg.display import Mapping, Picture, as_picture, sample_view
+from ipyseg.geometry import Viewport
+from ipyseg.io import TiffPlane
+from ipyseg.segmentation.multiscale import Multiscale
+from ipyseg.session import file_sha256, pixels_sha256
+from ipyseg.ui import render
 
 #: Display settings :func:`prepare` accepts (as ``SegmentWidget`` does).
 DISPLAY_SETTINGS = ("channel_axis", "rgb", "channels", "channel_colors", "display_range", "gamma")
@@ -40,7 +41,7 @@ class PreparedImage:
         The photo as shown (read-only).
     path : Path or None
         The file it was read from (for a plane of a TIFF stack: the stack's file).
-    multiscale : ipyseg.multiscale.Multiscale
+    multiscale : ipyseg.segmentation.multiscale.Multiscale
         The fast path's pyramid, final level built.
     viewport : ipyseg.geometry.Viewport
         Whole-image view for ``max_display_pixels``.

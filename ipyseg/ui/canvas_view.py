@@ -17,8 +17,9 @@ import numpy as np
 from ipycanvas import MultiCanvas
 from ipycanvas.canvas import _CANVAS_MANAGER, COMMANDS
 
-from . import _frontend, render
-from .geometry import Viewport
+from ipyseg.geometry import Viewport
+from ipyseg.ui import frontend as _frontend
+from ipyseg.ui import render
 
 LAYER_NAMES = ("image", "overlay", "seeds", "cursor")
 
@@ -28,7 +29,7 @@ LAYER_NAMES = ("image", "overlay", "seeds", "cursor")
 #: drawing at once could pair an image buffer with another widget's command.
 DRAW_LOCK = threading.RLock()
 _batch_depth = 0  # nesting of batch() across all views (guarded by DRAW_LOCK)
-#: Give each view an :class:`ipyseg._frontend.ImageRelease`, so that the page does not keep every
+#: Give each view an :class:`ipyseg.ui.frontend.ImageRelease`, so that the page does not keep every
 #: image ipycanvas received (set to ``False`` before creating a widget to measure without it).
 RELEASE_IMAGES = True
 
@@ -102,7 +103,7 @@ class CanvasView:
 
     def close(self) -> None:
         """Stop drawing and close the canvas widgets (its layers and layouts, not the shared manager)."""
-        from ._lifecycle import close_tree
+        from ipyseg.ui.lifecycle import close_tree
 
         with DRAW_LOCK:
             self._closed = True

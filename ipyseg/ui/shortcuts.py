@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ._constants import BACKGROUND
+from ipyseg._constants import BACKGROUND
 
 
 @dataclass(frozen=True)
