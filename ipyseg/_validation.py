@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import threading
-import weakref
 from importlib import resources
 from pathlib import Path
 
@@ -57,17 +55,6 @@ def checked_image_path(path, name: str = "image") -> Path:
     return path
 
 
-def immutable(arr: np.ndarray) -> bool:
-    """Whether no array can change ``arr``'s pixels: it and every array it views are read-only
-    (a read-only view of a writable buffer, e.g. a video reader's frame, can still change).
-    """
-    while isinstance(arr, np.ndarray):
-        if arr.flags.writeable:
-            return False
-        arr = arr.base
-    return arr is None or isinstance(arr, bytes)
-
-
 def check_max_display_pixels(value, allow_none: bool = False) -> None:
     """``max_display_pixels``: an integer >= 4 (or ``None`` where the caller has a default)."""
     if allow_none and value is None:
@@ -75,42 +62,6 @@ def check_max_display_pixels(value, allow_none: bool = False) -> None:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 4:
         extra = " (or None)" if allow_none else ""
         raise ValueError(f"`max_display_pixels` must be an integer >= 4{extra}; got {value!r}")
-
-
-class ArrayMemo:
-    """A value computed once per immutable array object, kept while that array lives.
-
-    :meth:`get` computes the value again for a writable array (or one viewing writable memory,
-    see :func:`immutable`): its pixels can change under the same object.
-    """
-
-    def __init__(self):
-        self._entries: dict[int, tuple] = {}  # id(array) -> (weakref to it, value)
-        self._lock = threading.Lock()
-
-    def get(self, arr: np.ndarray, compute):
-        """``compute(arr)``, remembered for ``arr`` if it is immutable."""
-        if not immutable(arr):
-            return compute(arr)
-        ident = id(arr)
-        with self._lock:
-            entry = self._entries.get(ident)
-        if entry is not None and entry[0]() is arr:
-            return entry[1]
-        value = compute(arr)
-        entries = self._entries
-
-        def forget(_ref, ident=ident):  # no lock: a collection may run this inside the locked block
-            entries.pop(ident, None)  # the array died: no other live array has its id yet
-
-        ref = weakref.ref(arr, forget)
-        with self._lock:
-            entries[ident] = (ref, value)
-        return value
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
 
 
 def read_image_file(path, name: str = "image") -> np.ndarray:

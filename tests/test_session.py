@@ -16,7 +16,8 @@ from PIL import Image
 
 import ipyseg
 from ipyseg import session
-from ipyseg.session import FolderLock, SessionError
+from ipyseg.dataset.lock import FolderLock
+from ipyseg.session import SessionError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -309,7 +310,7 @@ def test_folder_lock_race_between_processes(tmp_path):
     # several processes take over the same stale lock at once: exactly one holds it
     _dead_lock(tmp_path)
     code = (
-        "import sys, time; from ipyseg.session import FolderLock\n"
+        "import sys, time; from ipyseg.dataset.lock import FolderLock\n"
         "time.sleep(max(0.0, float(sys.argv[2]) - time.time()))\n"
         "try:\n    FolderLock(sys.argv[1]).acquire(); print('won'); time.sleep(2)\n"
         "except RuntimeError as e:\n    print('refused', e)\n"

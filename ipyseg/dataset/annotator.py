@@ -32,14 +32,15 @@ import numpy as np
 import traitlets
 
 from ipyseg import segmenters, session
+from ipyseg._util.timers import Later
 from ipyseg._validation import check_max_display_pixels
+from ipyseg.dataset.lock import FolderLock
 from ipyseg.dataset.sources import PLANE_MARK, items_from
 from ipyseg.dataset.workers import Autosaver, Prefetcher
 from ipyseg.display import default_colors
-from ipyseg.session import FolderLock, SessionError, SessionState
+from ipyseg.session import SessionError, SessionState
 from ipyseg.ui import shortcuts
 from ipyseg.widget.prepare import PreparedImage, prepare, prepare_segmenter
-from ipyseg.widget.presenter import Later
 from ipyseg.widget.widget import SegmentWidget
 
 INDEX_NAME = "index.json"

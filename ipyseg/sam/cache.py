@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ipyseg._validation import ArrayMemo
+from ipyseg._util.arrays import ArrayMemo
 from ipyseg.sam.prompts import Frame
 
 

@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from ipyseg._util.arrays import changed_window
 from ipyseg.segmentation.engine import Cancelled
 from ipyseg.segmentation.run import run_segmenter
 from ipyseg.segmenters.registry import full_resolution
-from ipyseg.ui.render import changed_window
 
 #: Pixels of the coarse image of the final stage (about 0.3 MP).
 FINAL_PIXELS = 300_000

@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping
 import cv2
 import numpy as np
 
-from ipyseg._validation import ArrayMemo, immutable
+from ipyseg._util.arrays import ArrayMemo, immutable
 from ipyseg.segmenters.params import Param, as_param
 
 _REGISTRY: dict[str, Callable] = {}

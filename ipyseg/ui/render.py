@@ -153,18 +153,3 @@ def contours(index: np.ndarray) -> np.ndarray:
     edge[[0, -1], :] = True
     edge[:, [0, -1]] = True
     return np.where(edge, index, 0).astype(np.uint8)
-
-
-def changed_window(old: np.ndarray | None, new: np.ndarray):
-    """Bounding box ``(r0, r1, c0, c1)`` of the pixels where two equal-shape arrays differ.
-
-    ``None`` when they are equal; the whole array when ``old`` is ``None``.
-    """
-    if old is None or old.shape != new.shape:
-        return (0, new.shape[0], 0, new.shape[1])
-    diff = old != new
-    rows = np.flatnonzero(diff.any(axis=1))
-    if rows.size == 0:
-        return None
-    cols = np.flatnonzero(diff[rows[0] : rows[-1] + 1].any(axis=0))
-    return (int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)

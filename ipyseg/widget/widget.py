@@ -23,6 +23,7 @@ import traitlets
 
 from ipyseg import segmenters, session
 from ipyseg._constants import BACKGROUND, FOREGROUND, MAX_OBJECTS
+from ipyseg._util.timers import Later
 from ipyseg._validation import (
     as_label_code,
     as_labels,
@@ -49,7 +50,7 @@ from ipyseg.ui.toolbar import Toolbar
 from ipyseg.ui.tools import Tool, make_handlers
 from ipyseg.widget.input import InputMixin
 from ipyseg.widget.prepare import PreparedImage, prepare, resized_for
-from ipyseg.widget.presenter import DisplayMixin, Later
+from ipyseg.widget.presenter import DisplayMixin
 from ipyseg.widget.touch import TouchInput
 
 #: Largest zoom: one image pixel spans this many canvas pixels.

@@ -1,0 +1,1 @@
+"""Leaf helpers that import nothing of ipyseg: arrays, timers, files."""

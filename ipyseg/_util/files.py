@@ -1,0 +1,87 @@
+"""Files written atomically (temporary name, fsync, rename) and hashes of files and pixels."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+#: Environment variable for tests: seconds to sleep between writing a file and renaming it.
+PAUSE_ENV = "IPYSEG_TEST_PAUSE_BEFORE_RENAME"
+TMP_MARK = ".ipyseg-tmp-"
+
+_counter = itertools.count()
+
+_counter = itertools.count()
+
+
+def atomic_write(path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically: temporary file, flush + fsync, ``os.replace``.
+
+    A crash (even ``SIGKILL``) at any moment leaves either the old complete file or the new one,
+    plus possibly a stray temporary file (its name contains ``.ipyseg-tmp-``).
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}{TMP_MARK}{os.getpid()}-{next(_counter)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    pause = os.environ.get(PAUSE_ENV)
+    if pause:  # tests kill a writer here, between write and rename
+        time.sleep(float(pause))
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # e.g. Windows: directories cannot be opened
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def remove_stray_temporaries(folder) -> int:
+    """Delete temporary files left by writers killed mid-write; returns how many."""
+    n = 0
+    for p in Path(folder).rglob(f"*{TMP_MARK}*"):
+        try:
+            p.unlink()
+            n += 1
+        except OSError:
+            pass
+    return n
+
+
+def file_sha256(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def pixels_sha256(image: np.ndarray) -> str:
+    """SHA-256 of a validated image's shape and pixel bytes."""
+    h = hashlib.sha256(repr(tuple(image.shape)).encode())
+    h.update(np.ascontiguousarray(image).data)
+    return h.hexdigest()
