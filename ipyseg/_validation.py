@@ -7,52 +7,20 @@ fails early with a message that names the argument, what was expected and what w
 from __future__ import annotations
 
 import os
-import re
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 from ipyseg._constants import MAX_OBJECTS
-
-SAMPLE_NAME = "coffee.jpg"
+from ipyseg.display import as_picture
+from ipyseg.geometry import box_window
+from ipyseg.io import checked_image_path, read_image_file, sample_path  # noqa: F401  (re-exported)
 
 
 def _describe(value) -> str:
     if isinstance(value, np.ndarray):
         return f"array of shape {value.shape} and dtype {value.dtype}"
     return f"{type(value).__name__} {value!r}"[:200]
-
-
-def sample_path() -> Path:
-    """Path of the bundled sample photo (a cup of coffee by Rachel Michetti, from scikit-image, CC0)."""
-    return Path(str(resources.files("ipyseg") / "data" / SAMPLE_NAME))
-
-
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-
-
-def checked_image_path(path, name: str = "image") -> Path:
-    """``path`` as a ``Path`` to an existing file, or an error that says what it is instead.
-
-    A URL (nothing is downloaded), a folder (``ipyseg.Annotator`` annotates folders) or a
-    missing file raise an error naming ``name``.
-    """
-    raw = os.fspath(path)
-    raw = os.fsdecode(raw) if isinstance(raw, bytes) else raw
-    if _URL.match(raw) and not os.path.exists(raw):
-        raise ValueError(
-            f"`{name}` looks like a URL ({raw!r}); ipyseg does not download anything: download the "
-            f"file first (e.g. urllib.request.urlretrieve(url, 'photo.jpg')) and pass its path"
-        )
-    path = Path(raw)
-    if path.is_dir():
-        raise IsADirectoryError(
-            f"`{name}`: '{path}' is a directory; pass one image file (ipyseg.Annotator annotates folders)"
-        )
-    if not path.is_file():
-        raise FileNotFoundError(f"`{name}`: no such image file: '{path}'")
-    return path
 
 
 def check_max_display_pixels(value, allow_none: bool = False) -> None:
@@ -62,68 +30,6 @@ def check_max_display_pixels(value, allow_none: bool = False) -> None:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 4:
         extra = " (or None)" if allow_none else ""
         raise ValueError(f"`max_display_pixels` must be an integer >= 4{extra}; got {value!r}")
-
-
-def read_image_file(path, name: str = "image") -> np.ndarray:
-    """Read an image file into an RGB(A) or gray uint8/uint16 array with Pillow.
-
-    Errors name ``name`` and say what the path is and what to do: a folder, a URL (nothing is
-    downloaded), a missing file, an unreadable file, an image above Pillow's decompression-bomb
-    limit, a multi-page TIFF.
-    """
-    from PIL import Image, UnidentifiedImageError
-
-    path = checked_image_path(path, name)
-    if path.suffix.lower() in (".tif", ".tiff"):  # tifffile: 16-bit, float, multi-page (ipyseg/io.py)
-        from ipyseg.io import read_tiff
-
-        return read_tiff(path, name).array
-    try:
-        with Image.open(path) as im:
-            pages = getattr(im, "n_frames", 1)
-            if im.format == "TIFF" and pages > 1:
-                raise ValueError(
-                    f"`{name}`: '{path}' is a TIFF with {pages} pages; ipyseg reads single images only "
-                    f"for now: pass one page as an array (im = PIL.Image.open(path); im.seek(i); np.asarray(im))"
-                )
-            im.load()
-            if im.format == "PNG" and im.mode in ("RGB", "RGBA") and _png_bit_depth(path) == 16:
-                return _read_png16(path, name)  # Pillow decodes 48/64-bit PNG to 8 bits per sample
-            if im.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV", "1", "LA"):
-                im = im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB")
-            return np.asarray(im)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-        # The warning is an exception too when warnings are errors (e.g. pytest -W error).
-        found = re.search(r"\((\d+) pixels\)", str(err))
-        size = f"{int(found.group(1)):,} pixels" if found else "more pixels than allowed"
-        raise ValueError(
-            f"`{name}`: '{path}' has {size}, above Pillow's decompression-bomb limit "
-            f"(PIL.Image.MAX_IMAGE_PIXELS = {Image.MAX_IMAGE_PIXELS:,}); if you trust the file, raise "
-            f"the limit first: PIL.Image.MAX_IMAGE_PIXELS = None (no limit) or a larger number"
-        ) from err
-    except (UnidentifiedImageError, OSError) as err:
-        raise ValueError(f"`{name}`: cannot read '{path}' as an image ({err})") from err
-
-
-def _png_bit_depth(path: Path) -> int | None:
-    """Bits per sample from a PNG's header (IHDR), or ``None`` if it cannot be read."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(25)
-    except OSError:
-        return None
-    return head[24] if len(head) == 25 and head[12:16] == b"IHDR" else None
-
-
-def _read_png16(path: Path, name: str) -> np.ndarray:
-    """A 16-bit RGB(A) PNG as (H, W, 3|4) uint16 RGB(A) (OpenCV keeps the 16 bits)."""
-    import cv2
-
-    data = np.fromfile(path, np.uint8)  # cv2.imread cannot open non-ASCII paths on every platform
-    arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-    if arr is None or arr.ndim != 3 or arr.shape[2] not in (3, 4):
-        raise ValueError(f"`{name}`: cannot read '{path}' as a 16-bit RGB(A) PNG")
-    return cv2.cvtColor(arr, cv2.COLOR_BGR2RGB if arr.shape[2] == 3 else cv2.COLOR_BGRA2RGBA)
 
 
 def as_image(image, name: str = "image") -> np.ndarray:
@@ -144,8 +50,6 @@ def as_image(image, name: str = "image") -> np.ndarray:
         images are returned as they are; wider integers and floats through their robust
         default display range (:mod:`ipyseg.display`).
     """
-    from ipyseg.display import as_picture
-
     return np.array(as_picture(image, name=name).image(), order="C", copy=True)
 
 
@@ -266,8 +170,6 @@ def as_boxes(boxes, shape: tuple, name: str = "boxes") -> dict:
         ``{code: (r0, r1, c0, c1)}``: the windows (end exclusive) of the pixels whose centres
         lie in each box, clipped to the image (as the widget's box tool stores them).
     """
-    from ipyseg.geometry import box_window
-
     if not isinstance(boxes, dict):
         raise TypeError(f"`{name}` must be a dict {{seed code: (x0, y0, x1, y1)}}; got {_describe(boxes)}")
     out = {}

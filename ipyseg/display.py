@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ipyseg.io import ImageData
+from ipyseg.io import ImageData, as_image_data
 
 #: Default display range: these percentiles of each channel's values.
 PERCENTILES = (0.1, 99.9)
@@ -50,6 +50,9 @@ COLORS = {
     "orange": (255, 165, 0),
 }
 #: Default colours of a composite of more than three channels (Fiji's order).
+#: The six display settings, in this order, wherever they are accepted (widget, Annotator, ``segment``).
+DISPLAY_SETTINGS = ("channel_axis", "rgb", "channels", "channel_colors", "display_range", "gamma")
+
 COMPOSITE_COLORS = ("red", "green", "blue", "gray", "cyan", "magenta", "yellow")
 
 
@@ -583,8 +586,6 @@ def as_picture(
     name="image",
 ) -> Picture:
     """Validate an image and its display settings; see :class:`ipyseg.SegmentWidget` for the arguments."""
-    from ipyseg.io import as_image_data
-
     pic = Picture(as_image_data(image, channel_axis=channel_axis, rgb=rgb, name=name))
     chans = pic.check_channels(channels)
     colors = pic.check_colors(channel_colors, len(chans))

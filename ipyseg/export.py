@@ -8,7 +8,25 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ipyseg._util.files import atomic_write
+
 _LOSSLESS = {".png", ".bmp", ".tif", ".tiff"}
+
+
+def encode_label_png(arr: np.ndarray, name: str = "labels") -> bytes:
+    """(H, W) integer array -> PNG bytes: 8-bit if every value fits, else 16-bit."""
+    arr = np.asarray(arr)
+    if arr.ndim != 2 or arr.dtype.kind not in "iub":
+        raise ValueError(f"`{name}` must be a 2-D integer array; got {arr.dtype} array of shape {arr.shape}")
+    hi = int(arr.max()) if arr.size else 0
+    lo = int(arr.min()) if arr.size else 0
+    if lo < 0 or hi > 65535:
+        raise ValueError(f"`{name}` values must lie in [0, 65535] to be stored as PNG; got [{lo}, {hi}]")
+    arr = np.ascontiguousarray(arr, dtype=np.uint8 if hi <= 255 else np.uint16)
+    ok, buf = cv2.imencode(".png", arr, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    if not ok:  # pragma: no cover - OpenCV encodes any uint8/uint16 single-channel array
+        raise RuntimeError(f"PNG encoding of `{name}` failed")
+    return buf.tobytes()
 
 
 def save_png(arr: np.ndarray, path, name: str = "path") -> Path:
@@ -187,8 +205,6 @@ def save_label_image(labels, path, name: str = "path") -> Path:
 
     Written atomically (temporary file, then rename).
     """
-    from ipyseg.session import atomic_write, encode_label_png
-
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"`{name}` must be a file path; got {type(path).__name__}")
     path = Path(path)
@@ -362,8 +378,6 @@ def to_coco(items, *, classes=None, segmentation: str = "rle", tolerance: float 
 def write_coco(coco: dict, path, name: str = "path") -> Path:
     """Write a COCO dict as JSON, atomically."""
     import json
-
-    from ipyseg.session import atomic_write
 
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"`{name}` must be a file path; got {type(path).__name__}")

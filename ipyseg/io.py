@@ -18,10 +18,14 @@ from __future__ import annotations
 import math
 import operator
 import os
+import re
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
+import cv2
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 #: Where to send a stack (the dataset annotator: each plane is an item).
@@ -93,10 +97,8 @@ def read_image(path, name: str = "image") -> ImageFile:
     -------
     ImageFile
         Pillow files have axes ``"YX"`` (gray) or ``"YXS"`` (RGB, RGBA). Palette and other
-        modes are converted to RGB(A) as :func:`ipyseg._validation.read_image_file` does.
+        modes are converted to RGB(A) as :func:`read_image_file` does.
     """
-    from ipyseg._validation import checked_image_path, read_image_file
-
     if isinstance(path, TiffPlane):
         return path.read(name)
     path = checked_image_path(path, name)
@@ -251,8 +253,6 @@ class TiffPlane:
 
     def size(self, name: str = "image") -> tuple[int, int]:
         """``(H, W)`` of the plane (only the header is read)."""
-        from ipyseg._validation import checked_image_path
-
         with _open_tiff(checked_image_path(self.path, name), name) as tif:
             series, _ = self._locate(tif, name)
         shape, axes = series.shape, series.axes
@@ -262,8 +262,6 @@ class TiffPlane:
 
     def read(self, name: str = "image") -> ImageFile:
         """The plane's pixels with their axes (the plane axes removed, singleton axes dropped)."""
-        from ipyseg._validation import checked_image_path
-
         path = checked_image_path(self.path, name)
         import tifffile
 
@@ -482,3 +480,94 @@ def as_image_data(image, *, channel_axis=None, rgb=None, name: str = "image") ->
     out = np.ascontiguousarray(out)
     out.flags.writeable = False
     return ImageData(out, bool(layout_rgb), path)
+
+
+# ------------------------------------------------------------------------- files
+SAMPLE_NAME = "coffee.jpg"
+
+
+def sample_path() -> Path:
+    """Path of the bundled sample photo (a cup of coffee by Rachel Michetti, from scikit-image, CC0)."""
+    return Path(str(resources.files("ipyseg") / "data" / SAMPLE_NAME))
+
+
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def checked_image_path(path, name: str = "image") -> Path:
+    """``path`` as a ``Path`` to an existing file, or an error that says what it is instead.
+
+    A URL (nothing is downloaded), a folder (``ipyseg.Annotator`` annotates folders) or a
+    missing file raise an error naming ``name``.
+    """
+    raw = os.fspath(path)
+    raw = os.fsdecode(raw) if isinstance(raw, bytes) else raw
+    if _URL.match(raw) and not os.path.exists(raw):
+        raise ValueError(
+            f"`{name}` looks like a URL ({raw!r}); ipyseg does not download anything: download the "
+            f"file first (e.g. urllib.request.urlretrieve(url, 'photo.jpg')) and pass its path"
+        )
+    path = Path(raw)
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"`{name}`: '{path}' is a directory; pass one image file (ipyseg.Annotator annotates folders)"
+        )
+    if not path.is_file():
+        raise FileNotFoundError(f"`{name}`: no such image file: '{path}'")
+    return path
+
+
+def read_image_file(path, name: str = "image") -> np.ndarray:
+    """Read an image file into an RGB(A) or gray uint8/uint16 array with Pillow.
+
+    Errors name ``name`` and say what the path is and what to do: a folder, a URL (nothing is
+    downloaded), a missing file, an unreadable file, an image above Pillow's decompression-bomb
+    limit, a multi-page TIFF.
+    """
+    path = checked_image_path(path, name)
+    if path.suffix.lower() in (".tif", ".tiff"):  # tifffile: 16-bit, float, multi-page (ipyseg/io.py)
+        return read_tiff(path, name).array
+    try:
+        with Image.open(path) as im:
+            pages = getattr(im, "n_frames", 1)
+            if im.format == "TIFF" and pages > 1:
+                raise ValueError(
+                    f"`{name}`: '{path}' is a TIFF with {pages} pages; ipyseg reads single images only "
+                    f"for now: pass one page as an array (im = PIL.Image.open(path); im.seek(i); np.asarray(im))"
+                )
+            im.load()
+            if im.format == "PNG" and im.mode in ("RGB", "RGBA") and _png_bit_depth(path) == 16:
+                return _read_png16(path, name)  # Pillow decodes 48/64-bit PNG to 8 bits per sample
+            if im.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV", "1", "LA"):
+                im = im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB")
+            return np.asarray(im)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        # The warning is an exception too when warnings are errors (e.g. pytest -W error).
+        found = re.search(r"\((\d+) pixels\)", str(err))
+        size = f"{int(found.group(1)):,} pixels" if found else "more pixels than allowed"
+        raise ValueError(
+            f"`{name}`: '{path}' has {size}, above Pillow's decompression-bomb limit "
+            f"(PIL.Image.MAX_IMAGE_PIXELS = {Image.MAX_IMAGE_PIXELS:,}); if you trust the file, raise "
+            f"the limit first: PIL.Image.MAX_IMAGE_PIXELS = None (no limit) or a larger number"
+        ) from err
+    except (UnidentifiedImageError, OSError) as err:
+        raise ValueError(f"`{name}`: cannot read '{path}' as an image ({err})") from err
+
+
+def _png_bit_depth(path: Path) -> int | None:
+    """Bits per sample from a PNG's header (IHDR), or ``None`` if it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(25)
+    except OSError:
+        return None
+    return head[24] if len(head) == 25 and head[12:16] == b"IHDR" else None
+
+
+def _read_png16(path: Path, name: str) -> np.ndarray:
+    """A 16-bit RGB(A) PNG as (H, W, 3|4) uint16 RGB(A) (OpenCV keeps the 16 bits)."""
+    data = np.fromfile(path, np.uint8)  # cv2.imread cannot open non-ASCII paths on every platform
+    arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if arr is None or arr.ndim != 3 or arr.shape[2] not in (3, 4):
+        raise ValueError(f"`{name}`: cannot read '{path}' as a 16-bit RGB(A) PNG")
+    return cv2.cvtColor(arr, cv2.COLOR_BGR2RGB if arr.shape[2] == 3 else cv2.COLOR_BGRA2RGBA)

@@ -33,6 +33,7 @@ from ipyseg._util.files import (  # noqa: F401  (re-exported: ipyseg.session.ato
     pixels_sha256,
     remove_stray_temporaries,
 )
+from ipyseg.export import encode_label_png  # noqa: F401  (re-exported)
 
 #: ``format`` field of a session file.
 FORMAT = "ipyseg-session"
@@ -43,22 +44,6 @@ STATUSES = ("untouched", "in progress", "done", "skipped")
 
 class SessionError(ValueError):
     """A session file is missing, corrupt, truncated, of another version or of another image."""
-
-
-def encode_label_png(arr: np.ndarray, name: str = "labels") -> bytes:
-    """(H, W) integer array -> PNG bytes: 8-bit if every value fits, else 16-bit."""
-    arr = np.asarray(arr)
-    if arr.ndim != 2 or arr.dtype.kind not in "iub":
-        raise ValueError(f"`{name}` must be a 2-D integer array; got {arr.dtype} array of shape {arr.shape}")
-    hi = int(arr.max()) if arr.size else 0
-    lo = int(arr.min()) if arr.size else 0
-    if lo < 0 or hi > 65535:
-        raise ValueError(f"`{name}` values must lie in [0, 65535] to be stored as PNG; got [{lo}, {hi}]")
-    arr = np.ascontiguousarray(arr, dtype=np.uint8 if hi <= 255 else np.uint16)
-    ok, buf = cv2.imencode(".png", arr, [cv2.IMWRITE_PNG_COMPRESSION, 1])
-    if not ok:  # pragma: no cover - OpenCV encodes any uint8/uint16 single-channel array
-        raise RuntimeError(f"PNG encoding of `{name}` failed")
-    return buf.tobytes()
 
 
 def read_label_png(path, shape=None) -> np.ndarray:
