@@ -89,10 +89,12 @@ def read_json(path, what: str = "session file") -> dict:
 
 
 def write_json(path, data: dict) -> Path:
+    """Write ``data`` as indented UTF-8 JSON to ``path``, atomically."""
     return atomic_write(path, (json.dumps(data, indent=1, sort_keys=False) + "\n").encode("utf-8"))
 
 
 def now_iso() -> str:
+    """The local time now, ISO 8601 with its UTC offset, to the second."""
     return datetime.datetime.now(datetime.timezone.utc).astimezone().isoformat(timespec="seconds")
 
 
@@ -222,6 +224,7 @@ def split_params(params: dict) -> tuple[dict, tuple]:
 
 
 def to_json(state: SessionState, path: Path) -> dict:
+    """The JSON sidecar of ``state`` saved as ``path`` (companion files named after its stem)."""
     stem = path.name[: -len(".json")]
     params, objects = split_params(state.params)
     image = {

@@ -272,6 +272,7 @@ def accepts(func: Callable, name: str, *, var_keyword: bool = False) -> bool:
 
 
 def accepts_prior(func: Callable) -> bool:
+    """Whether ``func`` takes a ``prior`` (by name or through ``**kwargs``)."""
     return accepts(func, "prior", var_keyword=True)
 
 
