@@ -2,6 +2,7 @@
 
 import gc
 import io
+import os
 import sys
 import threading
 import time
@@ -274,3 +275,41 @@ def test_worker_exits_promptly_on_close_even_mid_computation():
     t0 = time.monotonic()
     w.close()
     assert time.monotonic() - t0 < 5 and not w._engine.thread.is_alive()
+
+
+_EXIT_SCRIPT = """
+import pathlib, sys
+import numpy as np
+from PIL import Image
+import ipyseg
+
+folder = pathlib.Path(sys.argv[2])
+if sys.argv[1] == "widget":
+    w = ipyseg.SegmentWidget(np.zeros((37, 53, 3), np.uint8))
+    w.paint([(10, 10), (20, 30)])
+    w.new_object()
+    w.click(40, 20)
+else:
+    for i in range(2):
+        Image.fromarray(np.full((31, 45, 3), 90 * i, np.uint8)).save(folder / f"{i}.png")
+    a = ipyseg.Annotator(folder, out=folder / "out")
+    a.widget.paint([(5, 5), (20, 30)])
+    a.next()
+"""
+
+
+@pytest.mark.parametrize("kind", ["widget", "annotator"])
+def test_a_script_that_makes_one_exits_silently(kind, tmp_path):
+    """A plain script (no kernel) creating a SegmentWidget or an Annotator and exiting prints nothing."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "make.py"
+    script.write_text(_EXIT_SCRIPT)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    done = subprocess.run(
+        [sys.executable, str(script), kind, str(tmp_path)], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Exception ignored" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.strip() == ""

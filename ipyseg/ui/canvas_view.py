@@ -20,6 +20,7 @@ from ipycanvas.canvas import _CANVAS_MANAGER, COMMANDS
 from ipyseg.geometry import Viewport
 from ipyseg.ui import frontend as _frontend
 from ipyseg.ui import render
+from ipyseg.ui.lifecycle import close_tree
 
 LAYER_NAMES = ("image", "overlay", "seeds", "cursor")
 
@@ -53,6 +54,10 @@ def _log_sent(t: float) -> None:
     for view, layer, n in _unsent:
         view.sent.append((t, layer, n))
     _unsent.clear()
+
+
+#: Kernel-wide widgets that closing a view (or a widget holding one) must leave open: ipycanvas' canvas manager.
+SHARED_WIDGETS = (_CANVAS_MANAGER,)
 
 
 class CanvasView:
@@ -103,11 +108,9 @@ class CanvasView:
 
     def close(self) -> None:
         """Stop drawing and close the canvas widgets (its layers and layouts, not the shared manager)."""
-        from ipyseg.ui.lifecycle import close_tree
-
         with DRAW_LOCK:
             self._closed = True
-            close_tree(self.canvas, *filter(None, [self.image_release]), keep=[_CANVAS_MANAGER])
+            close_tree(self.canvas, *filter(None, [self.image_release]), keep=SHARED_WIDGETS)
 
     @contextmanager
     def batch(self):

@@ -19,6 +19,7 @@ import numpy as np
 import traitlets
 
 from ipyseg.display import COLORS, GAMMA_RANGE
+from ipyseg.ui.guards import guard_updates
 
 
 def _color_name(rgb) -> str:
@@ -50,8 +51,6 @@ class ContrastControl:
     """
 
     def __init__(self, widget):
-        from ipyseg.ui.toolbar import _guard_updates  # toolbar imports this module
-
         self.widget = w = widget
         pic = w._picture
         self._refreshing = False
@@ -86,7 +85,7 @@ class ContrastControl:
             style={"description_width": "50px"},
         )
         for control in (self.channel, self.range, self.auto, self.gamma):
-            _guard_updates(control)
+            guard_updates(control)
         self.show_range()
         self.range.observe(self._range_picked, "value")
         self.gamma.observe(self._gamma_picked, "value")

@@ -13,6 +13,7 @@ import traitlets
 from ipyseg import segmenters
 from ipyseg._constants import BACKGROUND, FOREGROUND
 from ipyseg.ui.contrast import ContrastControl
+from ipyseg.ui.guards import guard_updates
 from ipyseg.ui.tools import Tool
 
 _TOOL_BUTTONS = [
@@ -29,25 +30,6 @@ _TOOL_BUTTONS = [
 
 #: Tools whose footprint is the brush size (its slider shows while one of them is active).
 BRUSH_TOOLS = (Tool.BRUSH.value, Tool.ERASER.value)
-
-
-def _guard_updates(control: widgets.Widget) -> None:
-    """Refuse a state update from the page that the control cannot hold, and show its value again.
-
-    ipywidgets validates an update (an index out of range, ``None`` for a checkbox, a string for
-    a slider) inside its comm handler and logs the failure as a traceback; the page then shows
-    what Python refused. Here such an update is dropped quietly and the control's real state is
-    sent back, so page and kernel agree.
-    """
-    set_state = control.set_state
-
-    def guarded(state):
-        try:
-            set_state(state)
-        except (traitlets.TraitError, ValueError, TypeError, KeyError):
-            control.send_state()
-
-    control.set_state = guarded
 
 
 class Toolbar:
@@ -167,7 +149,7 @@ class Toolbar:
         self.status = widgets.HTML(value="")
 
         for control in (*c.values(), *b.values()):
-            _guard_updates(control)
+            guard_updates(control)
         # One source of truth: the widget's traits. A control shows its trait; a value from the
         # page that the trait refuses (None from a cleared selection, NaN from a slider, ...)
         # is dropped and the control shows the trait again.

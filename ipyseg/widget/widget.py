@@ -43,7 +43,7 @@ from ipyseg.segmentation.multiscale import FastResult, Multiscale
 from ipyseg.segmentation.run import apply_boxes
 from ipyseg.session import SessionState, pixels_sha256
 from ipyseg.ui import render
-from ipyseg.ui.canvas_view import CanvasView
+from ipyseg.ui.canvas_view import SHARED_WIDGETS, CanvasView
 from ipyseg.ui.lifecycle import close_tree, track_cell
 from ipyseg.ui.overlay import Badge, CanvasOverlay
 from ipyseg.ui.toolbar import Toolbar
@@ -497,9 +497,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         self._livewire_cache = self._wand_image = None
         self._display_labels = self._overlay_index = None
         self.view.close()
-        from ipycanvas.canvas import _CANVAS_MANAGER
-
-        close_tree(*self.children, self.layout, *filter(None, [self._dom_events]), keep=[_CANVAS_MANAGER])
+        close_tree(*self.children, self.layout, *filter(None, [self._dom_events]), keep=SHARED_WIDGETS)
         super().close()
 
     def _check_open(self) -> None:
