@@ -10,7 +10,7 @@ the median seconds per ``ipyseg.segment`` call.
         --json benchmarks/results/noc.json --plot docs/noc_curves.png
 
 ``--protocol box`` first draws the object's tight ground-truth bounding box, exactly as the
-widget's box tool applies it (:func:`ipyseg.seeds.apply_boxes`: unmarked pixels outside the box
+widget's box tool applies it (:func:`ipyseg.segmentation.run.box_inputs`: unmarked pixels outside the box
 become background seeds, the box is the object's prior), records the IoU of the box alone
 ("IoU@0") and then runs the same robot clicks; NoC counts the clicks after the box (0 when the
 box alone reaches the IoU).
@@ -53,7 +53,7 @@ if str(ROOT) not in sys.path:
 
 import ipyseg  # noqa: E402
 from ipyseg import BACKGROUND, FOREGROUND  # noqa: E402
-from ipyseg.segmentation.run import apply_boxes  # noqa: E402
+from ipyseg.segmentation.run import box_inputs  # noqa: E402
 
 DATA = ROOT / ".." / "shared" / "datasets"
 MAX_CLICKS = 20
@@ -176,9 +176,9 @@ def run_robot(
 
     ``box`` (an image window ``(r0, r1, c0, c1)``, e.g. :func:`gt_box`) is drawn before the
     first click and segmented on its own; it stays in force during the clicks. It reaches the
-    method as the widget's box tool sends it: a box prompt for methods that take ``boxes``,
-    else GrabCut's rectangle (:func:`ipyseg.segmentation.run.apply_boxes`: unmarked pixels outside the
-    box become background seeds, the box the object's prior).
+    method as the widget's box tool sends it (:func:`ipyseg.segmentation.run.box_inputs`): a box
+    prompt for ``sam``, else GrabCut's rectangle (unmarked pixels outside the box become
+    background seeds, the box the object's prior).
 
     Returns
     -------
@@ -193,7 +193,6 @@ def run_robot(
     boxes = {} if box is None else {FOREGROUND: tuple(int(v) for v in box)}
     ious, seconds, cpu, clicks = [], [], [], []
     func = ipyseg.segmenters.get(method)
-    prompts = ipyseg.segmenters.accepts(func, "boxes")  # as SegmentWidget._make_request decides
     if fast:
         from ipyseg.segmentation.multiscale import Multiscale
 
@@ -208,11 +207,7 @@ def run_robot(
             return ipyseg.segment(image, seeds, method=method, prior=prior, boxes=corners, **(params or {}))
 
     def run():
-        request, prior, windows = seeds.copy(), None, None
-        if boxes and prompts:
-            windows = dict(boxes)
-        elif boxes:
-            request, prior = apply_boxes(request, None, boxes)
+        request, prior, windows = box_inputs(func, seeds.copy(), None, boxes)  # as the widget decides
         t0, c0 = time.perf_counter(), time.process_time()
         labels = segment(request, prior, windows)
         seconds.append(time.perf_counter() - t0)

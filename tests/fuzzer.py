@@ -329,7 +329,7 @@ class Fuzzer:
         calls = {
             0: lambda: w.paint(g),
             1: lambda: w.click(self._GARBAGE[int(rng.integers(6, 9))], 3),  # never a number
-            2: lambda: w.paint([(1, 1)], label=g),
+            2: lambda: w.paint([(1, 1)], label="fg" if g is None else g),  # None: the current object (valid)
             3: lambda: w.paint_box((1, 1, 5, g)),
             4: lambda: w.paint_box((1, 1, 5, 5), obj=0),
             5: lambda: setattr(w, "brush_size", g),
@@ -391,7 +391,7 @@ class Fuzzer:
             return []  # a loaded mask shown as it is
         fresh = Multiscale(w.image, final_pixels=_final_pixels(w._fast))
         func = segmenters.get(request.method)
-        again = fresh.segment_staged(func, request.seeds, request.prior, request.params).labels
+        again = fresh.segment_staged(func, request.seeds, request.prior, request.params, boxes=request.boxes).labels
         if not np.array_equal(again, w.labels):
             n = int((again != w.labels).sum())
             return [f"same seeds, different labels ({n} pixels differ, method {w.method}, factor {fresh.final_factor})"]

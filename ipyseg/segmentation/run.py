@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ipyseg import segmenters
-from ipyseg._constants import BACKGROUND, MAX_OBJECTS
+from ipyseg._constants import BACKGROUND, FOREGROUND, MAX_OBJECTS
 from ipyseg._validation import as_boxes, as_labels, as_seeds
 from ipyseg.display import as_picture
 
@@ -44,9 +44,11 @@ def segment(
         lean towards, for methods that support it (e.g. a loaded mask or a box for GrabCut).
     boxes : dict, optional
         ``{seed code: (x0, y0, x1, y1)}``: object ``code - 1`` lies in that rectangle (inclusive
-        image-pixel corners), as the widget's box tool. Methods that take boxes (``sam``: a box
-        prompt) get them as they are; for the others everything outside the boxes becomes
-        background seeds and the inside a prior (GrabCut's rectangle).
+        image-pixel corners), as the widget's box tool. A box constrains its own object only.
+        Methods that take boxes get them as they are (``sam``: a box prompt; ``grabcut`` and
+        ``click_graphcut``: GrabCut's rectangle per object, in that object's subproblem the
+        outside of its box is background); for the others see :func:`apply_boxes` (via
+        :func:`box_inputs`).
     channel_axis, rgb, channels, channel_colors, display_range, gamma
         Display settings, as for :class:`ipyseg.SegmentWidget`.
     **params
@@ -74,37 +76,99 @@ def segment(
     sds = as_seeds(seeds, pic.shape)
     pri = None if prior is None else as_labels(prior, pic.shape, "prior")
     bxs = None if boxes is None else as_boxes(boxes, pic.shape)
-    if bxs and not segmenters.accepts(func, "boxes"):
-        sds, pri = apply_boxes(sds, pri, bxs)
-        bxs = None
+    sds, pri, bxs = box_inputs(func, sds, pri, bxs)
     return run_segmenter(func, img, sds, pri, params, bxs)
 
 
-def apply_boxes(seeds: np.ndarray, prior, boxes: dict):
-    """GrabCut's rectangle for methods without box prompts: ``(seeds, prior)`` with the boxes applied.
+def box_inputs(func, seeds: np.ndarray, prior, boxes):
+    """What a segmenter receives for the box tool's rectangles: ``(seeds, prior, boxes)``.
 
-    Each object lies inside its box (unset prior pixels there become that object) and every
-    unmarked pixel outside all boxes becomes a background seed.
+    The one decision shared by :func:`segment`, the widget and the benchmarks. A segmenter whose
+    signature names ``boxes`` (:func:`ipyseg.segmenters.accepts`) gets them as they are, with
+    ``seeds`` and ``prior`` untouched; for any other segmenter they are folded into the seeds
+    and the prior by :func:`apply_boxes` and ``boxes`` becomes ``None``.
+
+    Parameters
+    ----------
+    func : callable
+        The segmenter (e.g. ``ipyseg.segmenters.get(method)``).
+    seeds : (H, W) ndarray of uint8
+        ``0`` unmarked, ``1`` background, ``k + 1`` object k (not modified).
+    prior : (H, W) ndarray of uint8 or None
+        Starting labels (a loaded mask), ``0`` background, ``k`` object k (not modified).
+    boxes : dict or None
+        ``{code: (r0, r1, c0, c1)}`` windows (end exclusive), as the widget stores them.
+
+    Returns
+    -------
+    seeds : (H, W) ndarray of uint8
+        ``seeds`` itself, or a new array with the boxes applied.
+    prior : (H, W) ndarray of uint8 or None
+        ``prior`` itself, or a new array with the boxes applied.
+    boxes : dict or None
+        A copy of ``boxes`` for segmenters that take them, else ``None`` (also when empty).
+    """
+    if not boxes:
+        return seeds, prior, None
+    if segmenters.accepts(func, "boxes") and not _every_object_boxed(func, seeds, prior, boxes):
+        return seeds, prior, dict(boxes)
+    seeds, prior = apply_boxes(seeds, prior, boxes)
+    return seeds, prior, None
+
+
+def _every_object_boxed(func, seeds: np.ndarray, prior, boxes: dict) -> bool:
+    """A one-vs-rest method with every object boxed gets GrabCut's rectangle exactly as before boxes were per object."""
+    if not getattr(func, "per_object_boxes", False):
+        return False
+    present = {int(c) for c in np.unique(seeds) if c >= FOREGROUND}
+    if prior is not None:
+        present |= {int(k) + 1 for k in np.unique(prior) if k > 0}
+    return present <= set(boxes)
+
+
+def apply_boxes(seeds: np.ndarray, prior, boxes: dict):
+    """GrabCut's rectangle for methods without a ``boxes`` input: ``(seeds, prior)`` with the boxes applied.
+
+    Each object lies inside its box: unset prior pixels there become that object (where boxes
+    overlap, the lower code's). A box constrains its own object only, and seeds and a prior are
+    shared by all objects, so the outside of the boxes becomes background only when that
+    constrains no object without a box: unmarked pixels outside all boxes become background
+    seeds if *every* object present has a box (objects present: the codes ``>= 2`` of
+    ``seeds``, the objects of ``prior`` and the codes of ``boxes``). With one box-less object
+    (say object 1 painted, a box drawn for object 2) the seeds are left as they are, and the
+    boxes are only a prior.
+
+    Segmenters that take ``boxes`` (``grabcut``, ``click_graphcut``, ``sam``) apply them per
+    object instead; :func:`box_inputs` makes that choice.
 
     Parameters
     ----------
     seeds : (H, W) ndarray of uint8
+        ``0`` unmarked, ``1`` background, ``k + 1`` object k.
     prior : (H, W) ndarray of uint8 or None
+        ``0`` background, ``k`` object k.
     boxes : dict
         ``{code: (r0, r1, c0, c1)}`` windows, end exclusive.
 
     Returns
     -------
-    seeds, prior : new arrays
+    seeds : (H, W) ndarray of uint8
+        A new array.
+    prior : (H, W) ndarray of uint8
+        A new array (zeros and the boxes when ``prior`` is ``None``).
     """
     seeds = seeds.copy()
     inside = np.zeros(seeds.shape, bool)
+    present = {int(c) for c in np.unique(seeds) if c >= 2}
+    if prior is not None:
+        present |= {int(k) + 1 for k in np.unique(prior) if k > 0}
     prior = np.zeros(seeds.shape, np.uint8) if prior is None else prior.copy()
     for code, (r0, r1, c0, c1) in sorted(boxes.items()):
         inside[r0:r1, c0:c1] = True
         sub = prior[r0:r1, c0:c1]
         sub[sub == 0] = code - 1
-    seeds[~inside & (seeds == 0)] = BACKGROUND
+    if present <= set(boxes):
+        seeds[~inside & (seeds == 0)] = BACKGROUND
     return seeds, prior
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 
 import cv2
 import numpy as np
@@ -22,29 +23,50 @@ def one_vs_rest(binary):
     ``binary(image, seeds, prior=..., **params)`` sees seeds with codes 0/1/2 only and returns a
     per-pixel object score in [0, 1] or a bool mask. Each object is segmented against everything
     else marked; a pixel claimed by several objects goes to the highest score (ties: lower id).
+
+    The lifted segmenter takes ``boxes`` (``{seed code: (r0, r1, c0, c1)}``, end exclusive): a
+    box belongs to its object only. In object k's sub-problem the unmarked pixels outside box k
+    are background (GrabCut's rectangle) and those inside lean to the object (the prior); objects
+    without a box are not constrained by the others' boxes. It is marked ``per_object_boxes``.
     """
 
     @functools.wraps(binary)
-    def wrapper(image, seeds, *, prior=None, **params):
+    def wrapper(image, seeds, *, prior=None, boxes=None, **params):
+        boxes = dict(boxes or {})
         codes = object_codes(seeds)
-        if prior is not None:
-            codes = sorted(set(codes) | {int(k) + 1 for k in np.unique(prior) if k > 0})
+        if prior is not None or boxes:
+            extra = set() if prior is None else {int(k) + 1 for k in np.unique(prior) if k > 0}
+            codes = sorted(set(codes) | extra | {int(c) for c in boxes})
         labels = np.zeros(seeds.shape, dtype=np.uint8)
         if not codes:
             return labels
-        if len(codes) == 1 and codes[0] == FOREGROUND:
+        if len(codes) == 1 and codes[0] == FOREGROUND and not boxes:
             pr = None if prior is None else prior > 0
             return (binary(image, seeds, prior=pr, **params) >= 0.5).astype(np.uint8)
         best = np.zeros(seeds.shape, dtype=np.float32)
         for code in codes:
             sub = np.where(seeds == code, FOREGROUND, np.where(seeds > 0, BACKGROUND, 0)).astype(np.uint8)
             pr = None if prior is None else prior == code - 1
+            if code in boxes:
+                r0, r1, c0, c1 = boxes[code]
+                inside = np.zeros(seeds.shape, bool)
+                inside[r0:r1, c0:c1] = True
+                sub[~inside & (sub == 0)] = BACKGROUND
+                free = inside if prior is None else inside & (prior == 0)
+                pr = free if pr is None else pr | free
             score = binary(image, sub, prior=pr, **params).astype(np.float32)
             win = (score >= 0.5) & (score > best)
             labels[win] = code - 1
             best = np.maximum(best, score)
         return labels
 
+    sig = inspect.signature(binary)
+    params = list(sig.parameters.values())
+    if "boxes" not in sig.parameters:
+        at = next((i for i, q in enumerate(params) if q.kind is q.VAR_KEYWORD), len(params))
+        params.insert(at, inspect.Parameter("boxes", inspect.Parameter.KEYWORD_ONLY, default=None))
+    wrapper.__signature__ = sig.replace(parameters=params)
+    wrapper.per_object_boxes = True
     return wrapper
 
 

@@ -40,7 +40,7 @@ from ipyseg.io import TiffPlane
 from ipyseg.seeds import SeedState, codes_present
 from ipyseg.segmentation.engine import Cancelled, Engine, Result
 from ipyseg.segmentation.multiscale import FastResult, Multiscale
-from ipyseg.segmentation.run import apply_boxes
+from ipyseg.segmentation.run import box_inputs
 from ipyseg.session import SessionState, pixels_sha256
 from ipyseg.ui import render
 from ipyseg.ui.canvas_view import SHARED_WIDGETS, CanvasView
@@ -355,28 +355,29 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         return self.labels > 0
 
     @_editing
-    def paint(self, points, label: int = FOREGROUND, radius: float | None = None) -> None:
+    def paint(self, points, label: int | None = None, radius: float | None = None) -> None:
         """Paint a stroke through ``points`` as one undo step, then segment.
 
         Parameters
         ----------
         points : (N, 2) array_like
             ``(x, y)`` in image pixels (x = column, y = row); one point paints a disk.
-        label : int
-            Seed code: ``BACKGROUND``, ``FOREGROUND`` or ``k + 1`` for object k.
+        label : int, optional
+            Seed code: ``BACKGROUND``, ``FOREGROUND`` or ``k + 1`` for object k; default the
+            current object (``w.object_code``), as for every drawing method.
         radius : float, optional
             Brush radius in image pixels; default ``brush_size / 2``.
         """
         pts = as_points(points)
-        code = as_label_code(label)
+        code = self._drawing_code(label)
         r = self._brush_radius if radius is None else as_radius(radius)
         self._commit_stroke(pts, code, r)
 
     @_editing
-    def click(self, x: float, y: float, label: int = FOREGROUND) -> None:
-        """Add a point seed (a small disk) at image ``(x, y)``, then segment."""
+    def click(self, x: float, y: float, label: int | None = None) -> None:
+        """Add a point seed (a small disk) at image ``(x, y)`` of ``label`` (default the current object), then segment."""
         pts = as_points([(x, y)], "x, y")
-        self._commit_stroke(pts, as_label_code(label), self._point_radius)
+        self._commit_stroke(pts, self._drawing_code(label), self._point_radius)
 
     @_editing
     def erase(self, points, radius: float | None = None) -> None:
@@ -797,47 +798,54 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         return k
 
     @_editing
-    def paint_box(self, box, obj: int | None = None) -> None:
+    def paint_box(self, box, label: int | None = None, *, obj: int | None = None) -> None:
         """Constrain an object to a rectangle (GrabCut's box): outside it is background.
 
         Parameters
         ----------
         box : tuple of float
             ``(x0, y0, x1, y1)`` corners in image pixels (inclusive).
+        label : int, optional
+            The object's seed code ``k + 1`` (``FOREGROUND`` for object 1); default the current
+            object. A box belongs to one object: it constrains that object only.
         obj : int, optional
-            Object id; default the current object.
+            The object id ``k`` instead of its seed code (the older spelling; not with ``label``).
         """
         a, b = as_points([box[:2], box[2:]], "box")
         h, w = self._picture.shape[:2]
         window = box_window(a, b, self._picture.shape)
         if window[0] >= window[1] or window[2] >= window[3]:
             raise ValueError(f"`box` {tuple(box)} does not overlap the image ({w} x {h})")
-        code = self._object_code if obj is None else as_object_id(obj, "obj") + 1
+        code = self._drawing_code(label, obj, objects_only=True)
         self._after_edit(self._state.set_box(code, window))
 
     @_editing
     def magic_wand(self, x: float, y: float, label: int | None = None) -> None:
         """The region of similar colour around image ``(x, y)`` becomes seeds of ``label``.
 
-        Uses ``wand_tolerance`` and ``wand_connectivity``; ``label`` defaults to ``w.label``.
+        Uses ``wand_tolerance`` and ``wand_connectivity``; ``label`` (a seed code) defaults to
+        the current object.
         """
         ((row, col),) = as_points([(x, y)], "x, y")
-        code = int(self.label) if label is None else as_label_code(label)
+        code = self._drawing_code(label)
         window, footprint = self._wand(row, col)
         if window is not None:
             self._commit_fill(window, footprint, code)
 
     @_editing
     def polygon(self, points, label: int | None = None) -> None:
-        """Fill the polygon through image ``(x, y)`` vertices with seeds of ``label`` (default ``w.label``)."""
+        """Fill the polygon through image ``(x, y)`` vertices with seeds of ``label`` (default the current object)."""
         pts = as_points(points)
         if len(pts) < 3:
             raise ValueError(f"`points` must have at least 3 vertices; got {len(pts)}")
-        self._commit_polygon(pts, int(self.label) if label is None else as_label_code(label))
+        self._commit_polygon(pts, self._drawing_code(label))
 
     @_editing
-    def livewire(self, anchors, obj: int | None = None) -> np.ndarray:
-        """Close an edge-snapping contour through image ``(x, y)`` anchors; its inside becomes the object.
+    def livewire(self, anchors, label: int | None = None, *, obj: int | None = None) -> np.ndarray:
+        """Close an edge-snapping contour through image ``(x, y)`` anchors; its inside becomes seeds of ``label``.
+
+        ``label`` is a seed code (default the current object); ``obj``, the object id ``k``, is
+        the older spelling of ``label = k + 1``.
 
         Returns
         -------
@@ -847,7 +855,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         pts = as_points(anchors, "anchors")
         if len(pts) < 2:
             raise ValueError(f"`anchors` must have at least 2 points; got {len(pts)}")
-        code = self._object_code if obj is None else as_object_id(obj, "obj") + 1
+        code = self._drawing_code(label, obj)
         lw = self._livewire()
         path = [pts[:1]]
         for a, b in zip(pts, np.vstack([pts[1:], pts[:1]]), strict=True):
@@ -858,13 +866,13 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         return contour[:, ::-1].copy()
 
     @_editing
-    def fill(self, mask, label: int = FOREGROUND) -> None:
-        """Set seeds of ``label`` on every pixel of a (H, W) bool ``mask`` (one undo step)."""
+    def fill(self, mask, label: int | None = None) -> None:
+        """Set seeds of ``label`` (default the current object) on every pixel of a (H, W) bool ``mask`` (one undo step)."""
         m = as_labels(mask, self._picture.shape, "mask") > 0
         rows, cols = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))
         if rows.size:
             window = (int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
-            self._commit_fill(window, m[window[0] : window[1], window[2] : window[3]], as_label_code(label))
+            self._commit_fill(window, m[window[0] : window[1], window[2] : window[3]], self._drawing_code(label))
 
     # -------------------------------------------------------------- view
     @property
@@ -1152,6 +1160,28 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         return self._last_object_code
 
     @property
+    def object_code(self) -> int:
+        """Seed code of the current object (``k + 1`` for object k): what drawing methods mark by default."""
+        return self._last_object_code
+
+    def _drawing_code(self, label, obj=None, *, objects_only: bool = False) -> int:
+        """The seed code a drawing method marks: ``label``, else object ``obj``, else the current object."""
+        if label is not None and obj is not None:
+            raise TypeError(
+                f"give `label` (a seed code) or `obj` (an object id), not both; got label={label!r}, obj={obj!r}"
+            )
+        if obj is not None:
+            return as_object_id(obj, "obj") + 1
+        if label is None:
+            return self._last_object_code
+        code = as_label_code(label)
+        if objects_only and code < FOREGROUND:
+            raise ValueError(
+                f"`label` must be an object's seed code (FOREGROUND = 2 or k + 1); got {code} (BACKGROUND)"
+            )
+        return code
+
+    @property
     def _paint_code(self) -> int:
         """What a gesture paints: the label, or background during a right-button gesture."""
         return BACKGROUND if self._button_code == BACKGROUND else int(self.label)
@@ -1294,13 +1324,8 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
 
     def _make_request(self, *, background: bool | None = None) -> _Request:
         seeds = self._state.array.copy()
-        prior, boxes = self._prior, None
-        if self._state.boxes:
-            if segmenters.accepts(segmenters.get(self.method), "boxes"):
-                boxes = dict(self._state.boxes)  # box prompts, as they are
-            else:
-                # GrabCut's rectangle: each object lies inside its box, outside all boxes is background.
-                seeds, prior = apply_boxes(seeds, prior, self._state.boxes)
+        # A box constrains its own object only (prompts, GrabCut's rectangle or per-object; see box_inputs).
+        seeds, prior, boxes = box_inputs(segmenters.get(self.method), seeds, self._prior, self._state.boxes)
         background = bool(self._ui_depth) if background is None else background
         return _Request(
             seeds=seeds,
