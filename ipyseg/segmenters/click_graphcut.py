@@ -80,6 +80,12 @@ def click_graphcut(
     prior : (H, W) ndarray of bool, optional
         Probable foreground (a loaded mask or a box): the first colour models come from it, and
         background seeds outside it (everything outside a box) do not pull its pixels.
+    boxes : dict, optional
+        ``{code: (r0, r1, c0, c1)}`` windows (end exclusive), the box tool's rectangles, taken
+        by the many-object wrapper (:func:`ipyseg.segmenters.common.one_vs_rest`): a box
+        constrains its own object only. In object k's subproblem the unmarked pixels outside
+        box_k are background and the inside of box_k is its prior (GrabCut's rectangle); objects
+        without a box are unconstrained.
     iterations : int
         Colour-model re-estimations (GrabCut style).
     smoothness : float

@@ -31,6 +31,12 @@ def grabcut(image, seeds, *, prior=None, iterations: int = 3, clean: bool = True
     prior : (H, W) ndarray of bool, optional
         Probable foreground region (a loaded mask or a box); unmarked pixels inside it start as
         probable foreground, the rest as probable background.
+    boxes : dict, optional
+        ``{code: (r0, r1, c0, c1)}`` windows (end exclusive), the box tool's rectangles, taken
+        by the many-object wrapper (:func:`ipyseg.segmenters.common.one_vs_rest`): a box
+        constrains its own object only. In object k's subproblem the unmarked pixels outside
+        box_k are background and the inside of box_k is its prior (GrabCut's rectangle); objects
+        without a box are unconstrained.
     iterations : int
         GrabCut iterations (colour model re-estimations).
     clean : bool
