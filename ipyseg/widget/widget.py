@@ -50,6 +50,7 @@ from ipyseg.ui.toolbar import Toolbar
 from ipyseg.ui.tools import Tool, make_handlers
 from ipyseg.widget.input import InputMixin
 from ipyseg.widget.prepare import PreparedImage, prepare, resized_for
+from ipyseg.widget.gate import EditGate
 from ipyseg.widget.presenter import DisplayMixin
 from ipyseg.widget.touch import TouchInput
 
@@ -144,7 +145,8 @@ def _editing(method):
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
         self._check_open()
-        return method(self, *args, **kwargs)
+        with self._gate.edit():
+            return method(self, *args, **kwargs)
 
     return wrapper
 
@@ -283,7 +285,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         self._prior: np.ndarray | None = None
         self._params_by_method: dict[str, dict] = {method: dict(params)}
         self._params_checked_for: str | None = None  # see _method_changed
-        self._ui_depth = 0
+        self._gate = EditGate()  # edits come from cells and from the kernel's comm thread
         self._syncing = False
         self._handlers = make_handlers()
         self._pan_gesture = make_handlers()[Tool.PAN.value]
@@ -460,8 +462,15 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         save_png(self.mask.astype(np.uint8) * 255, path, "path")
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until background segmentation (from mouse strokes) is done; ``False`` on timeout."""
-        return self._engine.wait(timeout)
+        """Block until background segmentation (from mouse strokes) is done; ``False`` on timeout.
+
+        A mouse edit the kernel is handling meanwhile (on its comm thread) finishes first, so
+        the segmentation it asks for is waited for too.
+        """
+        start = time.monotonic()
+        if not self._gate.settle(timeout):
+            return False
+        return self._engine.wait(None if timeout is None else max(0.0, timeout - (time.monotonic() - start)))
 
     @property
     def closed(self) -> bool:
@@ -1310,17 +1319,19 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         An error inside (a tool failing on odd input, say) cancels the gesture and is shown in
         the status line, instead of vanishing into the kernel's log; the seeds are untouched.
         """
-        self._ui_depth += 1
-        try:
-            yield
-        except Exception as err:
-            if self._ui_depth > 1:
-                raise
-            for handler in (*self._handlers.values(), self._pan_gesture):
-                handler.cancel(self)
-            self._report_error(err, f"⚠ {type(err).__name__}: {err}")
-        finally:
-            self._ui_depth -= 1
+        with self._gate.edit(ui=True):
+            try:
+                yield
+            except Exception as err:
+                if self._ui_depth > 1:
+                    raise
+                for handler in (*self._handlers.values(), self._pan_gesture):
+                    handler.cancel(self)
+                self._report_error(err, f"⚠ {type(err).__name__}: {err}")
+
+    @property
+    def _ui_depth(self) -> int:
+        return self._gate.ui_depth
 
     def _make_request(self, *, background: bool | None = None) -> _Request:
         seeds = self._state.array.copy()
