@@ -185,7 +185,7 @@ class Fuzzer:
         disp = int(rng.choice([h * wd, max(4, h * wd // 3), 2_000_000]))
         w = SegmentWidget(img, method=method, max_display_pixels=max(4, disp))
         if rng.random() < 0.5:  # force a coarse-to-fine block factor on this small photo
-            w._fast = Multiscale(w.image, final_pixels=int(rng.integers(4, max(5, h * wd // 2) + 1)))
+            w.document.multiscale = Multiscale(w.image, final_pixels=int(rng.integers(4, max(5, h * wd // 2) + 1)))
         return w
 
     # -- actions ---------------------------------------------------------------
@@ -389,7 +389,7 @@ class Fuzzer:
         request = w._make_request()
         if request.prior is not None and not (request.seeds > 0).any():
             return []  # a loaded mask shown as it is
-        fresh = Multiscale(w.image, final_pixels=_final_pixels(w._fast))
+        fresh = Multiscale(w.image, final_pixels=_final_pixels(w.document.multiscale))
         func = segmenters.get(request.method)
         again = fresh.segment_staged(func, request.seeds, request.prior, request.params, boxes=request.boxes).labels
         if not np.array_equal(again, w.labels):
@@ -398,7 +398,7 @@ class Fuzzer:
         return []
 
     def _undo_redo_restores(self, w) -> list[str]:
-        if not w._state.can_undo:
+        if not w.document.seed_state.can_undo:
             return []
         seeds, labels = w.seeds.copy(), w.labels.copy()
         w.undo()

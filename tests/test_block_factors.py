@@ -118,7 +118,7 @@ def _odd_widget(shape, factor, method=None):
     h, w = shape
     image, _ = disk_scene(h=h, w=w, seed=1)
     wdg = ipyseg.SegmentWidget(image, method=method, max_display_pixels=20_000)
-    wdg._fast.final_factor = factor  # force the block factor of every stage
+    wdg.document.multiscale.final_factor = factor  # force the block factor of every stage
     return wdg
 
 
@@ -146,8 +146,8 @@ def test_mouse_box_with_a_preview_stage_at_forced_factors(method):
     h, w = 53, 95  # shown at scale 1: canvas (x, y) = image (x, y)
     for k in (1, 3, 4):
         wdg = _odd_widget((h, w), k, method)
-        wdg._fast.preview_seconds = 1e-9  # every stroke: a preview at factor 2 k, then the final stage
-        assert wdg._fast.plan(segmenters.get(method)) == [2 * k, k]
+        wdg.document.multiscale.preview_seconds = 1e-9  # every stroke: a preview at factor 2 k, then the final stage
+        assert wdg.document.multiscale.plan(segmenters.get(method)) == [2 * k, k]
         wdg.tool = "box"
         drag(wdg, [(9, 7), (80, 45)])
         assert wdg.wait(60) and wdg.last_error is None
@@ -165,7 +165,7 @@ def test_widget_box_on_a_twelve_megapixel_photo():
     image[900:2100, 1300:2700] = (220, 150, 40)
     image += rng.integers(0, 20, image.shape, dtype=np.uint8)
     wdg = ipyseg.SegmentWidget(image)
-    assert wdg._fast.final_factor > 1 and 2999 % wdg._fast.final_factor
+    assert wdg.document.multiscale.final_factor > 1 and 2999 % wdg.document.multiscale.final_factor
     wdg.paint_box((1200, 800, 2800, 2200))
     assert wdg.last_error is None
     assert wdg.labels[1500, 2000] == 1 and not wdg.labels[100, 100]

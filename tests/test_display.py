@@ -88,7 +88,7 @@ def test_8_bit_photos_look_exactly_as_before(kind):
     vp = w.viewport
     before = cv2.resize(old, (vp.canvas_width, vp.canvas_height), interpolation=cv2.INTER_AREA)
     assert np.array_equal(shown(w), before)  # the canvas gets the same pixels as before
-    seg = w._fast.image
+    seg = w.document.multiscale.image
     assert seg.dtype == np.uint8 and np.array_equal(seg, old[:, :, :3])  # segmenters see the same
     assert w.display_range == (0.0, 255.0) and w.gamma == 1.0
     assert (w._toolbar.contrast.box.layout.display == "none") == (kind != "gray")  # shown for gray
@@ -244,16 +244,16 @@ def test_pyramid_is_rebuilt_only_when_what_is_segmented_changes():
     two = np.stack([cell_scene("12")[0], cell_scene("16", seed=1)[0]], axis=0)
     w = SegmentWidget(two, channel_axis=0, channels=[0], method="watershed", max_display_pixels=60 * 40)
     two_strokes(w)
-    fast, seg = w._fast, w._fast.image
+    fast, seg = w.document.multiscale, w.document.multiscale.image
     n = fast.rebuilds
     w.zoom_by(2.0)
     w.reset_view()
     w.display_range = {1: (0, 1000)}  # a hidden channel
     w.display_range = w.display_range  # the same values
     w.paint([(CX, CY + 5)], radius=2)
-    assert fast.rebuilds == n and w._fast.image is seg
+    assert fast.rebuilds == n and w.document.multiscale.image is seg
     w.display_range = {0: (200, 3000)}  # the shown channel
-    assert fast.rebuilds == n + 1 and w._fast.image is not seg
+    assert fast.rebuilds == n + 1 and w.document.multiscale.image is not seg
     w.paint([(CX, CY - 5)], radius=2)
     assert fast.rebuilds == n + 1
     w.channels = [0, 1]
@@ -313,7 +313,7 @@ def test_overlapping_channels_add_up_and_clip():
     w = SegmentWidget(a, channel_axis=0, display_range=(0, 1000), channel_colors=["yellow", "red"])
     p = shown(w)
     assert tuple(p[5, 2]) == (255, 153, 0)  # 0.6 * yellow + 0.6 * red, red clipped
-    assert w._fast.image.dtype == np.float32 and np.allclose(w._fast.image[5, 2], (1.0, 0.6, 0.0), atol=1e-6)
+    assert w.document.multiscale.image.dtype == np.float32 and np.allclose(w.document.multiscale.image[5, 2], (1.0, 0.6, 0.0), atol=1e-6)
     w.close()
 
 
@@ -351,7 +351,7 @@ def test_contrast_control_round_trips_with_the_traits(logged):
     _update(c.range, value=[6000.0, 30000.0])
     assert w.display_range[1] == (6000.0, 30000.0) and w.display_range[0] == (-5000.0, 90000.0)
     c.auto.click()
-    assert w.display_range[1] == w._picture.default_ranges[1] and tuple(c.range.value) == w.display_range[1]
+    assert w.display_range[1] == w.document.picture.default_ranges[1] and tuple(c.range.value) == w.display_range[1]
     # gamma both ways
     _update(c.gamma, value=2.0)
     assert w.gamma == 2.0
@@ -506,7 +506,7 @@ def test_switching_pictures_resets_the_display_and_the_control():
     assert w.channels == (0, 1) and w.display_range == pic.default_ranges and w.gamma == 1.0
     assert c.box.layout.display is None and c.channel.layout.display is None
     assert [v for _, v in c.channel.options] == [0, 1] and tuple(c.range.value) == w.display_range[0]
-    assert w._fast.image is pic.segmentation_image() and w._fast.image.dtype == np.float32
+    assert w.document.multiscale.image is pic.segmentation_image() and w.document.multiscale.image.dtype == np.float32
     p = shown(w)
     assert np.array_equal(p, pic.render(display.sample_view(pic.data3, w.viewport)))
     two_strokes(w)

@@ -102,7 +102,7 @@ def test_close_keeps_the_work_readable_and_refuses_edits(tmp_path):
         with pytest.raises(RuntimeError, match="closed"):
             edit()
     assert (w.seeds == seeds).all()
-    assert w._fast is None and not w._state.can_undo
+    assert w.document.multiscale is None and not w.document.seed_state.can_undo
 
 
 def test_rerunning_a_cell_closes_the_widgets_of_its_earlier_run(monkeypatch):
@@ -251,9 +251,9 @@ def test_paint_box_and_livewire_refuse_the_background_as_object():
             w.paint_box((5, 5, 20, 20), obj=bad)
         with pytest.raises((TypeError, ValueError), match="`obj`"):
             w.livewire([(5, 5), (20, 5), (20, 20)], obj=bad)
-    assert w._state.boxes == {}
+    assert w.document.seed_state.boxes == {}
     w.paint_box((5, 5, 20, 20), obj=2)
-    assert set(w._state.boxes) == {3}
+    assert set(w.document.seed_state.boxes) == {3}
     w.close()
 
 

@@ -129,7 +129,7 @@ def test_engine_drops_cancelled_work():
 def test_widget_preview_then_final_and_seeds_hold():
     img, gt = disk_scene(h=480, w=640)
     w = SegmentWidget(img, method="watershed", max_display_pixels=160 * 120)
-    w._fast._learn(segmenters.get("watershed"), {}, 10.0, w._fast.final_factor)  # pretend it is slow
+    w.document.multiscale._learn(segmenters.get("watershed"), {}, 10.0, w.document.multiscale.final_factor)  # pretend it is slow
     finals = []
     w._engine.on_result(lambda r: finals.append(r.labels.final))
     drag(w, [(70, 60), (90, 60)])
@@ -174,11 +174,11 @@ def test_overlay_stays_right_when_a_result_was_never_shown():
     img, gt = disk_scene(h=800, w=1000)
     w = SegmentWidget(img, method="watershed", max_display_pixels=250 * 200)
     w.paint([(500, 400), (600, 400)], radius=8)
-    assert w._fast.final_factor > 1 and w.mask[400, 550]
+    assert w.document.multiscale.final_factor > 1 and w.mask[400, 550]
     # A result computed but dropped as stale (here: never applied) becomes the fast path's base.
     hidden = w.seeds.copy()
     hidden[300:500, 400:700] = BACKGROUND
-    w._fast.segment(segmenters.get("watershed"), hidden)
+    w.document.multiscale.segment(segmenters.get("watershed"), hidden)
     w.seeds = hidden  # same labels as the hidden result: its window would be empty
     shown = w._display_index(w.labels)
     assert not w.mask[400, 550] and (w._overlay_index == shown).all()

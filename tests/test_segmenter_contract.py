@@ -205,7 +205,7 @@ def test_incremental_multiscale_equals_a_fresh_one_at_the_final_stage(method):
 def test_widget_undo_redo_and_edit_sequences_give_the_same_labels(method):
     image, _ = _sample_scene()
     w = ipyseg.SegmentWidget(image, method=method)
-    w._fast.final_factor = 3  # the coarse-to-fine path, as on a large photo
+    w.document.multiscale.final_factor = 3  # the coarse-to-fine path, as on a large photo
     w.paint([(95, 68), (105, 72)], label=FOREGROUND, radius=3)
     w.paint([(5, 5), (190, 8)], label=BACKGROUND, radius=3)
     w.paint_box((55, 30, 150, 120))

@@ -45,9 +45,9 @@ def test_box_tool_segments_the_object(small):
     drag(w, [(xs.min() - 8, ys.min() - 8), (xs.max() + 8, ys.max() + 8)])
     assert w.wait(60)
     assert iou(w.mask, gt) >= 0.85
-    assert w._state.boxes and not w.seeds.any()  # a box is a constraint, not painted seeds
+    assert w.document.seed_state.boxes and not w.seeds.any()  # a box is a constraint, not painted seeds
     w.undo()  # the box is one undo step
-    assert not w._state.boxes and not w.mask.any()
+    assert not w.document.seed_state.boxes and not w.mask.any()
 
 
 def test_box_then_strokes_refine(small):

@@ -246,7 +246,7 @@ def test_slow_final_stage_shows_preview_refining_then_clears():
     w = SegmentWidget(img, method="slow_ui", max_display_pixels=300 * 225)
     w.paint([(600, 450)])  # teaches the fast path that the final stage is slow
     w.clear()
-    plan = w._fast.plan(ipyseg.segmenters.get("slow_ui"), {})
+    plan = w.document.multiscale.plan(ipyseg.segmenters.get("slow_ui"), {})
     assert len(plan) == 2  # preview, then final
     seen = badges(w)
     statuses = []

@@ -152,7 +152,7 @@ def test_undo_redo_eraser_clear(scene):
     w.buttons["clear"].click()
     w.wait(30)
     assert not w.seeds.any() and not w.mask.any()
-    assert not w._state.can_redo
+    assert not w.document.seed_state.can_redo
 
 
 def test_eraser_tool_by_mouse(scene):

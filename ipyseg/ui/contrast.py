@@ -52,7 +52,7 @@ class ContrastControl:
 
     def __init__(self, widget):
         self.widget = w = widget
-        pic = w._picture
+        pic = w.document.picture
         self._refreshing = False
         lay = widgets.Layout
         integer = pic.dtype.kind in "iu"
@@ -99,7 +99,7 @@ class ContrastControl:
 
     def refresh(self) -> None:
         """Show the widget's current picture and traits (after the widget switched images)."""
-        pic = self.widget._picture
+        pic = self.widget.document.picture
         self._refreshing = True
         try:
             self.channel.options = self._channel_options()
@@ -114,17 +114,17 @@ class ContrastControl:
     def _show_parts(self) -> None:
         """Hide the whole row for 8-bit RGB photos, the channel picker for gray and RGB images."""
         self.box.layout.display = None if self.wanted_for(self.widget) else "none"
-        self.channel.layout.display = None if self.widget._picture.groups > 1 else "none"
+        self.channel.layout.display = None if self.widget.document.picture.groups > 1 else "none"
 
     @staticmethod
     def wanted_for(widget) -> bool:
         """Whether ``widget`` needs the control: every image except 8-bit RGB(A) photos."""
-        pic = widget._picture
+        pic = widget.document.picture
         return not (pic.rgb and pic.dtype == np.uint8)
 
     # ------------------------------------------------------------- showing
     def _channel_options(self):
-        w, pic = self.widget, self.widget._picture
+        w, pic = self.widget, self.widget.document.picture
         colors = dict(zip(w.channels, w.channel_colors, strict=True))
         return [(f"{c}: {_color_name(colors[c])}" if c in colors else f"{c}: hidden", c) for c in range(pic.groups)]
 
@@ -134,20 +134,20 @@ class ContrastControl:
             value = self.channel.value
             options = self._channel_options()
             if value not in [v for _, v in options]:  # another picture (set_image) with fewer channels
-                value = self.widget.channels[0] if self.widget._picture.groups > 1 else 0
+                value = self.widget.channels[0] if self.widget.document.picture.groups > 1 else 0
             self.channel.options = options
             self.channel.value = value
         finally:
             self._refreshing = False
 
     def _current_pair(self) -> tuple[float, float]:
-        w, pic = self.widget, self.widget._picture
+        w, pic = self.widget, self.widget.document.picture
         ranges = pic.check_range(w.display_range, pic.mapping.ranges)
         return ranges[pic.group(int(self.channel.value or 0))]
 
     def show_range(self) -> None:
         """Make the slider show the trait: its bounds cover the channel's values and the range."""
-        pic = self.widget._picture
+        pic = self.widget.document.picture
         g = pic.group(int(self.channel.value or 0))
         lo, hi = self._current_pair()
         b0, b1 = pic.bounds[g]
@@ -179,7 +179,7 @@ class ContrastControl:
     def _range_picked(self, change) -> None:
         if self._refreshing:
             return
-        w, pic = self.widget, self.widget._picture
+        w, pic = self.widget, self.widget.document.picture
         c = int(self.channel.value or 0)
         current = self._current_pair()
         try:

@@ -48,15 +48,15 @@ class DisplayMixin:
         r0, r1, c0, c1 = cw
         index = np.zeros((vp.canvas_height, vp.canvas_width), np.uint8)
         if self.show_seeds:
-            index[r0:r1, c0:c1] = render.sample_nearest(self._state.array, rows[r0:r1], cols[c0:c1])
+            index[r0:r1, c0:c1] = render.sample_nearest(self._doc.seed_state.array, rows[r0:r1], cols[c0:c1])
         with self.view.batch():
             self.view.show_index(self.view.seeds_layer, index, render.seed_lut(), cw)
-            if self.show_seeds and self._state.boxes:
+            if self.show_seeds and self._doc.seed_state.boxes:
                 self._draw_boxes()
 
     def _draw_boxes(self) -> None:
         rects, colors = [], []
-        for code, (r0, r1, c0, c1) in sorted(self._state.boxes.items()):
+        for code, (r0, r1, c0, c1) in sorted(self._doc.seed_state.boxes.items()):
             x0, y0 = self.viewport.image_to_canvas(r0 - 0.5, c0 - 0.5)
             x1, y1 = self.viewport.image_to_canvas(r1 - 0.5, c1 - 0.5)
             rects.append((float(x0), float(y0), float(x1 - x0), float(y1 - y0)))
@@ -95,8 +95,8 @@ class DisplayMixin:
         key = (vp.zoom, vp.top, vp.left, vp.canvas_width, vp.canvas_height)
         cached = self._view_data
         if cached is None or cached[0] != key:
-            self._view_data = cached = (key, display.sample_view(self._picture.data3, vp))
-        return self._picture.render(cached[1])
+            self._view_data = cached = (key, display.sample_view(self._doc.picture.data3, vp))
+        return self._doc.picture.render(cached[1])
 
     def _redraw_photo(self, lossless: bool = True) -> None:
         """Send the photo layer: a lossless PNG at zoom 1 (unless ``lossless`` is false), else JPEG.

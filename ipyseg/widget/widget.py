@@ -37,20 +37,21 @@ from ipyseg._validation import (
 from ipyseg.display import Mapping, as_picture, check_gamma
 from ipyseg.geometry import MAX_DISPLAY_PIXELS, Viewport, box_window, polygon_footprint, stroke_footprint
 from ipyseg.io import TiffPlane
-from ipyseg.seeds import SeedState, codes_present
+from ipyseg.seeds import codes_present
 from ipyseg.segmentation.engine import Cancelled, Engine, Result
-from ipyseg.segmentation.multiscale import FastResult, Multiscale
+from ipyseg.segmentation.multiscale import FastResult
 from ipyseg.segmentation.run import box_inputs
-from ipyseg.session import SessionState, pixels_sha256
+from ipyseg.session import SessionState
 from ipyseg.ui import render
 from ipyseg.ui.canvas_view import SHARED_WIDGETS, CanvasView
 from ipyseg.ui.lifecycle import close_tree, track_cell
 from ipyseg.ui.overlay import Badge, CanvasOverlay
 from ipyseg.ui.toolbar import Toolbar
 from ipyseg.ui.tools import Tool, make_handlers
+from ipyseg.widget.document import ImageDocument
+from ipyseg.widget.gate import EditGate
 from ipyseg.widget.input import InputMixin
 from ipyseg.widget.prepare import PreparedImage, prepare, resized_for
-from ipyseg.widget.gate import EditGate
 from ipyseg.widget.presenter import DisplayMixin
 from ipyseg.widget.touch import TouchInput
 
@@ -149,6 +150,18 @@ def _editing(method):
             return method(self, *args, **kwargs)
 
     return wrapper
+
+
+def _document_of(prepared: PreparedImage) -> ImageDocument:
+    """The per-photo state of a prepared photo (no seeds, labels or boxes yet)."""
+    return ImageDocument(
+        prepared.picture,
+        prepared.multiscale,
+        path=prepared.path,
+        plane=prepared.plane,
+        file_sha256=prepared.file_sha256,
+        pixels_sha256=prepared.pixels_sha256,
+    )
 
 
 def _close_engine(engine: Engine) -> None:
@@ -253,12 +266,10 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
     ):
         prepared = image if isinstance(image, PreparedImage) else None  # see prepare_image()
         if prepared is not None:
-            self._picture = prepared.picture
-            self._image_path, self._image_hashes = prepared.path, (prepared.file_sha256, prepared.pixels_sha256)
-            self._image_plane = prepared.plane
+            self._doc = _document_of(prepared)
         else:
             # The image's data at full precision and how it is shown (display.py).
-            self._picture = as_picture(
+            picture = as_picture(
                 sample_path() if image is None else image,
                 channel_axis=channel_axis,
                 rgb=rgb,
@@ -267,22 +278,16 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
                 display_range=display_range,
                 gamma=gamma,
             )
-            self._image_plane = image.index if isinstance(image, TiffPlane) else None
             if isinstance(image, TiffPlane):  # one plane of a stack: its data is hashed, not the whole file
-                self._image_path, self._image_hashes = image.path.resolve(), (None, None)
+                self._doc = ImageDocument(picture, path=image.path.resolve(), plane=image.index)
             else:
-                self._image_path = Path(os.fspath(image)).resolve() if isinstance(image, (str, os.PathLike)) else None
-                self._image_hashes = (
-                    None if self._image_path is None else session.file_sha256(self._image_path),
-                    None,
-                )
-        img = self._picture  # .shape is (H, W, 3|4), as the display image's
+                path = Path(os.fspath(image)).resolve() if isinstance(image, (str, os.PathLike)) else None
+                self._doc = ImageDocument(picture, path=path, file_sha256=path and session.file_sha256(path))
+        img = self._doc.picture  # .shape is (H, W, 3|4), as the display image's
         check_max_display_pixels(max_display_pixels)
         segmenters.get(method)
         method = method or segmenters.DEFAULT_METHOD
         params = segmenters.check_params(method, params)  # checked and converted (e.g. 3.0 -> 3)
-        self._state = SeedState(img.shape)
-        self._prior: np.ndarray | None = None
         self._params_by_method: dict[str, dict] = {method: dict(params)}
         self._params_checked_for: str | None = None  # see _method_changed
         self._gate = EditGate()  # edits come from cells and from the kernel's comm thread
@@ -294,10 +299,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         self._down_at = None  # (time, row, col) of a mouse-down not yet matched with ipyevents' report
         self._dom_report = None  # (time, kind) of an ipyevents report not yet matched with a mouse-down
         self._button_code = None  # BACKGROUND during a right-button gesture
-        self._last_object_code = FOREGROUND
         self._key_callbacks = []  # see on_key()
-        self._livewire_cache = None
-        self._wand_image = None
         self.last_error: BaseException | None = None
         self.last_seconds = 0.0
         self._closed = False
@@ -312,13 +314,10 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         self._engine = Engine(self._compute, self._apply_result, self._on_busy)
         # The engine holds this widget weakly; when the widget is collected, its worker stops.
         self._finalizer = weakref.finalize(self, _close_engine, self._engine)
-        # coarse-to-fine for every segmentation (multiscale.py)
-        self._fast = prepared.multiscale if prepared else Multiscale(img.segmentation_image())
         self._view_data = None  # (view key, the data sampled at the canvas pixels), see _drawing.py
         self._photo_generation = 0
         self._photo_later = Later(0.25, weakref.WeakMethod(self._send_lossless_photo))
-        self._fast.level(self._fast.final_factor)
-        self._label_ids: list[int] = []  # objects present in labels
+        self._doc.multiscale.level(self._doc.multiscale.final_factor)
         self._busy_note = ""  # what the busy status says besides "segmenting" (e.g. preparing)
         self._overlay_index: np.ndarray | None = None  # what the overlay layer shows
         self._display_labels: np.ndarray | None = None  # labels sampled at canvas pixels
@@ -344,12 +343,22 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
     @property
     def image(self) -> np.ndarray:
         """(H, W, 3|4) uint8: the image as shown, full resolution (read-only; computed when read)."""
-        return self._picture.image()
+        return self._doc.picture.image()
+
+    @property
+    def document(self) -> ImageDocument:
+        """The photo on show and its annotation state (seeds with undo history, boxes, loaded mask, pyramid).
+
+        A new photo (:meth:`set_image`) is a new document. For tools, tests and plug-ins that
+        need more than the public traits; edit through the widget's methods, which also redraw
+        and segment.
+        """
+        return self._doc
 
     @property
     def data(self) -> np.ndarray:
         """(H, W) or (H, W, C): the image's values in their own dtype, channels last (read-only)."""
-        return self._picture.data
+        return self._doc.picture.data
 
     @property
     def mask(self) -> np.ndarray:
@@ -391,18 +400,18 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
     @_editing
     def undo(self) -> bool:
         """Undo the last seed edit; ``False`` if there was nothing to undo."""
-        return self._after_edit(self._state.undo())
+        return self._after_edit(self._doc.seed_state.undo())
 
     @_editing
     def redo(self) -> bool:
         """Redo the last undone edit; ``False`` if there was nothing to redo."""
-        return self._after_edit(self._state.redo())
+        return self._after_edit(self._doc.seed_state.redo())
 
     @_editing
     def clear(self) -> None:
         """Remove every seed (one undo step) and any loaded mask; labels become empty."""
-        self._prior = None
-        if not self._after_edit(self._state.clear()):
+        self._doc.prior = None
+        if not self._after_edit(self._doc.seed_state.clear()):
             self._segment()
 
     def cutout(self, alpha: bool = False) -> np.ndarray:
@@ -422,7 +431,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
             for multi-channel images; one more channel with ``alpha``. Same dtype as ``data``.
         """
         mask = self.mask
-        pic = self._picture
+        pic = self._doc.picture
         d = pic.data3
         if pic.rgb:
             rgb = d[:, :, :3]
@@ -452,7 +461,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
             ``labels`` now, and later strokes refine it (methods that accept a prior, such as
             GrabCut, start unmarked pixels from it).
         """
-        self._prior = _frozen(as_labels(mask_or_path, self._picture.shape, "mask_or_path"))
+        self._doc.prior = _frozen(as_labels(mask_or_path, self._doc.picture.shape, "mask_or_path"))
         self._segment()
 
     def save_mask(self, path) -> None:
@@ -499,12 +508,9 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         self._closed = True
         self._engine.close(timeout=CLOSE_WAIT)  # a running computation gives up (it polls stale())
         self._finalizer.detach()
-        self._fast = None
         self._photo_later.cancel()
-        self._picture.release()
+        self._doc.release()
         self._view_data = None
-        self._state.forget_history()
-        self._livewire_cache = self._wand_image = None
         self._display_labels = self._overlay_index = None
         self.view.close()
         close_tree(*self.children, self.layout, *filter(None, [self._dom_events]), keep=SHARED_WIDGETS)
@@ -521,7 +527,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
     @property
     def image_path(self):
         """The file the photo was read from (absolute ``Path``), or ``None`` for an array."""
-        return self._image_path
+        return self._doc.path
 
     def session_state(self) -> SessionState:
         """A snapshot of everything a saved session holds (cheap: arrays are shared, not copied).
@@ -532,24 +538,24 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
             Seeds, labels, loaded mask, boxes, object names and classes, method, params and the
             image's path and hashes. Safe to call from any thread.
         """
-        if self._image_hashes[1] is None:  # the data as loaded, whatever the display settings
-            self._image_hashes = (self._image_hashes[0], pixels_sha256(self._picture.data))
-        boxes = {code - 1: (c0, r0, c1, r1) for code, (r0, r1, c0, c1) in self._state.boxes.items()}
+        doc = self._doc
+        file_hash, pixels_hash = doc.hashes()
+        boxes = {code - 1: (c0, r0, c1, r1) for code, (r0, r1, c0, c1) in self._doc.seed_state.boxes.items()}
         return SessionState(
-            shape=self._picture.shape[:2],
+            shape=self._doc.picture.shape[:2],
             seeds=self.seeds,
             labels=self.labels,
-            prior=self._prior,
+            prior=self._doc.prior,
             boxes=boxes,
             object_names=dict(self.object_names),
             object_classes=dict(self.object_classes),
             method=self.method,
             params=dict(self.params),
             labels_current=not self._engine.busy,
-            image_path=None if self._image_path is None else str(self._image_path),
-            image_plane=self._image_plane,
-            image_file_sha256=self._image_hashes[0],
-            image_pixels_sha256=self._image_hashes[1],
+            image_path=None if doc.path is None else str(doc.path),
+            image_plane=doc.plane,
+            image_file_sha256=file_hash,
+            image_pixels_sha256=pixels_hash,
         )
 
     def restore_session(self, state: SessionState) -> None:
@@ -559,30 +565,30 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         replaced; the undo history starts afresh. Labels saved while a segmentation was still
         running (``labels_current=False``) are recomputed.
         """
-        h, w = self._picture.shape[:2]
+        h, w = self._doc.picture.shape[:2]
         if tuple(state.shape) != (h, w):
             raise ValueError(f"`state` is for a {state.shape[1]} x {state.shape[0]} image; this photo is {w} x {h}")
         segmenters.get(state.method or None)
         method = state.method or self.method
         params = self._restored_params(method, state)
         segmenters.check_params(method, params)
-        seeds = as_seeds(state.seeds, self._picture.shape, "state.seeds")
+        seeds = as_seeds(state.seeds, self._doc.picture.shape, "state.seeds")
         labels = np.asarray(state.labels)
         if labels.shape != (h, w) or (labels.size and int(labels.max()) > MAX_OBJECTS):
             raise ValueError(f"`state.labels` must be ({h}, {w}) with values <= {MAX_OBJECTS}")
         boxes = {}
         for k, (x0, y0, x1, y1) in state.boxes.items():
             boxes[as_label_code(int(k) + 1, "box object + 1")] = box_window(
-                (y0, x0), (y1 - 1, x1 - 1), self._picture.shape
+                (y0, x0), (y1 - 1, x1 - 1), self._doc.picture.shape
             )
-        prior = None if state.prior is None else _frozen(as_labels(state.prior, self._picture.shape, "state.prior"))
+        prior = None if state.prior is None else _frozen(as_labels(state.prior, self._doc.picture.shape, "state.prior"))
         self._engine.discard()
         for handler in (*self._handlers.values(), self._pan_gesture):
             handler.cancel(self)
-        self._state.load(seeds, boxes)
-        self._prior = prior
+        self._doc.seed_state.load(seeds, boxes)
+        self._doc.prior = prior
         labels = _frozen(labels.astype(np.uint8))
-        self._label_ids = [int(k) for k in codes_present(labels) if k > 0]
+        self._doc.note_labels(labels)
         with self._sync(), self.hold_trait_notifications():
             self.method = method
             self.params = params
@@ -591,9 +597,9 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
             self.set_trait("labels", labels)
             self._publish_seeds()
         objs = self.objects()
-        self._last_object_code = FOREGROUND if not objs else min(objs) + 1
+        self._doc.last_object_code = FOREGROUND if not objs else min(objs) + 1
         if self.label != BACKGROUND:
-            self.label = self._last_object_code
+            self.label = self._doc.last_object_code
         self._redraw_overlay(full=True)
         self._redraw_seeds()
         if hasattr(self, "_toolbar"):
@@ -734,21 +740,12 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         self._engine.discard()
         for handler in (*self._handlers.values(), self._pan_gesture):
             handler.cancel(self)
-        old_shape = self._picture.shape[:2]
+        old_shape = self._doc.shape
         pic = image.picture
         self._photo_later.cancel()
-        self._picture = pic
+        self._doc = _document_of(image)  # everything per photo, in one assignment
         self._view_data = None
-        self._image_path = image.path
-        self._image_plane = image.plane
-        self._image_hashes = (image.file_sha256, image.pixels_sha256)
-        self._state = SeedState(pic.shape)
-        self._prior = None
-        self._fast = image.multiscale
-        self._wand_image = self._livewire_cache = None
-        self._label_ids = []
         self._overlay_index = self._display_labels = None
-        self._last_object_code = FOREGROUND
         vp = image.viewport
         vp.set_view(1.0, 0.0, 0.0)
         same_canvas = (vp.canvas_width, vp.canvas_height) == (self.viewport.canvas_width, self.viewport.canvas_height)
@@ -790,11 +787,11 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
     # ----------------------------------------------------------- objects
     def objects(self) -> list[int]:
         """Ids of the objects that exist (seeded, segmented, boxed, named or selected), ascending."""
-        ids = {int(c) - 1 for c in codes_present(self._state.array) if c >= FOREGROUND}
-        ids |= {int(k) for k in self._label_ids}
-        ids |= {c - 1 for c in self._state.boxes}
+        ids = {int(c) - 1 for c in codes_present(self._doc.seed_state.array) if c >= FOREGROUND}
+        ids |= {int(k) for k in self._doc.label_ids}
+        ids |= {c - 1 for c in self._doc.seed_state.boxes}
         ids |= {int(k) for k in self.object_names}
-        ids.add(self._last_object_code - 1)
+        ids.add(self._doc.last_object_code - 1)
         return sorted(ids)
 
     @_editing
@@ -821,12 +818,12 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
             The object id ``k`` instead of its seed code (the older spelling; not with ``label``).
         """
         a, b = as_points([box[:2], box[2:]], "box")
-        h, w = self._picture.shape[:2]
-        window = box_window(a, b, self._picture.shape)
+        h, w = self._doc.picture.shape[:2]
+        window = box_window(a, b, self._doc.picture.shape)
         if window[0] >= window[1] or window[2] >= window[3]:
             raise ValueError(f"`box` {tuple(box)} does not overlap the image ({w} x {h})")
         code = self._drawing_code(label, obj, objects_only=True)
-        self._after_edit(self._state.set_box(code, window))
+        self._after_edit(self._doc.seed_state.set_box(code, window))
 
     @_editing
     def magic_wand(self, x: float, y: float, label: int | None = None) -> None:
@@ -877,7 +874,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
     @_editing
     def fill(self, mask, label: int | None = None) -> None:
         """Set seeds of ``label`` (default the current object) on every pixel of a (H, W) bool ``mask`` (one undo step)."""
-        m = as_labels(mask, self._picture.shape, "mask") > 0
+        m = as_labels(mask, self._doc.picture.shape, "mask") > 0
         rows, cols = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))
         if rows.size:
             window = (int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
@@ -919,12 +916,12 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         if self._syncing:
             return proposal.value
         self._check_open()
-        return as_seeds(proposal.value, self._picture.shape)
+        return as_seeds(proposal.value, self._doc.picture.shape)
 
     @traitlets.observe("seeds")
     def _seeds_assigned(self, change):
         if not self._syncing:
-            self._after_edit(self._state.replace(change.new))
+            self._after_edit(self._doc.seed_state.replace(change.new))
 
     @traitlets.validate("method")
     def _valid_method(self, proposal):
@@ -997,7 +994,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
     @property
     def brush_size_range(self) -> tuple[float, float]:
         """Smallest and largest ``brush_size`` (image pixels): 1 to a quarter of the longer side (>= 50)."""
-        return 1.0, float(max(50, round(0.25 * max(self._picture.shape[:2]))))
+        return 1.0, float(max(50, round(0.25 * max(self._doc.picture.shape[:2]))))
 
     @traitlets.validate("brush_size")
     def _valid_brush(self, proposal):
@@ -1035,7 +1032,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
     # ------------------------------------------------ display (display.py, issue 11)
     @traitlets.validate("display_range")
     def _valid_display_range(self, proposal):
-        pic = self._picture
+        pic = self._doc.picture
         return pic.public_range(pic.check_range(proposal.value, pic.mapping.ranges))
 
     @traitlets.validate("gamma")
@@ -1044,18 +1041,18 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
 
     @traitlets.validate("channels")
     def _valid_channels(self, proposal):
-        return self._picture.check_channels(proposal.value)
+        return self._doc.picture.check_channels(proposal.value)
 
     @traitlets.validate("channel_colors")
     def _valid_channel_colors(self, proposal):
-        return self._picture.check_colors(proposal.value, len(self.channels))
+        return self._doc.picture.check_colors(proposal.value, len(self.channels))
 
     @traitlets.observe("display_range", "gamma", "channels", "channel_colors")
     def _display_changed(self, change):
         if self._syncing:
             return
         self._check_open()
-        pic = self._picture
+        pic = self._doc.picture
         if change.name == "channels" and len(self.channel_colors) != len(change.new):
             with self._sync():
                 self.channel_colors = None  # the default colours for the new count
@@ -1070,13 +1067,17 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
             # A lossless PNG once the control is still (longer than a few redraws: not between steps).
             self._photo_later.schedule(max(self._photo_later.delay, 4 * (time.perf_counter() - t0)))
         if pic.segmentation_key() != before:  # what is segmented is what is seen
-            self._wand_image = self._livewire_cache = None
-            if self._prior is not None or self._state.boxes or (self._state.array >= FOREGROUND).any():
+            self._doc.use_picture(pic)  # the wand, the live wire and the pyramid see the new look
+            if (
+                self._doc.prior is not None
+                or self._doc.seed_state.boxes
+                or (self._doc.seed_state.array >= FOREGROUND).any()
+            ):
                 self._segment()
 
     def _show_picture_settings(self) -> None:
-        """Set the display traits from ``self._picture``'s mapping (no redraw, no segmentation)."""
-        pic = self._picture
+        """Set the display traits from ``self._doc.picture``'s mapping (no redraw, no segmentation)."""
+        pic = self._doc.picture
         m = pic.mapping
         with self._sync(), self.hold_trait_notifications():
             self.display_range = pic.public_range(m.ranges)
@@ -1094,11 +1095,8 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         redraws and resets seeds as it needs.
         """
         self._photo_later.cancel()
-        self._picture = picture
+        self._doc.use_picture(picture)
         self._view_data = None
-        self._wand_image = self._livewire_cache = None
-        if self._fast is not None and self._fast.shape == picture.shape[:2]:
-            self._fast.set_image(picture.segmentation_image())
         self._show_picture_settings()
 
     def _send_lossless_photo(self) -> None:
@@ -1151,7 +1149,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
     @traitlets.observe("label")
     def _label_changed(self, change):
         if change.new >= FOREGROUND:
-            self._last_object_code = change.new
+            self._doc.last_object_code = change.new
 
     # ---------------------------------------------------------- controller
     @property
@@ -1166,12 +1164,12 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
     @property
     def _object_code(self) -> int:
         """Seed code of the current object (the last object label selected)."""
-        return self._last_object_code
+        return self._doc.last_object_code
 
     @property
     def object_code(self) -> int:
         """Seed code of the current object (``k + 1`` for object k): what drawing methods mark by default."""
-        return self._last_object_code
+        return self._doc.last_object_code
 
     def _drawing_code(self, label, obj=None, *, objects_only: bool = False) -> int:
         """The seed code a drawing method marks: ``label``, else object ``obj``, else the current object."""
@@ -1182,7 +1180,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         if obj is not None:
             return as_object_id(obj, "obj") + 1
         if label is None:
-            return self._last_object_code
+            return self._doc.last_object_code
         code = as_label_code(label)
         if objects_only and code < FOREGROUND:
             raise ValueError(
@@ -1199,21 +1197,21 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         """Seed codes an edit with ``code`` must keep ("preserve other objects")."""
         if not self.preserve_objects or code < FOREGROUND:
             return ()
-        return tuple(int(c) for c in codes_present(self._state.array) if c >= FOREGROUND and c != code)
+        return tuple(int(c) for c in codes_present(self._doc.seed_state.array) if c >= FOREGROUND and c != code)
 
     def _commit_stroke(self, points_rc: np.ndarray, code: int, radius: float) -> None:
-        window, footprint = stroke_footprint(points_rc, radius, self._picture.shape)
+        window, footprint = stroke_footprint(points_rc, radius, self._doc.picture.shape)
         self._commit_fill(window, footprint, code)
 
     def _commit_fill(self, window, footprint, code: int) -> None:
-        changed = self._state.apply(window, footprint, code, protect=self._protect(code))
+        changed = self._doc.seed_state.apply(window, footprint, code, protect=self._protect(code))
         if not self._after_edit(changed) and window is not None:
             # Nothing changed (e.g. erasing where nothing was): drop the preview.
             self._redraw_seeds(window)
 
     def _commit_polygon(self, points_rc: np.ndarray, code: int, *, exact: bool = False) -> None:
         """Fill a polygon with seeds of ``code``; ``exact``: make it the object (see _commit_region)."""
-        window, footprint = polygon_footprint(points_rc, self._picture.shape)
+        window, footprint = polygon_footprint(points_rc, self._doc.picture.shape)
         if window is None:
             return
         if exact:
@@ -1228,7 +1226,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         (on unmarked pixels only), so every method keeps the region as drawn.
         """
         r0, r1, c0, c1 = window
-        h, w = self._picture.shape[:2]
+        h, w = self._doc.picture.shape[:2]
         m = int(math.ceil(ring)) + 1
         outer = (max(0, r0 - m), min(h, r1 + m), max(0, c0 - m), min(w, c1 + m))
         grown = np.zeros((outer[1] - outer[0], outer[3] - outer[2]), np.uint8)
@@ -1238,39 +1236,20 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
             bool
         )
         everything = tuple(range(BACKGROUND, 256))  # the ring only takes unmarked pixels
-        changed = self._state.apply_many(
+        changed = self._doc.seed_state.apply_many(
             [(window, footprint, code, self._protect(code)), (outer, halo, BACKGROUND, everything)]
         )
         self._after_edit(changed)
 
     def _commit_box(self, window) -> None:
-        self._after_edit(self._state.set_box(self._object_code, window))
+        self._after_edit(self._doc.seed_state.set_box(self._object_code, window))
 
     def _wand(self, row: float, col: float):
-        """Magic wand: the region around ``(row, col)`` within ``wand_tolerance`` of its colour.
-
-        Returns ``(window, footprint)`` as :func:`ipyseg.geometry.stroke_footprint` does.
-        """
-        h, w = self._picture.shape[:2]
-        r, c = int(round(row)), int(round(col))
-        if not (0 <= r < h and 0 <= c < w):
-            return None, None
-        if self._wand_image is None:  # floodFill needs a writable image even in mask-only mode
-            self._wand_image = np.array(self._picture.segmentation_image(), order="C")  # what is seen
-        mask = np.zeros((h + 2, w + 2), np.uint8)
-        scale = 1.0 if self._wand_image.dtype == np.uint8 else 1.0 / 255.0  # float images lie in [0, 1]
-        tol = (self.wand_tolerance * scale,) * 3
-        flags = self.wand_connectivity | cv2.FLOODFILL_MASK_ONLY | cv2.FLOODFILL_FIXED_RANGE | (1 << 8)
-        _, _, _, (x, y, bw, bh) = cv2.floodFill(self._wand_image, mask, (c, r), (0, 0, 0), tol, tol, flags)
-        window = (y, y + bh, x, x + bw)
-        return window, mask[1 + y : 1 + y + bh, 1 + x : 1 + x + bw].astype(bool)
+        """Magic wand at image ``(row, col)``: ``(window, footprint)``, see :meth:`ImageDocument.wand`."""
+        return self._doc.wand(row, col, self.wand_tolerance, self.wand_connectivity)
 
     def _livewire(self):
-        if self._livewire_cache is None:
-            from ipyseg.segmentation.livewire import LiveWire
-
-            self._livewire_cache = LiveWire(self._picture.segmentation_image())
-        return self._livewire_cache
+        return self._doc.livewire()
 
     def _pan(self, d_row: float, d_col: float) -> None:
         vp = self.viewport
@@ -1302,7 +1281,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
 
     def _publish_seeds(self) -> None:
         with self._sync():
-            self.seeds = self._state.array.copy()
+            self.seeds = self._doc.seed_state.array.copy()
 
     @contextlib.contextmanager
     def _sync(self):
@@ -1334,9 +1313,11 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         return self._gate.ui_depth
 
     def _make_request(self, *, background: bool | None = None) -> _Request:
-        seeds = self._state.array.copy()
+        seeds = self._doc.seed_state.array.copy()
         # A box constrains its own object only (prompts, GrabCut's rectangle or per-object; see box_inputs).
-        seeds, prior, boxes = box_inputs(segmenters.get(self.method), seeds, self._prior, self._state.boxes)
+        seeds, prior, boxes = box_inputs(
+            segmenters.get(self.method), seeds, self._doc.prior, self._doc.seed_state.boxes
+        )
         background = bool(self._ui_depth) if background is None else background
         return _Request(
             seeds=seeds,
@@ -1377,15 +1358,15 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
 
     def _compute(self, request: _Request) -> np.ndarray:
         func = segmenters.get(request.method)
-        self._fast.set_image(self._picture.segmentation_image())  # rebuilt only when what is seen changed
+        self._doc.multiscale.set_image(self._doc.picture.segmentation_image())  # rebuilt only when what is seen changed
         prepare = getattr(func, "prepare", None)
         if request.prepare and prepare is not None:  # the image as the segmenter will receive it
-            prepare(segmenters.adapt_image(func, self._fast.image), **request.params)
+            prepare(segmenters.adapt_image(func, self._doc.multiscale.image), **request.params)
         if request.prior is not None and not (request.seeds > 0).any() and not request.boxes:
             return request.prior.copy()  # a loaded mask, not refined yet
         if self._engine.stale():
             raise Cancelled
-        return self._fast.segment_staged(
+        return self._doc.multiscale.segment_staged(
             func,
             request.seeds,
             request.prior,
@@ -1411,12 +1392,12 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
                 self._badge.refining(self.method)
                 self._engine.submit(dataclasses.replace(result.request, preview=False))
         labels = _frozen(np.asarray(value, dtype=np.uint8))
-        self._label_ids = [int(k) for k in codes_present(labels) if k > 0]
+        self._doc.note_labels(labels)
         self.set_trait("labels", labels)
         self._redraw_overlay(window=window)  # before the bookkeeping below: what the user waits for
         if hasattr(self, "_toolbar"):
             self._toolbar.refresh_objects()
-        n = len(self._label_ids)
+        n = len(self._doc.label_ids)
         objs = f"{n} object{'s' if n != 1 else ''}"
         if preview:
             text = f"{self.method} · preview in {1000 * result.seconds:.0f} ms · {objs} · refining…"

@@ -33,7 +33,7 @@ def segment_with_mouse(nb, H, W, photo):
 
     res = nb.wait_kernel(
         "s = w.seeds\nresult = dict(fg=int((s == 2).sum()), bg=int((s == 1).sum()), label=w.label,"
-        " undo=len(w._state._undo), status=w.status, err=repr(w.last_error))",
+        " undo=len(w.document.seed_state._undo), status=w.status, err=repr(w.last_error))",
         lambda v: v["fg"] > 0 and v["bg"] > 0,
         what="both strokes to reach the kernel",
     )

@@ -108,7 +108,7 @@ def test_gamma_slider_and_auto_button(nb):
     print(f"\ngamma from the slider: {gamma:.2f}")
     nb.widget().locator("button", has_text="Auto").click()
     nb.wait_kernel(
-        "result = list(w.display_range) == list(w._picture.default_ranges[0])", lambda v: v is True, what="Auto"
+        "result = list(w.display_range) == list(w.document.picture.default_ranges[0])", lambda v: v is True, what="Auto"
     )
     nb.wait_kernel("result = w._photo_later.pending", lambda v: v is False, what="the lossless photo")
     assert _photo_matches_kernel(nb) < 1.0
