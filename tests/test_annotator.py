@@ -172,7 +172,7 @@ def test_corrupt_item_opens_with_error_and_others_still_open(photos, tmp_path, a
     bad.write_bytes(bad.read_bytes()[:50])
     b = open_annotator(annotators, photos, out=out)
     b.goto(1)
-    assert str(bad) in b._message.value and "not autosaved" in b._message.value
+    assert str(bad) in b.header.message.value and "not autosaved" in b.header.message.value
     with pytest.raises(session.SessionError, match="img1.png.labels.png"):
         b.labels(1)
     with pytest.raises(RuntimeError, match="could not be loaded"):
@@ -192,7 +192,7 @@ def test_same_out_in_another_process_is_refused(photos, tmp_path, annotators):
     assert run.returncode != 0 and "in use by another annotator" in run.stderr
     # in the same process (a re-run cell) the new annotator replaces the old one
     again = open_annotator(annotators, photos, out=out)
-    assert annotators[0]._closed and not again._closed
+    assert annotators[0].closed and not again.closed
 
 
 def test_carry_over_stack(tmp_path, annotators):
@@ -500,9 +500,9 @@ def test_an_unreadable_image_is_passed_over_and_never_breaks_navigation(tmp_path
     assert a.index == 1 and a.item_keys[1] == "img0.png"  # opened on the first item that opens
     with pytest.raises(ValueError, match=r"item 2 \(img1.png\) cannot be opened"):
         a.goto(2)
-    assert a.index == 1 and a._current == 1  # we stayed where we were
+    assert a.index == 1 and "<b>2 / 4</b>" in a.header.title.value  # we stayed where we were
     assert a.next() == 3  # passes over the unreadable item
-    assert "passed over item 3 (img1.png)" in a._message.value or "cannot be opened" in a._title.value
+    assert "passed over item 3 (img1.png)" in a.header.message.value or "cannot be opened" in a.header.title.value
     assert a.previous() == 1
     a.widget.click(26, 20)
     a.mark_done()  # advances to the next unfinished item that opens
@@ -538,7 +538,7 @@ def test_hidden_items_keep_their_status_created_is_kept_and_carry_over_survives_
     assert b.index == 1 and not b.widget.labels.any()
     c = ipyseg.Annotator(src, out=out)  # the same folder again in this process closes the old one
     annotators.append(c)
-    assert b._closed
+    assert b.closed
 
 
 def test_out_inside_the_source_folder_does_not_turn_our_files_into_items(tmp_path, annotators):

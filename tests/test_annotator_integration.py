@@ -51,9 +51,7 @@ def iou(a, b):
 
 def settle(a, timeout=30):
     """Let the annotator's background work finish: a pending re-prepare, the prefetch thread, the widget."""
-    a._reprepare.flush()
-    assert a._prefetcher.idle(timeout)
-    assert a.widget.wait(timeout)
+    assert a.wait(timeout)
 
 
 # ------------------------------------------------------------------------ TIFF stacks
@@ -72,7 +70,7 @@ def test_a_tiff_stack_is_one_item_per_plane_read_lazily(tmp_path, annotators, mo
     a = open_annotator(annotators, path, out=tmp_path / "out", carry_over=True)
     assert len(a) == 5 and a.item_keys == [f"stack.tif#{z:04d}" for z in range(5)]
     assert a.widget.data.dtype == np.uint16 and np.array_equal(a.widget.data, stack[0])
-    assert a._prefetcher.idle(30)
+    assert a.prefetcher.idle(30)
     assert set(reads) == {0, 1}  # the current plane and the next one, nothing else
     truth = segment_disk(a.widget, 0)
     assert iou(a.widget.mask, truth) > 0.9
@@ -208,7 +206,9 @@ def test_display_settings_apply_to_every_item_and_follow_the_user(tmp_path, anno
     a.close()
     b = open_annotator(annotators, src, out=tmp_path / "out", display_range=(0, 65535), gamma=2.0)
     b.goto(1)
-    assert not b._errors and b.status[1] == "in progress" and b.widget.labels.any()
+    assert (
+        all(b.record(i).error is None for i in range(len(b))) and b.status[1] == "in progress" and b.widget.labels.any()
+    )
     assert b.widget.display_range == ((0.0, 65535.0), (0.0, 65535.0))
 
 
@@ -221,9 +221,9 @@ def test_display_settings_that_do_not_fit_an_item_leave_it_its_defaults(tmp_path
     assert a.widget.channel_colors == ((255, 0, 255),)
     a.goto(2)
     assert a.widget.channels == (0,) and a.widget.channel_colors == ((255, 255, 255),)
-    assert "shown with its own display settings" in a._message.value and "channel 1" in a._message.value
+    assert "shown with its own display settings" in a.header.message.value and "channel 1" in a.header.message.value
     a.goto(1)
-    assert a.widget.channels == (1,) and a._message.value == ""
+    assert a.widget.channels == (1,) and a.header.message.value == ""
 
 
 def test_16_bit_array_stack_resumes(tmp_path, annotators):
@@ -235,7 +235,7 @@ def test_16_bit_array_stack_resumes(tmp_path, annotators):
     a.close()
     b = open_annotator(annotators, stack, out=tmp_path / "out")
     b.goto(0)
-    assert not b._errors and iou(b.widget.mask, truth) > 0.9
+    assert all(b.record(i).error is None for i in range(len(b))) and iou(b.widget.mask, truth) > 0.9
     # sessions written before the data was hashed recorded the shown image's hash: they still open
     state = session.load(tmp_path / "out" / "00000.json")
     state.image_pixels_sha256 = pixels_sha256(b.widget.image)
@@ -362,7 +362,7 @@ def test_next_finds_the_sam_embedding_prefetched(tmp_path, annotators, sam_files
     assert np.array_equal(a.widget.labels, headless) and a.widget.labels.any()
     assert enc.runs == 3  # the same image as the widget's, found in the cache
     a.flush()
-    assert a._saver.errors == 0  # sam's model is not saved (a Python object), the rest is
+    assert a.autosaver.errors == 0  # sam's model is not saved (a Python object), the rest is
     doc = json.loads((a.out / "00001.json").read_text())
     assert doc["method"] == "sam" and doc["params_not_saved"] == ["model"] and "model" not in doc["params"]
     # a contrast change: the neighbours are prepared (and encoded) again with it, ahead of "next"
@@ -380,7 +380,11 @@ def test_next_finds_the_sam_embedding_prefetched(tmp_path, annotators, sam_files
     a.close()
     b = open_annotator(annotators, stack, out=tmp_path / "out", method="sam", model=enc.sam)
     b.goto(1)
-    assert b.widget.wait(30) and not b._errors and b.widget.params["model"] is enc.sam
+    assert (
+        b.widget.wait(30)
+        and all(b.record(i).error is None for i in range(len(b)))
+        and b.widget.params["model"] is enc.sam
+    )
     assert np.array_equal(b.widget.labels, left)
 
 

@@ -1,0 +1,106 @@
+"""The header above an :class:`~ipyseg.Annotator`'s widget: buttons, progress, title, message.
+
+It shows what it is given (:meth:`Header.update`: an item and the records; :meth:`Header.show_message`)
+and calls the actions it was built with; it reads nothing of the annotator.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+
+import ipywidgets as widgets
+
+from ipyseg.dataset.records import ItemRecords
+
+ERROR_COLOR = "#b00020"
+INFO_COLOR = "#2e7d32"
+
+
+class Header(widgets.VBox):
+    """``◀ ▶ Done Skip``, a progress bar and ``12 / 120 · IMG_0042.jpg · in progress``; a message below.
+
+    Parameters
+    ----------
+    total : int
+        Number of items (the progress bar's maximum).
+    actions : dict
+        ``{"previous", "next", "done", "skip"}`` -> a function of no arguments, run by its
+        button; an exception it raises is shown in the message line.
+
+    Attributes
+    ----------
+    buttons : dict of ipywidgets.Button
+        The four buttons by name.
+    title, message : ipywidgets.HTML
+        The title line and the message line.
+    bar : ipywidgets.IntProgress
+        Done items.
+    """
+
+    def __init__(self, total: int, actions: dict[str, Callable[[], object]]):
+        lay = widgets.Layout
+        self.title = widgets.HTML()
+        self.bar = widgets.IntProgress(min=0, max=total, layout=lay(width="180px"))
+        self.message = widgets.HTML()
+        b = self.buttons = {
+            "previous": widgets.Button(
+                icon="chevron-left", tooltip="Previous image (, or ←)", layout=lay(width="40px")
+            ),
+            "next": widgets.Button(icon="chevron-right", tooltip="Next image (. or →)", layout=lay(width="40px")),
+            "done": widgets.Button(
+                description="Done", icon="check", button_style="success", tooltip="Done, next unfinished (a)"
+            ),
+            "skip": widgets.Button(description="Skip", icon="forward", tooltip="Skip this image (x)"),
+        }
+        for name, button in b.items():
+            button.on_click(self._handler(actions[name]))
+        row = widgets.HBox(
+            [b["previous"], b["next"], b["done"], b["skip"], self.bar, self.title],
+            layout=lay(align_items="center", flex_flow="row wrap"),
+        )
+        super().__init__(children=[row, self.message])
+
+    def _handler(self, fn):
+        def handler(_):
+            try:
+                fn()
+            except Exception as err:
+                self.show_message(f"⚠ {type(err).__name__}: {err}", error=True)
+
+        return handler
+
+    def update(self, i: int, records: ItemRecords, name_of: Callable[[int], str]) -> None:
+        """Show item ``i`` (0-based) and the counts of ``records``; ``name_of(j)`` names item ``j``.
+
+        The message is the first that applies: the item's saved work could not be loaded, its
+        note, the item last found unreadable, every item done or skipped; else none.
+        """
+        rec = records[i]
+        done, skipped, unreadable = records.count("done"), records.count("skipped"), records.unreadable
+        self.bar.value = done
+        self.bar.description = ""
+        text = f"<b>{i + 1} / {len(records)}</b> · {html.escape(name_of(i))} · {rec.status}"
+        cannot = f", {len(unreadable)} cannot be opened" if unreadable else ""
+        text += f' <span style="color:#666">({done} done, {skipped} skipped{cannot})</span>'
+        self.title.value = text
+        j = records.last_unreadable
+        if rec.error is not None:
+            self.show_message(
+                f"⚠ saved work of this image could not be loaded, so it is not autosaved (fix or delete its "
+                f"files to start over): {rec.error}",
+                error=True,
+            )
+        elif rec.note:
+            self.show_message(f"ⓘ {rec.note}")
+        elif j in unreadable:
+            self.show_message(f"⚠ passed over item {j + 1} ({name_of(j)}): {unreadable[j]}", error=True)
+        elif records.finished():
+            self.show_message("✓ every image is done or skipped: export with a.export_coco(...)")
+        else:
+            self.show_message("")
+
+    def show_message(self, text: str, error: bool = False) -> None:
+        """Show ``text`` in the message line (red when ``error``); ``""`` clears it."""
+        color = ERROR_COLOR if error else INFO_COLOR
+        self.message.value = f'<span style="color:{color}">{html.escape(text)}</span>' if text else ""

@@ -1,0 +1,121 @@
+"""Each item's saved work: its files in ``out``, and the snapshots on their way there.
+
+:class:`ItemStore` owns the :class:`~ipyseg.dataset.workers.Autosaver` and answers "what is item
+``i``'s newest work": the widget's (when the caller passes it), a snapshot not yet written, or
+the files. Writing an item tells :class:`~ipyseg.dataset.records.ItemRecords` (the index).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from ipyseg import session
+from ipyseg.dataset.records import ItemRecords
+from ipyseg.dataset.workers import Autosaver
+from ipyseg.session import SessionError, SessionState
+from ipyseg.widget.prepare import PreparedImage
+
+
+class ItemStore:
+    """Saved work of every item: read from ``out``, written by a background autosaver.
+
+    Parameters
+    ----------
+    out : Path
+        The annotator's output folder (item ``key``'s sidecar is ``out/<key>.json``).
+    items : Items
+        The annotator's items.
+    records : ItemRecords
+        Told of each write (statuses, index file); gives each item's status and ``created``.
+    classes : callable
+        Returns the category names written into the index.
+    on_error : callable
+        ``on_error(key, exception)`` when a write fails (autosave thread).
+    """
+
+    def __init__(self, out: Path, items, records: ItemRecords, classes: Callable[[], list], on_error: Callable):
+        self.out = Path(out)
+        self.items = items
+        self.records = records
+        self._classes = classes
+        self.saver = Autosaver(self._write, on_error=on_error)
+
+    def saved_state(self, i: int, prepared: PreparedImage):
+        """Item ``i``'s state from its files (checked against the photo), ``None`` or the SessionError."""
+        path = self.records.json_path(i)
+        if not path.exists():
+            return None
+        try:
+            state = session.load(path)
+            session.check_image(
+                state, prepared.picture.data, prepared.path, path, shown=prepared.image, file_hash=prepared.file_sha256
+            )
+        except SessionError as err:
+            return err
+        return state
+
+    def newest_state(self, i: int, prepared: PreparedImage, state, saver_version: tuple):
+        """The state to open item ``i`` with: a pending save's, else ``state`` (read by the prefetch
+        when the autosaver's version was ``saver_version``) or the files as they are now.
+        """
+        key = self.items.keys[i]
+        latest = self.saver.latest(key)
+        if latest is not None:
+            return latest
+        if not saver_version[1] or saver_version != self.saver.version(key):
+            return self.saved_state(i, prepared)  # saved since (or being saved when) it was read
+        return state
+
+    def state_of(self, i: int, live: Callable[[], SessionState] | None = None) -> SessionState | None:
+        """Item ``i``'s newest state: ``live()`` (the widget's, when it holds the item), a pending save's, or the files'."""
+        if live is not None:
+            return live()
+        latest = self.saver.latest(self.items.keys[i])
+        if latest is not None:
+            return latest
+        path = self.records.json_path(i)
+        return session.load(path) if path.exists() else None
+
+    def labels_and_classes(self, i: int, live: Callable[[], SessionState] | None = None) -> tuple[np.ndarray, dict]:
+        """Item ``i``'s newest labels and object classes, reading only what is needed from disk."""
+        if live is not None or self.saver.latest(self.items.keys[i]) is not None:
+            state = self.state_of(i, live)
+            return state.labels, dict(state.object_classes)
+        path = self.records.json_path(i)
+        if path.exists():
+            labels, classes = session.load_labels(path)
+            return labels, classes
+        return np.zeros(self.items.size(i), np.uint8), {}
+
+    def stamped(self, i: int, state: SessionState) -> SessionState | None:
+        """``state`` of item ``i`` with its status and timestamps, or ``None`` if there is nothing to save.
+
+        An untouched item with work becomes ``"in progress"`` (in its record).
+        """
+        rec = self.records[i]
+        if rec.status == "untouched":
+            if state.is_empty:
+                return None
+            rec.status = "in progress"
+        state.status = rec.status
+        state.modified = session.now_iso()
+        prev = self.saver.latest(self.items.keys[i])
+        state.created = (prev.created if prev is not None else None) or rec.created or state.modified
+        return state
+
+    def _write(self, key: str, state: SessionState) -> None:
+        """Autosave thread: write an item's files, then tell the index."""
+        path = self.out / (key + ".json")
+        session.save(state, path)
+        self.records.saved(key, state.status, path.stat().st_mtime_ns, len(_ids(state.labels)), self._classes())
+
+
+def _ids(labels: np.ndarray) -> list[int]:
+    from ipyseg.seeds import codes_present
+
+    if labels.dtype == np.uint8:
+        return [int(k) for k in codes_present(labels) if k]
+    return [int(k) for k in np.unique(labels) if k]
