@@ -68,7 +68,7 @@ class Photos:
 def shown(w):
     """The photo as the canvas shows it now (a full redraw, decoded)."""
     rec = Photos(w)
-    w._redraw_all()
+    w.presenter.redraw_all()
     kind, rgb = rec.sent[-1]
     assert kind == "png"
     return rgb
@@ -339,7 +339,7 @@ def test_contrast_control_round_trips_with_the_traits(logged):
     _update(c.range, value=[500.0, 2000.0])
     assert w.display_range[0] == (500.0, 2000.0) and w.display_range[1] != (500.0, 2000.0)
     assert rec.sent and rec.sent[-1][0] == "jpeg"  # quick while the slider moves ...
-    assert w._photo_later.pending and w._photo_later.flush() and rec.sent[-1][0] == "png"  # ... then lossless
+    assert w.presenter.lossless_later.pending and w.presenter.lossless_later.flush() and rec.sent[-1][0] == "png"  # ... then lossless
     # trait -> page
     w.display_range = {0: (800, 1200)}
     assert tuple(c.range.value) == (800.0, 1200.0)
@@ -370,7 +370,7 @@ def test_the_pages_echo_of_a_value_changes_nothing(logged):
     _update(c.range, value=[500.00000000000006, 2000.0000000000002])  # what noUiSlider sends back
     _update(c.gamma, value=0.5000000000000001)
     assert w.display_range == (500.0, 2000.0) and w.gamma == 0.5
-    assert not rec.sent and not w._photo_later.pending  # nothing redrawn, nothing sent back
+    assert not rec.sent and not w.presenter.lossless_later.pending  # nothing redrawn, nothing sent back
     _update(c.range, value=[500.0, 1990.0])  # a real move still counts
     assert w.display_range == (500.0, 1990.0)
     assert not logged()
@@ -464,7 +464,7 @@ def test_a_closed_microscopy_widget_is_released():
     _update(c.range, value=[7000.0, 30000.0])  # a lossless photo is pending
     ref = weakref.ref(w)
     w.close()
-    assert not w._photo_later.pending and c.range.comm is None
+    assert not w.presenter.lossless_later.pending and c.range.comm is None
     assert w.data.dtype == np.uint16 and w.image.shape == (H, W, 3)  # still readable
     del w, c
     gc.collect()
@@ -501,8 +501,8 @@ def test_switching_pictures_resets_the_display_and_the_control():
     c = w._toolbar.contrast
     assert c.box.layout.display == "none"
     two = np.stack([cell_scene("12")[0], cell_scene("16", seed=1)[0]], axis=-1)
-    pic = display.as_picture(two, channel_axis=-1)
-    w._use_picture(pic)
+    w.set_image(w.prepare_image(two, channel_axis=-1))
+    pic = w.document.picture
     assert w.channels == (0, 1) and w.display_range == pic.default_ranges and w.gamma == 1.0
     assert c.box.layout.display is None and c.channel.layout.display is None
     assert [v for _, v in c.channel.options] == [0, 1] and tuple(c.range.value) == w.display_range[0]
@@ -511,7 +511,7 @@ def test_switching_pictures_resets_the_display_and_the_control():
     assert np.array_equal(p, pic.render(display.sample_view(pic.data3, w.viewport)))
     two_strokes(w)
     assert iou(w.mask, cell_scene("12")[1]) >= 0.9
-    w._use_picture(display.as_picture(img))  # back to the photo
+    w.set_image(img)  # back to the photo
     assert c.box.layout.display == "none" and w.display_range == (0.0, 255.0)
     assert np.array_equal(
         shown(w), cv2.resize(img, (w.viewport.canvas_width, w.viewport.canvas_height), interpolation=cv2.INTER_AREA)

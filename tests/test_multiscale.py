@@ -180,8 +180,8 @@ def test_overlay_stays_right_when_a_result_was_never_shown():
     hidden[300:500, 400:700] = BACKGROUND
     w.document.multiscale.segment(segmenters.get("watershed"), hidden)
     w.seeds = hidden  # same labels as the hidden result: its window would be empty
-    shown = w._display_index(w.labels)
-    assert not w.mask[400, 550] and (w._overlay_index == shown).all()
+    shown = w.presenter.display_index(w.labels)
+    assert not w.mask[400, 550] and (w.presenter.overlay_index == shown).all()
 
 
 def test_empty_requests_do_not_make_a_slow_method_look_fast():

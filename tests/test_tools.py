@@ -255,12 +255,12 @@ def test_object_names_and_dropdown(small):
 def test_overlay_modes_and_seed_visibility(small):
     w, gt = small
     w.paint([(100, 80), (120, 80)], radius=4)
-    filled = w._overlay_index.copy()
+    filled = w.presenter.overlay_index.copy()
     w.overlay_mode = "contour"
-    contour = w._overlay_index
+    contour = w.presenter.overlay_index
     assert 0 < (contour > 0).sum() < (filled > 0).sum() / 3
     w.overlay_mode = "hidden"
-    assert not w._overlay_index.any()
+    assert not w.presenter.overlay_index.any()
     with pytest.raises(ValueError, match="`overlay_mode`"):
         w.overlay_mode = "sparkly"
     sent = []

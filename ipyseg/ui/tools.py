@@ -101,7 +101,7 @@ class _StrokeTool(_Handler):
     def cancel(self, ctl):
         if self.points:
             self.points = []
-            ctl._redraw_seeds()  # drop the preview
+            ctl._presenter.redraw_seeds()  # drop the preview
 
 
 class _BrushTool(_StrokeTool):

@@ -39,7 +39,7 @@ class InputMixin:
         layer.on_mouse_out(self._on_mouse_out)
         layer.on_mouse_wheel(self._on_mouse_wheel)
         layer.on_key_down(self._on_key_down)
-        layer.on_client_ready(self._redraw_all)
+        layer.on_client_ready(self._presenter.redraw_all)
         self._touch.connect(layer)
         self._overlay.on_zoom(self._on_zoom_gesture)
         try:

@@ -23,7 +23,6 @@ import traitlets
 
 from ipyseg import segmenters, session
 from ipyseg._constants import BACKGROUND, FOREGROUND, MAX_OBJECTS
-from ipyseg._util.timers import Later
 from ipyseg._validation import (
     as_label_code,
     as_labels,
@@ -52,7 +51,7 @@ from ipyseg.widget.document import ImageDocument
 from ipyseg.widget.gate import EditGate
 from ipyseg.widget.input import InputMixin
 from ipyseg.widget.prepare import PreparedImage, prepare, resized_for
-from ipyseg.widget.presenter import DisplayMixin
+from ipyseg.widget.presenter import Presenter
 from ipyseg.widget.touch import TouchInput
 
 #: Largest zoom: one image pixel spans this many canvas pixels.
@@ -169,7 +168,7 @@ def _close_engine(engine: Engine) -> None:
     engine.close(timeout=0)
 
 
-class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
+class SegmentWidget(InputMixin, widgets.VBox):
     """Interactive segmentation of one image: paint seeds, get labels.
 
     Parameters
@@ -314,13 +313,9 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         self._engine = Engine(self._compute, self._apply_result, self._on_busy)
         # The engine holds this widget weakly; when the widget is collected, its worker stops.
         self._finalizer = weakref.finalize(self, _close_engine, self._engine)
-        self._view_data = None  # (view key, the data sampled at the canvas pixels), see _drawing.py
-        self._photo_generation = 0
-        self._photo_later = Later(0.25, weakref.WeakMethod(self._send_lossless_photo))
+        self._presenter = Presenter(self)  # what the canvas shows, and its caches
         self._doc.multiscale.level(self._doc.multiscale.final_factor)
         self._busy_note = ""  # what the busy status says besides "segmenting" (e.g. preparing)
-        self._overlay_index: np.ndarray | None = None  # what the overlay layer shows
-        self._display_labels: np.ndarray | None = None  # labels sampled at canvas pixels
         with self._sync(), self.hold_trait_notifications():
             self.set_trait("labels", _frozen(np.zeros(img.shape[:2], np.uint8)))
             self.method = method
@@ -335,7 +330,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         super().__init__(children=[self._toolbar.box, self._overlay, self.view.canvas, self._status_html])
         self.add_class("ipyseg")
         self._connect_events()
-        self._redraw_all()
+        self._presenter.redraw_all()
         track_cell(self)  # re-running this notebook cell closes this widget (see close())
         self._prepare_in_background()
 
@@ -354,6 +349,11 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         and segment.
         """
         return self._doc
+
+    @property
+    def presenter(self) -> Presenter:
+        """What draws the canvas (photo, overlay, seeds) and its caches; for tools and tests."""
+        return self._presenter
 
     @property
     def data(self) -> np.ndarray:
@@ -508,10 +508,8 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         self._closed = True
         self._engine.close(timeout=CLOSE_WAIT)  # a running computation gives up (it polls stale())
         self._finalizer.detach()
-        self._photo_later.cancel()
+        self._presenter.close()
         self._doc.release()
-        self._view_data = None
-        self._display_labels = self._overlay_index = None
         self.view.close()
         close_tree(*self.children, self.layout, *filter(None, [self._dom_events]), keep=SHARED_WIDGETS)
         super().close()
@@ -600,8 +598,8 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         self._doc.last_object_code = FOREGROUND if not objs else min(objs) + 1
         if self.label != BACKGROUND:
             self.label = self._doc.last_object_code
-        self._redraw_overlay(full=True)
-        self._redraw_seeds()
+        self._presenter.redraw_overlay(full=True)
+        self._presenter.redraw_seeds()
         if hasattr(self, "_toolbar"):
             self._toolbar.refresh_objects()
         if not state.labels_current:
@@ -742,10 +740,8 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
             handler.cancel(self)
         old_shape = self._doc.shape
         pic = image.picture
-        self._photo_later.cancel()
         self._doc = _document_of(image)  # everything per photo, in one assignment
-        self._view_data = None
-        self._overlay_index = self._display_labels = None
+        self._presenter.new_photo()
         vp = image.viewport
         vp.set_view(1.0, 0.0, 0.0)
         same_canvas = (vp.canvas_width, vp.canvas_height) == (self.viewport.canvas_width, self.viewport.canvas_height)
@@ -775,11 +771,11 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         if image.photo_current:
             with self.view.batch():
                 self.view.show_photo(image.preview)  # small JPEG first: the new photo appears sooner
-                self._redraw_overlay(full=True)
-                self._redraw_seeds()
+                self._presenter.redraw_overlay(full=True)
+                self._presenter.redraw_seeds()
             self.view.show_photo(image.photo)  # then the lossless PNG (the front end draws in order)
         else:  # its display settings changed since it was prepared: draw it as it is now
-            self._redraw_all()
+            self._presenter.redraw_all()
         self._toolbar.refresh_objects()
         self._set_status(f"{pic.shape[1]} x {pic.shape[0]}")
         self._prepare_in_background()  # e.g. SAM's encoder for the new photo
@@ -902,13 +898,13 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         row, col = vp.canvas_to_image(*anchor)
         x, y = to
         vp.set_view(zoom, row + 0.5 - y / (vp.fit_scale_y * zoom), col + 0.5 - x / (vp.fit_scale_x * zoom))
-        self._redraw_all()
+        self._presenter.redraw_all()
 
     @_editing
     def reset_view(self) -> None:
         """Show the whole image again."""
         self.viewport.set_view(1.0, 0.0, 0.0)
-        self._redraw_all()
+        self._presenter.redraw_all()
 
     # ------------------------------------------------------------ traitlets
     @traitlets.validate("seeds")
@@ -989,7 +985,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
     def _tool_changed(self, change):
         if change.old in self._handlers:
             self._handlers[change.old].cancel(self)
-            self._redraw_seeds()  # drop any half-drawn preview
+            self._presenter.redraw_seeds()  # drop any half-drawn preview
 
     @property
     def brush_size_range(self) -> tuple[float, float]:
@@ -1007,7 +1003,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
 
     @traitlets.observe("opacity", "overlay_mode")
     def _overlay_style_changed(self, change):
-        self._redraw_overlay(full=True)
+        self._presenter.redraw_overlay(full=True)
 
     @traitlets.validate("overlay_mode")
     def _valid_overlay_mode(self, proposal):
@@ -1017,7 +1013,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
 
     @traitlets.observe("show_seeds")
     def _show_seeds_changed(self, change):
-        self._redraw_seeds()
+        self._presenter.redraw_seeds()
 
     @traitlets.validate("wand_tolerance")
     def _valid_wand_tolerance(self, proposal):
@@ -1060,12 +1056,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         mapping = Mapping(ranges, float(self.gamma), tuple(self.channels), tuple(self.channel_colors))
         before = pic.segmentation_key()
         pic.set_mapping(mapping)
-        t0 = time.perf_counter()
-        self._photo_later.cancel()  # not in the middle of this redraw
-        self._redraw_photo(lossless=not self._ui_depth)
-        if self._ui_depth and self.viewport.zoom == 1.0:
-            # A lossless PNG once the control is still (longer than a few redraws: not between steps).
-            self._photo_later.schedule(max(self._photo_later.delay, 4 * (time.perf_counter() - t0)))
+        self._presenter.redraw_photo_while_moving(bool(self._ui_depth))
         if pic.segmentation_key() != before:  # what is segmented is what is seen
             self._doc.use_picture(pic)  # the wand, the live wire and the pyramid see the new look
             if (
@@ -1086,23 +1077,6 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
             self.channel_colors = m.colors
         if hasattr(self, "_toolbar"):
             self._toolbar.contrast.refresh()
-
-    def _use_picture(self, picture) -> None:
-        """Show another :class:`ipyseg.display.Picture` of the same size (e.g. from ``set_image``).
-
-        Resets what depends on the picture: display traits, the contrast control, the view's
-        data samples, the wand and live-wire caches and the fast path's image. The caller
-        redraws and resets seeds as it needs.
-        """
-        self._photo_later.cancel()
-        self._doc.use_picture(picture)
-        self._view_data = None
-        self._show_picture_settings()
-
-    def _send_lossless_photo(self) -> None:
-        """Send the photo as a lossless PNG again (after JPEG redraws while a control moved)."""
-        if not self._closed and self.viewport.zoom == 1.0:
-            self._redraw_photo(lossless=True)
 
     @traitlets.validate("object_names")
     def _valid_object_names(self, proposal):
@@ -1207,7 +1181,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         changed = self._doc.seed_state.apply(window, footprint, code, protect=self._protect(code))
         if not self._after_edit(changed) and window is not None:
             # Nothing changed (e.g. erasing where nothing was): drop the preview.
-            self._redraw_seeds(window)
+            self._presenter.redraw_seeds(window)
 
     def _commit_polygon(self, points_rc: np.ndarray, code: int, *, exact: bool = False) -> None:
         """Fill a polygon with seeds of ``code``; ``exact``: make it the object (see _commit_region)."""
@@ -1255,7 +1229,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         vp = self.viewport
         if vp.zoom > 1.0:
             vp.set_view(vp.zoom, vp.top + d_row, vp.left + d_col)
-            self._redraw_all()
+            self._presenter.redraw_all()
 
     def _zoom_at_pointer(self, factor: float) -> None:
         x, y = self._last_move if self._last_move is not None else (None, None)
@@ -1274,7 +1248,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         """Refresh after a seed edit touching ``window`` (image pixels); ``False`` if none."""
         if window is None:
             return False
-        self._redraw_seeds(window)
+        self._presenter.redraw_seeds(window)
         self._publish_seeds()
         self._segment()
         return True
@@ -1394,7 +1368,7 @@ class SegmentWidget(DisplayMixin, InputMixin, widgets.VBox):
         labels = _frozen(np.asarray(value, dtype=np.uint8))
         self._doc.note_labels(labels)
         self.set_trait("labels", labels)
-        self._redraw_overlay(window=window)  # before the bookkeeping below: what the user waits for
+        self._presenter.redraw_overlay(window=window)  # before the bookkeeping below: what the user waits for
         if hasattr(self, "_toolbar"):
             self._toolbar.refresh_objects()
         n = len(self._doc.label_ids)

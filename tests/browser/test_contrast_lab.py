@@ -40,7 +40,7 @@ def _slider(nb, text):
 def _photo_matches_kernel(nb) -> float:
     """Mean absolute difference between the page's canvas and the photo the kernel sent."""
     want = nb.kernel_json(
-        "p = w._photo_for_view()\nresult = dict(shape=list(p.shape), data=p[..., :3].astype(int).ravel().tolist())"
+        "p = w.presenter.photo_for_view()\nresult = dict(shape=list(p.shape), data=p[..., :3].astype(int).ravel().tolist())"
     )
     page = nb.pixels()[..., :3].astype(int)
     kernel = np.asarray(want["data"]).reshape(want["shape"][0], want["shape"][1], 3)
@@ -52,7 +52,7 @@ def test_dragging_the_contrast_slider_changes_the_range_and_the_photo(nb):
     page = nb.page
     before = nb.pixels()[..., :3].astype(float)
     lo0, hi0 = nb.kernel_json("result = list(w.display_range)")
-    assert abs(before.mean() - nb.kernel_json("result = float(w._photo_for_view()[..., :3].mean())")) < 2
+    assert abs(before.mean() - nb.kernel_json("result = float(w.presenter.photo_for_view()[..., :3].mean())")) < 2
     slider = _slider(nb, "Contrast")
     slider.scroll_into_view_if_needed()
     track = slider.locator(".noUi-target").bounding_box()
@@ -74,7 +74,7 @@ def test_dragging_the_contrast_slider_changes_the_range_and_the_photo(nb):
     # every update of the drag has reached the kernel (the slider's readout shows the trait), and
     # the slider is still: the lossless photo has followed the quick ones
     lo, hi = nb.wait_kernel(
-        "result = list(w.display_range) + [w._photo_later.pending]",
+        "result = list(w.display_range) + [w.presenter.lossless_later.pending]",
         lambda v: v[2] is False and readout() == [round(v[0]), round(v[1])],
         what="the page and the kernel to agree",
     )[:2]
@@ -110,6 +110,6 @@ def test_gamma_slider_and_auto_button(nb):
     nb.wait_kernel(
         "result = list(w.display_range) == list(w.document.picture.default_ranges[0])", lambda v: v is True, what="Auto"
     )
-    nb.wait_kernel("result = w._photo_later.pending", lambda v: v is False, what="the lossless photo")
+    nb.wait_kernel("result = w.presenter.lossless_later.pending", lambda v: v is False, what="the lossless photo")
     assert _photo_matches_kernel(nb) < 1.0
     assert not nb.errors(), nb.errors()
