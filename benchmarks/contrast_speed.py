@@ -82,7 +82,7 @@ def update(control, **state):
 def hook_apply(widget) -> list:
     """Timestamp every result the engine applies: ``[(perf_counter, final)]``."""
     log = []
-    widget._engine.on_result(lambda result: log.append((time.perf_counter(), getattr(result.labels, "final", True))))
+    widget.engine.on_result(lambda result: log.append((time.perf_counter(), getattr(result.labels, "final", True))))
     return log
 
 
@@ -158,7 +158,7 @@ def bench(kind: str, steps: int, strokes: int) -> dict:
             t_up = drive(w, (FOREGROUND if s % 2 == 0 else BACKGROUND, fg if s % 2 == 0 else bg), moves=20)[0]
             assert w.wait(300)
             if not log:
-                raise RuntimeError(f"stroke {s}: no result applied ({w.status!r}, {w._engine.last_apply_error!r})")
+                raise RuntimeError(f"stroke {s}: no result applied ({w.status!r}, {w.engine.last_apply_error!r})")
             answers.append(log[0][0] - t_up[0])
             finals.append(log[-1][0] - t_up[0])
         out.update(stroke_answer_p50=pct(answers, 50), stroke_final_p50=pct(finals, 50))

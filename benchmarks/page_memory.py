@@ -65,7 +65,7 @@ def stroke(nb, H, W, k, g):
     nb.kernel(f"w.label = {2 if k % 2 == 0 else 1}")
     nb.drag(stroke_points(nb, H, W, k, g), steps=3)
     nb.wait_kernel("result = len(w._pt['handled'])", lambda v: v > n_up, timeout=120, what="the mouse-up")
-    nb.wait_kernel("assert w.wait(300)\nresult = not w._engine.busy", bool, timeout=300, what="the engine")
+    nb.wait_kernel("assert w.wait(300)\nresult = not w.engine.busy", bool, timeout=300, what="the engine")
 
 
 def view_steps(nb, n, log):

@@ -121,7 +121,7 @@ def click_latency(sam: SamModel, photo: np.ndarray, repeats: int) -> dict:
                 boxes.append((log[-1][0] - t_up[0], log[-1][1] - t_up[1]))
     finally:
         rec.close()
-        w._engine.close()
+        w.engine.close()
     return {"click": clicks, "box": boxes, "bytes": sent, "decoder_s": sam.timings["decoder"]}
 
 

@@ -164,7 +164,7 @@ def hook_apply(widget):
     def applied(result):
         log.append((time.perf_counter(), time.process_time(), getattr(result.labels, "final", True)))
 
-    widget._engine.on_result(applied)
+    widget.engine.on_result(applied)
     return log
 
 
@@ -214,7 +214,7 @@ def run_widget(photo: np.ndarray, method: str, n_strokes: int, rec: Recorder) ->
         first_cpu.append(log[0][1] - t_up[1] if log else float("nan"))
         final.append(log[-1][0] - t_up[0] if log else float("nan"))
         sent.append(rec.take_bytes())  # from mouse-up: seeds, overlay (preview and final), status
-    w._engine.close()
+    w.engine.close()
     return {
         "first": first,
         "first_cpu": first_cpu,

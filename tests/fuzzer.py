@@ -372,8 +372,8 @@ class Fuzzer:
             bad.append(f"label {labels.max()} out of range")
         if (w.last_error is None) == w.status.startswith("⚠"):
             bad.append(f"last_error {w.last_error!r} disagrees with status {w.status!r}")
-        if w._engine.last_apply_error is not None:
-            bad.append(f"an apply callback raised {w._engine.last_apply_error!r}")
+        if w.engine.last_apply_error is not None:
+            bad.append(f"an apply callback raised {w.engine.last_apply_error!r}")
         if w.method in BUILTIN:
             # a fresh programmatic segmentation with a built-in method never fails
             w.params = dict(w.params)
@@ -386,7 +386,7 @@ class Fuzzer:
         return bad
 
     def _same_seeds_same_labels(self, w) -> list[str]:
-        request = w._make_request()
+        request = w.controller.request(ui=False)
         if request.prior is not None and not (request.seeds > 0).any():
             return []  # a loaded mask shown as it is
         fresh = Multiscale(w.image, final_pixels=_final_pixels(w.document.multiscale))
@@ -439,7 +439,7 @@ class Fuzzer:
                 elif not issubclass(warning.category, SegmentationWarning):
                     problems.append(f"{warning.category.__name__}: {text}")
         finally:
-            thread = w._engine.thread
+            thread = w.engine.thread
             w.close()
         if thread is not None and thread.is_alive():
             problems.append("close() left the worker running")

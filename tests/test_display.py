@@ -313,7 +313,9 @@ def test_overlapping_channels_add_up_and_clip():
     w = SegmentWidget(a, channel_axis=0, display_range=(0, 1000), channel_colors=["yellow", "red"])
     p = shown(w)
     assert tuple(p[5, 2]) == (255, 153, 0)  # 0.6 * yellow + 0.6 * red, red clipped
-    assert w.document.multiscale.image.dtype == np.float32 and np.allclose(w.document.multiscale.image[5, 2], (1.0, 0.6, 0.0), atol=1e-6)
+    assert w.document.multiscale.image.dtype == np.float32 and np.allclose(
+        w.document.multiscale.image[5, 2], (1.0, 0.6, 0.0), atol=1e-6
+    )
     w.close()
 
 
@@ -339,7 +341,9 @@ def test_contrast_control_round_trips_with_the_traits(logged):
     _update(c.range, value=[500.0, 2000.0])
     assert w.display_range[0] == (500.0, 2000.0) and w.display_range[1] != (500.0, 2000.0)
     assert rec.sent and rec.sent[-1][0] == "jpeg"  # quick while the slider moves ...
-    assert w.presenter.lossless_later.pending and w.presenter.lossless_later.flush() and rec.sent[-1][0] == "png"  # ... then lossless
+    assert (
+        w.presenter.lossless_later.pending and w.presenter.lossless_later.flush() and rec.sent[-1][0] == "png"
+    )  # ... then lossless
     # trait -> page
     w.display_range = {0: (800, 1200)}
     assert tuple(c.range.value) == (800.0, 1200.0)

@@ -51,10 +51,10 @@ def test_closed_widgets_are_released_with_their_threads():
     refs = []
     for i in range(5):
         w = _stroked_widget(i)
-        assert w._engine.thread is not None and w._engine.thread.is_alive()
+        assert w.engine.thread is not None and w.engine.thread.is_alive()
         refs.append(weakref.ref(w))
         w.close()
-        assert not w._engine.thread.is_alive()
+        assert not w.engine.thread.is_alive()
         del w
     gc.collect()
     assert [r() for r in refs] == [None] * 5
@@ -64,13 +64,13 @@ def test_closed_widgets_are_released_with_their_threads():
 def test_a_garbage_widget_is_not_kept_alive_by_its_worker():
     """Without close(): once nothing but its own thread refers to it, the widget is collected."""
     w = _stroked_widget()
-    thread = w._engine.thread
+    thread = w.engine.thread
     ref = weakref.ref(w)
     # ipywidgets' own close of every part (its registry and comms let go), but not ours:
     # the engine is not told, so only the weak references can free the widget.
     for x in _tree(w) + [w._dom_events]:
         ipw.Widget.close(x)
-    assert thread.is_alive() and not w._engine.closed
+    assert thread.is_alive() and not w.engine.closed
     del w, x
     gc.collect()
     assert ref() is None
@@ -210,7 +210,7 @@ def test_segmenter_raising_systemexit_in_a_stroke_is_an_error_not_a_dead_worker(
     drag(w, [(30, 30), (40, 30)])
     assert w.wait(30)
     assert "SystemExit" in w.status and isinstance(w.last_error, SystemExit)
-    assert w._engine.thread.is_alive()
+    assert w.engine.thread.is_alive()
     drag(w, [(30, 40), (40, 40)])
     assert w.wait(30)
     assert w.last_error is None and "⚠" not in w.status and w.mask.any()
@@ -274,7 +274,7 @@ def test_worker_exits_promptly_on_close_even_mid_computation():
     assert started.wait(10)
     t0 = time.monotonic()
     w.close()
-    assert time.monotonic() - t0 < 5 and not w._engine.thread.is_alive()
+    assert time.monotonic() - t0 < 5 and not w.engine.thread.is_alive()
 
 
 _EXIT_SCRIPT = """

@@ -129,9 +129,11 @@ def test_engine_drops_cancelled_work():
 def test_widget_preview_then_final_and_seeds_hold():
     img, gt = disk_scene(h=480, w=640)
     w = SegmentWidget(img, method="watershed", max_display_pixels=160 * 120)
-    w.document.multiscale._learn(segmenters.get("watershed"), {}, 10.0, w.document.multiscale.final_factor)  # pretend it is slow
+    w.document.multiscale._learn(
+        segmenters.get("watershed"), {}, 10.0, w.document.multiscale.final_factor
+    )  # pretend it is slow
     finals = []
-    w._engine.on_result(lambda r: finals.append(r.labels.final))
+    w.engine.on_result(lambda r: finals.append(r.labels.final))
     drag(w, [(70, 60), (90, 60)])
     w.label = BACKGROUND
     drag(w, [(3, 3), (157, 3), (157, 117)])

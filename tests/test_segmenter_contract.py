@@ -214,7 +214,7 @@ def test_widget_undo_redo_and_edit_sequences_give_the_same_labels(method):
     w.undo()
     w.redo()
     assert np.array_equal(w.labels, before)
-    seeds, prior = w._make_request().seeds, w._make_request().prior
+    seeds, prior = w.controller.request(ui=False).seeds, w.controller.request(ui=False).prior
     fresh = Multiscale(image).segment(segmenters.get(method), seeds, prior, {}, factor=3).labels
     assert np.array_equal(w.labels, fresh)
     w.close()

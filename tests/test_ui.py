@@ -195,7 +195,7 @@ def test_failing_stroke_shows_an_error_badge_until_a_success():
     assert w._overlay.badge["kind"] == "error"
     assert "failing_ui failed" in w._overlay.badge["text"] and "deliberate" in w._overlay.badge["text"]
     assert seen[0]["kind"] == "busy"
-    w._on_busy(False)  # a late "idle" from the engine does not hide the error
+    w.controller.on_busy(False)  # a late "idle" from the engine does not hide the error
     assert w._overlay.badge["kind"] == "error"
     with pytest.warns(ipyseg.SegmentationWarning):
         w.paint([(20, 20)])  # an edit: busy again, then the same error
@@ -231,7 +231,7 @@ def test_a_failing_tool_shows_on_the_badge():
 
 def test_long_errors_are_shortened_on_the_badge_not_in_the_status():
     w = _widget()
-    w._set_status("⚠ " + "x" * 500, error=True)
+    w.controller.show_status("⚠ " + "x" * 500, error=True)
     assert len(w._overlay.badge["text"]) == Badge.MAX_CHARS and w._overlay.badge["text"].endswith("…")
     assert len(w.status) == 502
 

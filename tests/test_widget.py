@@ -306,7 +306,7 @@ def test_stale_results_are_dropped(scene):
         gate.set()
         assert w.wait(30)
         assert 2 not in calls and calls[0] == 1 and calls[-1] == 3  # the middle request never ran
-        assert w._engine.dropped >= 1  # the first request's result came too late to be shown
+        assert w.engine.dropped >= 1  # the first request's result came too late to be shown
         assert w.labels[100, 250] == 1 and w.labels[100, 200] == 1  # the newest result won
     finally:
         from ipyseg import segmenters
@@ -326,7 +326,7 @@ def test_events_do_not_wait_for_segmentation(scene):
     try:
         w = SegmentWidget(img, method="slow2-test")
         drag(w, [(20, 20), (60, 20)])  # returns although the segmenter is blocked
-        assert w._engine.busy and "segmenting" in w.status
+        assert w.engine.busy and "segmenting" in w.status
         drag(w, [(20, 60), (60, 60)])  # the next stroke is handled meanwhile
         assert (w.seeds[60, 20:61] == FOREGROUND).all()
         gate.set()

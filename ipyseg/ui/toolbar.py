@@ -39,8 +39,6 @@ class Toolbar:
     ----------
     box : ipywidgets.VBox
         The toolbar rows.
-    status : ipywidgets.HTML
-        The status line.
     controls : dict
         ``label``, ``object``, ``class``, ``tool``, ``brush_size``, ``method``, ``opacity``,
         ``overlay_mode``, ``show_seeds``, ``wand_tolerance`` widgets.
@@ -146,7 +144,6 @@ class Toolbar:
             "fit": icon_button("expand", "Fit the whole image (Home)"),
         }
         c["tool"].add_class("ipyseg-icons")
-        self.status = widgets.HTML(value="")
 
         for control in (*c.values(), *b.values()):
             guard_updates(control)

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import html
 import math
 import numbers
 import os
-import threading
 import time
-import warnings
 import weakref
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -37,9 +33,7 @@ from ipyseg.display import Mapping, as_picture, check_gamma
 from ipyseg.geometry import MAX_DISPLAY_PIXELS, Viewport, box_window, polygon_footprint, stroke_footprint
 from ipyseg.io import TiffPlane
 from ipyseg.seeds import codes_present
-from ipyseg.segmentation.engine import Cancelled, Engine, Result
-from ipyseg.segmentation.multiscale import FastResult
-from ipyseg.segmentation.run import box_inputs
+from ipyseg.segmentation.engine import Engine
 from ipyseg.session import SessionState
 from ipyseg.ui import render
 from ipyseg.ui.canvas_view import SHARED_WIDGETS, CanvasView
@@ -47,6 +41,7 @@ from ipyseg.ui.lifecycle import close_tree, track_cell
 from ipyseg.ui.overlay import Badge, CanvasOverlay
 from ipyseg.ui.toolbar import Toolbar
 from ipyseg.ui.tools import Tool, make_handlers
+from ipyseg.widget.controller import Controller
 from ipyseg.widget.document import ImageDocument
 from ipyseg.widget.gate import EditGate
 from ipyseg.widget.input import InputMixin
@@ -57,10 +52,6 @@ from ipyseg.widget.touch import TouchInput
 #: Largest zoom: one image pixel spans this many canvas pixels.
 MAX_PIXEL_ZOOM = 32.0
 OVERLAY_MODES = ("filled", "contour", "hidden")
-
-
-class SegmentationWarning(RuntimeWarning):
-    """A segmenter failed; the seeds and the last good labels were kept."""
 
 
 class _Array(traitlets.Instance):
@@ -114,17 +105,6 @@ class _MethodName(traitlets.Unicode):
         if not isinstance(value, str):
             raise TypeError(f"`method` must be a method name (one of {segmenters.available()}) or None; got {value!r}")
         return value
-
-
-@dataclass(frozen=True)
-class _Request:
-    seeds: np.ndarray
-    method: str
-    params: dict
-    prior: np.ndarray | None
-    preview: bool = False  # first the quick stage of the fast path, then the final one
-    boxes: dict | None = None  # box prompts, for segmenters that take ``boxes``
-    prepare: bool = False  # call the segmenter's ``prepare(image, **params)`` first (background requests)
 
 
 def _in_range(value, lo: float, hi: float, name: str) -> float:
@@ -299,23 +279,20 @@ class SegmentWidget(InputMixin, widgets.VBox):
         self._dom_report = None  # (time, kind) of an ipyevents report not yet matched with a mouse-down
         self._button_code = None  # BACKGROUND during a right-button gesture
         self._key_callbacks = []  # see on_key()
-        self.last_error: BaseException | None = None
-        self.last_seconds = 0.0
         self._closed = False
-        self._status_lock = threading.RLock()  # last_error and status change together
-        self._error_generation = -1  # engine generation at which last_error was set
 
         self.viewport = Viewport(img.shape, int(max_display_pixels))
         self.view = CanvasView(self.viewport)
         self._overlay = CanvasOverlay(self.viewport.canvas_width)  # badge, wheel zoom, focus (overlay.py)
         self._badge = Badge(self._overlay)
         self._touch = TouchInput(self)
-        self._engine = Engine(self._compute, self._apply_result, self._on_busy)
-        # The engine holds this widget weakly; when the widget is collected, its worker stops.
+        self._status_html = widgets.HTML()
+        self._controller = Controller(self, self._badge, self._show_labels, self._show_status)
+        self._engine = self._controller.engine
+        # The engine holds the controller weakly; when the widget is collected, its worker stops.
         self._finalizer = weakref.finalize(self, _close_engine, self._engine)
         self._presenter = Presenter(self)  # what the canvas shows, and its caches
         self._doc.multiscale.level(self._doc.multiscale.final_factor)
-        self._busy_note = ""  # what the busy status says besides "segmenting" (e.g. preparing)
         with self._sync(), self.hold_trait_notifications():
             self.set_trait("labels", _frozen(np.zeros(img.shape[:2], np.uint8)))
             self.method = method
@@ -325,14 +302,13 @@ class SegmentWidget(InputMixin, widgets.VBox):
             self._publish_seeds()
         self._toolbar = Toolbar(self)
         self.controls, self.buttons = self._toolbar.controls, self._toolbar.buttons
-        self._status_html = self._toolbar.status
         self._toolbar.refresh_objects()
         super().__init__(children=[self._toolbar.box, self._overlay, self.view.canvas, self._status_html])
         self.add_class("ipyseg")
         self._connect_events()
         self._presenter.redraw_all()
         track_cell(self)  # re-running this notebook cell closes this widget (see close())
-        self._prepare_in_background()
+        self._controller.prepare_in_background()
 
     # ------------------------------------------------------------ public API
     @property
@@ -349,6 +325,26 @@ class SegmentWidget(InputMixin, widgets.VBox):
         and segment.
         """
         return self._doc
+
+    @property
+    def last_error(self) -> BaseException | None:
+        """The error the status line shows (a segmenter or a tool that failed), else ``None``."""
+        return self._controller.last_error
+
+    @property
+    def last_seconds(self) -> float:
+        """Seconds the last applied segmentation took."""
+        return self._controller.last_seconds
+
+    @property
+    def engine(self) -> Engine:
+        """The background worker that computes segmentations; for tools, benchmarks and tests."""
+        return self._engine
+
+    @property
+    def controller(self) -> Controller:
+        """Requests, results, status and errors (the engine is ``w.controller.engine``); for tools and tests."""
+        return self._controller
 
     @property
     def presenter(self) -> Presenter:
@@ -777,8 +773,8 @@ class SegmentWidget(InputMixin, widgets.VBox):
         else:  # its display settings changed since it was prepared: draw it as it is now
             self._presenter.redraw_all()
         self._toolbar.refresh_objects()
-        self._set_status(f"{pic.shape[1]} x {pic.shape[0]}")
-        self._prepare_in_background()  # e.g. SAM's encoder for the new photo
+        self._controller.show_status(f"{pic.shape[1]} x {pic.shape[0]}")
+        self._controller.prepare_in_background()  # e.g. SAM's encoder for the new photo
 
     # ----------------------------------------------------------- objects
     def objects(self) -> list[int]:
@@ -949,7 +945,7 @@ class SegmentWidget(InputMixin, widgets.VBox):
                 self.params = dict(stored)
         self._params_checked_for = None
         self._segment()
-        self._prepare_in_background()
+        self._controller.prepare_in_background()
 
     @traitlets.validate("params")
     def _valid_params(self, proposal):
@@ -968,7 +964,7 @@ class SegmentWidget(InputMixin, widgets.VBox):
         self._params_by_method[self.method] = dict(change.new)
         if not self._syncing:
             self._segment()
-            self._prepare_in_background()
+            self._controller.prepare_in_background()
 
     @traitlets.validate("label")
     def _valid_label(self, proposal):
@@ -1280,138 +1276,25 @@ class SegmentWidget(InputMixin, widgets.VBox):
                     raise
                 for handler in (*self._handlers.values(), self._pan_gesture):
                     handler.cancel(self)
-                self._report_error(err, f"⚠ {type(err).__name__}: {err}")
+                self._controller.report_error(err, f"⚠ {type(err).__name__}: {err}")
 
     @property
     def _ui_depth(self) -> int:
         return self._gate.ui_depth
 
-    def _make_request(self, *, background: bool | None = None) -> _Request:
-        seeds = self._doc.seed_state.array.copy()
-        # A box constrains its own object only (prompts, GrabCut's rectangle or per-object; see box_inputs).
-        seeds, prior, boxes = box_inputs(
-            segmenters.get(self.method), seeds, self._doc.prior, self._doc.seed_state.boxes
-        )
-        background = bool(self._ui_depth) if background is None else background
-        return _Request(
-            seeds=seeds,
-            method=self.method,
-            params=dict(self.params),
-            prior=prior,
-            preview=bool(self._ui_depth),
-            boxes=boxes,
-            prepare=background,
-        )
-
-    def _prepare_in_background(self) -> None:
-        """Run the method's ``prepare`` (e.g. SAM's image encoder) in the engine thread, busy shown.
-
-        A segmenter may define ``prepare(image, **params)``: expensive per-photo work done once
-        when the photo or the method is set, instead of on the first stroke. The request also
-        segments (the seeds as they are), so it is an ordinary request for the engine: a newer
-        one replaces it, and every background request prepares first (a no-op once done).
-        """
-        if self._closed or getattr(segmenters.get(self.method), "prepare", None) is None:
-            return
-        self._busy_note = "preparing the image"
-        self._engine.submit(self._make_request(background=True))
-
     def _segment(self) -> None:
-        request = self._make_request()
-        self._badge.busy(request.method)
-        if self._ui_depth:
-            self._engine.submit(request)  # the engine shows "busy" at once
-        else:
-            result = self._engine.run_sync(request)
-            if result.error is not None and result.generation == self._engine.generation:
-                warnings.warn(
-                    f"{request.method} failed ({result.error!r}); seeds and the last good labels were kept",
-                    SegmentationWarning,
-                    stacklevel=3,
-                )
+        self._controller.segment(ui=bool(self._ui_depth))
 
-    def _compute(self, request: _Request) -> np.ndarray:
-        func = segmenters.get(request.method)
-        self._doc.multiscale.set_image(self._doc.picture.segmentation_image())  # rebuilt only when what is seen changed
-        prepare = getattr(func, "prepare", None)
-        if request.prepare and prepare is not None:  # the image as the segmenter will receive it
-            prepare(segmenters.adapt_image(func, self._doc.multiscale.image), **request.params)
-        if request.prior is not None and not (request.seeds > 0).any() and not request.boxes:
-            return request.prior.copy()  # a loaded mask, not refined yet
-        if self._engine.stale():
-            raise Cancelled
-        return self._doc.multiscale.segment_staged(
-            func,
-            request.seeds,
-            request.prior,
-            request.params,
-            preview=request.preview,
-            should_stop=self._engine.stale,
-            boxes=request.boxes,
-        )
-
-    def _apply_result(self, result: Result) -> None:
-        self.last_seconds = result.seconds
-        self._busy_note = ""
-        if result.error is not None:
-            err = result.error
-            self._report_error(err, f"⚠ {self.method} failed: {type(err).__name__}: {err}", result.generation)
-            return
-        value, window, preview = result.labels, None, False
-        if isinstance(value, FastResult):
-            # The window is relative to the fast path's previous result: only if that is shown.
-            value, window = value.labels, (value.window if value.base is self.labels else None)
-            if not result.labels.final:  # a preview: the final stage follows (latest wins)
-                preview = True
-                self._badge.refining(self.method)
-                self._engine.submit(dataclasses.replace(result.request, preview=False))
-        labels = _frozen(np.asarray(value, dtype=np.uint8))
+    def _show_labels(self, labels: np.ndarray, window) -> None:
+        """Make ``labels`` the result (the controller's callback): trait, overlay, object list."""
+        labels = _frozen(labels)
         self._doc.note_labels(labels)
         self.set_trait("labels", labels)
-        self._presenter.redraw_overlay(window=window)  # before the bookkeeping below: what the user waits for
+        self._presenter.redraw_overlay(window=window)  # before the bookkeeping: what the user waits for
         if hasattr(self, "_toolbar"):
             self._toolbar.refresh_objects()
-        n = len(self._doc.label_ids)
-        objs = f"{n} object{'s' if n != 1 else ''}"
-        if preview:
-            text = f"{self.method} · preview in {1000 * result.seconds:.0f} ms · {objs} · refining…"
-        else:
-            text = f"{self.method} · {1000 * result.seconds:.0f} ms · {objs}"
-        if self._report_result(text, result.generation) and not preview:
-            self._badge.done()
 
-    def _on_busy(self, busy: bool) -> None:
-        with self._status_lock:
-            if busy:
-                self._badge.working(self.method)
-                if self.last_error is None and self._badge.kind != "refining":  # an error stays until a newer result
-                    note = self._busy_note
-                    self._set_status(f"⏳ {self.method}: {note}…" if note else f"⏳ segmenting with {self.method}…")
-            else:
-                self._badge.idle()
-
-    # Status line and ``last_error`` change together, under one lock, whichever thread reports:
-    # ``last_error`` is set exactly when the status shows an error ("⚠ ..."). An error is
-    # cleared only by the result of a request made after it (a later edit), not by a result
-    # that was already on its way when the error happened.
-    def _report_error(self, err: BaseException, text: str, generation: int | None = None) -> None:
-        with self._status_lock:
-            self.last_error = err
-            self._error_generation = self._engine.generation if generation is None else generation
-            self._set_status(text, error=True)
-
-    def _report_result(self, text: str, generation: int) -> bool:
-        """Show a result's status; ``False`` if an error reported after its request stays on show."""
-        with self._status_lock:
-            if self.last_error is not None and generation <= self._error_generation:
-                return False
-            self.last_error = None
-            self._set_status(text)
-            return True
-
-    def _set_status(self, text: str, error: bool = False) -> None:
-        if error:
-            self._badge.error(text)  # on the canvas too: the status line may be off-screen
+    def _show_status(self, text: str, error: bool = False) -> None:
         self.set_trait("status", text)
         color = "#b00020" if error else "#444"
         self._status_html.value = f'<span style="color:{color};font-size:90%">{html.escape(text)}</span>'

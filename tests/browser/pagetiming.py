@@ -150,7 +150,7 @@ def _pt_install(w):
     callbacks = w.view.canvas._msg_callbacks.callbacks
     callbacks.insert(0, on_arrival)  # before the widget's handler: when the mouse-up arrived
     callbacks.append(on_handled)  # after it: the stroke is committed and its request submitted
-    fast = getattr(w, "_fast", None)
+    fast = w.document.multiscale
     if fast is None:  # no fast path to time: the compute parts stay empty
         return
     staged = fast.segment_staged
@@ -206,7 +206,7 @@ def measure_stroke(nb, i: int, var: str, points_client, *, steps: int = 6, timeo
     # wait until the widget has handled the mouse-up, then until its engine is idle.
     nb.wait_kernel(f"result = len({var}._pt['handled'])", lambda v: v > n_up, timeout=timeout, what="the mouse-up")
     nb.wait_kernel(
-        f"assert {var}.wait({timeout})\nresult = not {var}._engine.busy",
+        f"assert {var}.wait({timeout})\nresult = not {var}.engine.busy",
         bool,
         timeout=timeout,
         what="the engine to be idle",

@@ -54,7 +54,7 @@ def test_box_tool_by_mouse(fresh):
     nb.wait_kernel("result = len(w.document.seed_state.boxes)", lambda v: v == 1, what="the box to reach the kernel")
     score = iou(nb)
     print(f"\nbox by mouse: IoU {score:.3f}")
-    state = "result = [w.status, repr(w.last_error), w._engine.busy, {k: list(v) for k, v in w.document.seed_state.boxes.items()}]"
+    state = "result = [w.status, repr(w.last_error), w.engine.busy, {k: list(v) for k, v in w.document.seed_state.boxes.items()}]"
     assert score >= 0.85, f"IoU {score:.3f}; status, error, busy, boxes: {nb.kernel_json(state)}"
     assert nb.kernel_json("result = int(w.seeds.sum())") == 0  # a box is a constraint, not painted seeds
 
