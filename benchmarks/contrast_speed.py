@@ -113,16 +113,16 @@ def bench(kind: str, steps: int, strokes: int) -> dict:
     assert all(layer is w.view.image_layer for layer in layers)
     only_photo = all(len(d) == 1 for d in drawn)
     t = time.perf_counter()
-    w._photo_later.flush()
+    w.presenter.lossless_later.flush()
     t_lossless = time.perf_counter() - t
     lossless_bytes = rec.take_bytes()
     prog = []
     for j in range(3):
         t = time.perf_counter()
-        w.display_range = {0: (lo0 + j, hi0 * 0.8)} if w._picture.groups > 1 else (lo0 + j, hi0 * 0.8)
+        w.display_range = {0: (lo0 + j, hi0 * 0.8)} if w.document.picture.groups > 1 else (lo0 + j, hi0 * 0.8)
         prog.append(time.perf_counter() - t)
     t = time.perf_counter()
-    seg = w._picture.segmentation_image()
+    seg = w.document.picture.segmentation_image()
     t_seg = time.perf_counter() - t
     t = time.perf_counter()
     w.image  # noqa: B018 - full-resolution display image, computed when read

@@ -199,7 +199,7 @@ class Fuzzer:
             _canvas(w, {"event": "mouse_move", "x": pts[0][0], "y": pts[0][1]})
             _canvas(w, {"event": "mouse_down", "x": pts[0][0], "y": pts[0][1]})
             if rng.random() < 0.3:
-                w._dom_events._handle_custom_msg({"type": "mousedown", "button": int(rng.choice([0, 1, 2]))}, [])
+                w.input.dom_events._handle_custom_msg({"type": "mousedown", "button": int(rng.choice([0, 1, 2]))}, [])
             for x, y in pts[1:]:
                 _canvas(w, {"event": "mouse_move", "x": x, "y": y})
             end = "mouse_out" if rng.random() < 0.1 else "mouse_up"
@@ -239,7 +239,7 @@ class Fuzzer:
         if r < 0.60:  # ipyevents report, maybe garbage
             ev = {"type": str(rng.choice(["mousedown", "contextmenu", "wheel"])), "button": int(rng.integers(-1, 4))}
             ev["shiftKey"] = bool(rng.random() < 0.2) if rng.random() < 0.9 else self._garbage(rng)
-            w._dom_events._handle_custom_msg(ev if rng.random() < 0.95 else self._garbage(rng), [])
+            w.input.dom_events._handle_custom_msg(ev if rng.random() < 0.95 else self._garbage(rng), [])
             return 1
         if r < 0.72:  # toolbar message from the page
             self._toolbar_message(rng, w)

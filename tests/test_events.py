@@ -73,7 +73,7 @@ def test_huge_coordinates_are_clamped_so_a_drag_still_ends(w, logged):
     send(w, "mouse_down", 80, 60)
     send(w, "mouse_up", 1e300, -1e300)  # the pointer "left the planet": clamped, the stroke ends
     assert w.wait(30)
-    assert not w._handlers["brush"].active and (w.seeds == FOREGROUND).any()
+    assert not w.input.handlers["brush"].active and (w.seeds == FOREGROUND).any()
     assert not logged() and w.last_error is None
     clean = clean_canvas_message({"event": "mouse_up", "x": 1e300, "y": -1e300}, bound=500)
     assert clean == {"event": "mouse_up", "x": 500.0, "y": -500.0}
@@ -106,7 +106,7 @@ def test_dom_events_keep_known_fields_only():
 
 def test_garbage_ipyevents_reports_are_dropped(w, logged):
     for bad in (None, "x", {"type": None}, {"type": "mousedown", "button": float("nan"), "shiftKey": "no"}):
-        w._dom_events._handle_custom_msg(bad, [])
+        w.input.dom_events._handle_custom_msg(bad, [])
     assert not logged()
 
 

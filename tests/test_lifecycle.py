@@ -68,7 +68,7 @@ def test_a_garbage_widget_is_not_kept_alive_by_its_worker():
     ref = weakref.ref(w)
     # ipywidgets' own close of every part (its registry and comms let go), but not ours:
     # the engine is not told, so only the weak references can free the widget.
-    for x in _tree(w) + [w._dom_events]:
+    for x in _tree(w) + [w.input.dom_events]:
         ipw.Widget.close(x)
     assert thread.is_alive() and not w.engine.closed
     del w, x
@@ -81,7 +81,7 @@ def test_a_garbage_widget_is_not_kept_alive_by_its_worker():
 def test_close_keeps_the_work_readable_and_refuses_edits(tmp_path):
     w = _stroked_widget()
     seeds, labels = w.seeds.copy(), w.labels.copy()
-    tree = _tree(w) + [w._dom_events]
+    tree = _tree(w) + [w.input.dom_events]
     w.close()
     w.close()  # idempotent
     assert w.closed and all(x.comm is None for x in tree)
@@ -232,7 +232,7 @@ def test_a_ui_error_is_not_cleared_by_a_result_already_on_its_way():
     w.method = "slow_gate"
     drag(w, [(30, 30), (40, 30)])  # its result is computed while the UI error happens
     assert entered.wait(10)
-    with w._from_ui():
+    with w.input.from_ui():
         raise ValueError("a tool failed")
     assert isinstance(w.last_error, ValueError) and "a tool failed" in w.status
     gate.set()

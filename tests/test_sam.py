@@ -733,7 +733,7 @@ def test_widget_prepares_in_background_and_clicks_match_headless(files):
     img = photo(400, 600, seed=13)
     w = SegmentWidget(img, method="sam", model=sam)  # returns while the encoder runs
     assert started.wait(10)
-    assert "preparing" in w.status and w._engine.busy
+    assert "preparing" in w.status and w.engine.busy
     gate.set()
     assert w.wait(30)
     assert sam.embed(w.image).source == "memory"
@@ -759,7 +759,7 @@ def test_widget_prepares_in_background_and_clicks_match_headless(files):
     assert "sam" in w.controls["method"].options
     w.method = "sam"
     assert w.params["model"] is sam and np.array_equal(w.labels, ref)
-    w._engine.close()
+    w.engine.close()
 
 
 def test_widget_needs_a_model_and_registered_models_work(files):
@@ -774,7 +774,7 @@ def test_widget_needs_a_model_and_registered_models_work(files):
         assert w.wait(30)
         w.click(80, 60)
         assert np.array_equal(w.labels, ipyseg.segment(img, w.seeds, method="sam", model=sam))
-        w._engine.close()
+        w.engine.close()
     finally:
         segmenters.unregister("sam-test-model")
 
@@ -787,7 +787,7 @@ def test_widget_at_12_megapixels_clicks_at_full_resolution(files):
     w.click(1601, 1203)
     ref, sure = expected(img, w.seeds, {FOREGROUND: ([(1601, 1203)], [1])})
     assert_matches(w.labels, ref, sure)
-    w._engine.close()
+    w.engine.close()
 
 
 def test_noc_benchmark_runs_sam_with_model_files(files, tmp_path, capsys):
@@ -873,7 +873,7 @@ def test_close_while_the_encoder_runs_does_not_block_and_the_thread_ends(files, 
     monkeypatch.setattr(sam._encoder, "run", slow_run)
     w = SegmentWidget(photo(40, 52), method="sam", model=sam)
     assert started.wait(10)
-    thread = w._engine._thread
+    thread = w.engine._thread
     t0 = time.monotonic()
     w.close()
     assert time.monotonic() - t0 < widget_module.CLOSE_WAIT + 0.5

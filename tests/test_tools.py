@@ -14,7 +14,7 @@ def click(w, x, y, button=None, shift=False):
     send(w, "mouse_move", x, y)
     send(w, "mouse_down", x, y)
     if button is not None or shift:
-        w._dom_events._handle_mouse_msg(None, {"type": "mousedown", "button": button or 0, "shiftKey": shift}, [])
+        w.input.dom_events._handle_mouse_msg(None, {"type": "mousedown", "button": button or 0, "shiftKey": shift}, [])
     send(w, "mouse_up", x, y)
 
 
@@ -122,7 +122,7 @@ def test_livewire_around_a_disk():
     assert w.wait(30)
     assert iou(w.seeds == FOREGROUND, gt) >= 0.9  # the inside becomes the object...
     assert iou(w.mask, gt) >= 0.9  # ...whatever the method (a background halo bounds it)
-    assert not w._handlers["livewire"].active
+    assert not w.input.handlers["livewire"].active
     w.undo()  # one undo step
     assert not w.seeds.any()
 
@@ -146,7 +146,7 @@ def test_polygon_seeds_equal_the_rasterised_polygon():
     for x, y in verts[:3]:
         click(w, x + 2, y + 2)
     key(w, "Escape")
-    assert not w._handlers["polygon"].active and ((w.seeds == BACKGROUND) == expected).all()
+    assert not w.input.handlers["polygon"].active and ((w.seeds == BACKGROUND) == expected).all()
 
 
 def test_zoomed_strokes_land_at_full_resolution():
@@ -183,7 +183,7 @@ def test_wheel_zoom_pan_and_reset():
     left = w.viewport.left
     send(w, "mouse_move", 60, 60)
     send(w, "mouse_down", 60, 60)
-    w._dom_events._handle_mouse_msg(None, {"type": "mousedown", "button": 0, "shiftKey": True}, [])
+    w.input.dom_events._handle_mouse_msg(None, {"type": "mousedown", "button": 0, "shiftKey": True}, [])
     send(w, "mouse_move", 40, 60)
     send(w, "mouse_up", 40, 60)
     assert w.viewport.left > left and not w.seeds.any()
@@ -195,7 +195,7 @@ def test_right_button_paints_background(small):
     w, _ = small
     send(w, "mouse_move", 10, 10)
     send(w, "mouse_down", 10, 10)
-    w._dom_events._handle_mouse_msg(None, {"type": "mousedown", "button": 2}, [])
+    w.input.dom_events._handle_mouse_msg(None, {"type": "mousedown", "button": 2}, [])
     send(w, "mouse_move", 50, 10)
     send(w, "mouse_up", 50, 10)
     w.wait(30)
@@ -338,7 +338,7 @@ def test_shortcuts_undo_redo_zoom_out_home_enter_escape():
     for x, y in [(60, 60), (100, 60), (100, 100)]:
         click(w, x, y)
     key(w, "Escape")
-    assert not w._handlers["polygon"].active and (w.seeds == before).all()
+    assert not w.input.handlers["polygon"].active and (w.seeds == before).all()
     for x, y in [(60, 60), (100, 60), (100, 100)]:
         click(w, x, y)
     key(w, "Enter")
@@ -362,10 +362,10 @@ def test_tool_errors_show_in_status_and_keep_seeds(small, monkeypatch):
     def broken(row, col):
         raise RuntimeError("wand exploded")
 
-    monkeypatch.setattr(w, "_wand", broken)
+    monkeypatch.setattr(w.editor, "wand", broken)
     w.tool = "wand"
     click(w, 100, 100)
     assert "wand exploded" in w.status and isinstance(w.last_error, RuntimeError)
-    assert (w.seeds == seeds).all() and not w._handlers["wand"].active
+    assert (w.seeds == seeds).all() and not w.input.handlers["wand"].active
     with pytest.raises(ValueError, match="`max_display_pixels`"):
         SegmentWidget(w.image, max_display_pixels=0)

@@ -108,7 +108,7 @@ def test_one_finger_paints_like_the_mouse():
     assert w.wait(30)
     ys, xs = np.nonzero(w.seeds == FOREGROUND)
     assert xs.min() <= 4 * 30 and xs.max() >= 4 * 90 - 8 and abs(ys.mean() - (4 * 50 - 0.5)) < 1
-    assert w._touch.mode is None and w._last_move is None  # the finger left: no cursor
+    assert w.input.touch.mode is None and w.input.last_move is None  # the finger left: no cursor
     undone = w.undo()
     assert undone and not w.seeds.any()  # one stroke = one undo step
 
@@ -140,7 +140,7 @@ def test_two_fingers_cancel_the_stroke_and_pinch_zoom_and_pan():
     touch(w, "touch_end", [(102, 40)])
     touch(w, "touch_move", [(110, 60)])  # the last finger still down does not paint
     touch(w, "touch_end", [])
-    assert w.wait(30) and not w.seeds.any() and w._touch.mode is None
+    assert w.wait(30) and not w.seeds.any() and w.input.touch.mode is None
     touch(w, "touch_start", [(20, 20)])  # after all fingers were lifted, painting works again
     touch(w, "touch_end", [])
     assert w.wait(30) and w.seeds.any()
@@ -151,7 +151,7 @@ def test_touch_cancel_commits_nothing():
     touch(w, "touch_start", [(30, 50)])
     touch(w, "touch_move", [(60, 50)])
     touch(w, "touch_cancel", [])
-    assert w.wait(30) and not w.seeds.any() and w._touch.mode is None
+    assert w.wait(30) and not w.seeds.any() and w.input.touch.mode is None
 
 
 @pytest.mark.parametrize(
@@ -224,7 +224,7 @@ def test_a_failing_tool_shows_on_the_badge():
     def broken(row, col):
         raise RuntimeError("wand broke")
 
-    w._wand = broken
+    w.editor.wand = broken
     _click(w, 60, 50)
     assert w._overlay.badge["kind"] == "error" and "wand broke" in w._overlay.badge["text"]
 

@@ -34,7 +34,7 @@ def test_mouse_stroke_lands_at_full_resolution(big):
     send(w, "mouse_down", 75.125, 50.125)
     send(w, "mouse_up", 75.125, 50.125)
     assert w.wait(30)
-    r = w._brush_radius
+    r = w.input.brush_radius
     ys, xs = np.nonzero(w.seeds == FOREGROUND)
     assert abs(ys.mean() - 200.0) < 0.6 and abs(xs.mean() - 300.0) < 0.6
     assert ys.max() - ys.min() == pytest.approx(2 * r, abs=1.01)
@@ -70,7 +70,7 @@ def test_mouse_out_commits_and_point_tool(big):
     added = w.seeds != before
     ys, xs = np.nonzero(added)
     assert abs(ys.mean() - 299.5) < 1 and abs(xs.mean() - 399.5) < 1
-    assert xs.max() - xs.min() <= 2 * w._point_radius
+    assert xs.max() - xs.min() <= 2 * w.input.point_radius
 
 
 def test_mouse_down_uses_position_measured_before_focus_scroll(big):
@@ -297,7 +297,7 @@ def test_stale_results_are_dropped(scene):
     ipyseg.register_method("slow-test", slow)
     try:
         w = SegmentWidget(img, method="slow-test")
-        with w._from_ui():
+        with w.input.from_ui():
             w.paint([(100, 100)], radius=3)  # first background request: blocks in slow()
             assert entered.wait(10)
             w.paint([(200, 100)], radius=3)

@@ -7,7 +7,7 @@ One compact row in the toolbar, shown for images that are not plain 8-bit RGB ph
 The widget's ``display_range`` and ``gamma`` traits are the single source of truth: the
 controls show them, a value from the page that the traits refuse (lo >= hi, NaN, garbage) is
 dropped and the control shows the trait again. Changes from the page run as user actions
-(``widget._from_ui()``): the photo is redrawn at once and segmentation follows in the background.
+(``widget.input.from_ui()``): the photo is redrawn at once and segmentation follows in the background.
 """
 
 from __future__ import annotations
@@ -192,7 +192,7 @@ class ContrastControl:
             # (answering it would start a ping-pong with the page).
             return
         if ranges is not None:
-            with w._from_ui():
+            with w.input.from_ui():
                 w.display_range = pic.public_range(ranges)
         if tuple(self.range.value) != self._current_pair():
             self.show_range()  # refused (e.g. lo == hi): show the trait again
@@ -210,7 +210,7 @@ class ContrastControl:
             return  # the page's echo of what it was sent (see _range_picked)
         if ok:
             try:
-                with w._from_ui():
+                with w.input.from_ui():
                     w.gamma = value
             except traitlets.TraitError:
                 pass
@@ -219,5 +219,5 @@ class ContrastControl:
 
     def _auto_clicked(self, _=None) -> None:
         w = self.widget
-        with w._from_ui():
+        with w.input.from_ui():
             w.display_range = {int(self.channel.value or 0): None}

@@ -56,7 +56,7 @@ def _cycle_overlay(w):
 
 
 SHORTCUTS = [
-    Shortcut(("f",), "paint the current object (foreground)", _label(lambda w: w._object_code)),
+    Shortcut(("f",), "paint the current object (foreground)", _label(lambda w: w.object_code)),
     Shortcut(("b", "0"), "paint background (GrabCut sample's `0`)", _label(lambda w: BACKGROUND)),
     Shortcut(
         ("1", "2", "3", "4", "5", "6", "7", "8", "9"), "select object 1-9 (`1` = GrabCut sample's foreground)", None
@@ -74,8 +74,8 @@ SHORTCUTS = [
     Shortcut(("]",), "larger brush", _brush(1.25)),
     Shortcut(("ctrl+z",), "undo", lambda w: w.undo()),
     Shortcut(("ctrl+shift+z", "ctrl+y"), "redo", lambda w: w.redo()),
-    Shortcut(("+", "="), "zoom in around the pointer", lambda w: w._zoom_at_pointer(2.0)),
-    Shortcut(("-",), "zoom out around the pointer", lambda w: w._zoom_at_pointer(0.5)),
+    Shortcut(("+", "="), "zoom in around the pointer", lambda w: w.input.zoom_at_pointer(2.0)),
+    Shortcut(("-",), "zoom out around the pointer", lambda w: w.input.zoom_at_pointer(0.5)),
     Shortcut(("Home",), "fit the whole image", lambda w: w.reset_view()),
     Shortcut(("o",), "overlay: filled -> contour -> hidden", _cycle_overlay),
     Shortcut(("s",), "show / hide seeds", lambda w: setattr(w, "show_seeds", not w.show_seeds)),
@@ -121,7 +121,7 @@ def handle_key(widget, key: str, shift: bool, ctrl: bool, meta: bool) -> bool:
     ``Enter`` and ``Escape`` go to the current tool's gesture (close / cancel).
     """
     if key in ("Enter", "Escape"):
-        widget._active_handler().key(widget, key)
+        widget.input.gesture_key(key)
         return True
     run = _TABLE.get(combo_of(key, shift, ctrl, meta))
     if run is None:

@@ -1,7 +1,7 @@
 """The toolbar: ipywidgets controls wired to a ``SegmentWidget``'s traits and methods.
 
 Controls that only mirror a trait are linked both ways. Controls whose change starts a
-segmentation (method, undo, redo, clear, ...) call the widget inside ``widget._from_ui()``,
+segmentation (method, undo, redo, clear, ...) call the widget inside ``widget.input.from_ui()``,
 so that the segmentation runs in the background and the kernel keeps handling events.
 """
 
@@ -159,7 +159,7 @@ class Toolbar:
 
         def ui(fn):
             def handler(_):
-                with w._from_ui():
+                with w.input.from_ui():
                     fn()
 
             return handler
@@ -213,7 +213,7 @@ class Toolbar:
             try:
                 if name == "method":  # a method change segments: in the background, errors shown
                     if isinstance(change.new, str) and change.new in control.options:  # not None from the page
-                        with w._from_ui():
+                        with w.input.from_ui():
                             w.method = change.new
                 else:
                     setattr(w, name, change.new)
@@ -239,7 +239,7 @@ class Toolbar:
         try:
             if list(dd.options) != options:
                 dd.options = options  # ipywidgets resets the value here
-            dd.value = w._object_code if w._object_code in [v for _, v in options] else None
+            dd.value = w.object_code if w.object_code in [v for _, v in options] else None
             self._refresh_class()
         finally:
             self._refreshing = False
@@ -249,14 +249,14 @@ class Toolbar:
         if list(dd.options) != list(w.classes):
             dd.options = list(w.classes)
         dd.layout.display = None if w.classes else "none"
-        current = w.object_classes.get(w._object_code - 1)
+        current = w.object_classes.get(w.object_code - 1)
         dd.value = current if current in w.classes else None
 
     def _class_picked(self, change):
         w = self.widget
         if self._refreshing or change.new is None:
             return
-        k = w._object_code - 1
+        k = w.object_code - 1
         if w.object_classes.get(k) != change.new:
             w.object_classes = {**w.object_classes, k: change.new}
 
@@ -282,7 +282,7 @@ class Toolbar:
         if change.new is None:  # nothing selected: show the widget's label again
             self.sync_label()
             return
-        code = BACKGROUND if change.new == BACKGROUND else w._object_code
+        code = BACKGROUND if change.new == BACKGROUND else w.object_code
         if code != w.label:
             w.label = code
 
@@ -301,5 +301,5 @@ class Toolbar:
         that one can switch back to it.
         """
         names = segmenters.available()
-        used = [m for m in (self.widget.method, *self.widget._params_by_method) if m and m not in names]
+        used = [m for m in (self.widget.method, *self.widget.params_by_method) if m and m not in names]
         return names + sorted(set(used))

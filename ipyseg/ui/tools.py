@@ -1,30 +1,22 @@
 """Interactive tools: an enum and one gesture handler per tool (a dispatch table, no flags).
 
-Handlers receive pointer gestures in image coordinates ``(row, col)`` and act through a small
-controller interface (implemented by ``SegmentWidget``):
-
-* ``ctl._paint_code``: the seed code a gesture paints (the label, or background for a
-  right-button drag); ``ctl._object_code``: the current object's seed code;
-* ``ctl._preview(points_rc, code)``: draw part of a stroke preview (nothing is committed);
-* ``ctl._commit_stroke(points_rc, code, radius)``, ``ctl._commit_fill(window, footprint, code)``,
-  ``ctl._commit_polygon(points_rc, code, exact=False)``,
-  ``ctl._commit_box(window)``: apply an edit as one undo step and segment;
-* ``ctl._show_guide(points_rc, closed)`` / ``ctl._clear_guide()``: outline on the cursor layer;
-* ``ctl._pan(d_row, d_col)``, ``ctl._wand(row, col)``, ``ctl._livewire()``, ``ctl.viewport``.
-
-Every handler has ``down``, ``move``, ``up``, ``key`` (``"Enter"`` / ``"Escape"``) and
-``cancel``, and an ``active`` flag while a gesture is in progress.
+Handlers receive pointer gestures in image coordinates ``(row, col)`` and act on a
+:class:`ToolTarget` (``ipyseg.widget.input.PointerInput`` is the widget's). Every handler has
+``down``, ``move``, ``up``, ``key`` (``"Enter"`` / ``"Escape"``) and ``cancel``, and an
+``active`` flag while a gesture is in progress. A new tool is a handler class here and one
+entry in :data:`HANDLERS` (see ``docs/extending.md``).
 """
 
 from __future__ import annotations
 
 import time
 from enum import Enum
+from typing import Protocol
 
 import numpy as np
 
 from ipyseg._constants import UNMARKED
-from ipyseg.geometry import box_window
+from ipyseg.geometry import Viewport, box_window
 
 #: Two presses closer in time (s) and space (display pixels) than this are a double-click.
 DOUBLE_CLICK_SECONDS = 0.4
@@ -44,6 +36,67 @@ class Tool(str, Enum):
     LIVEWIRE = "livewire"
     POLYGON = "polygon"
     PAN = "pan"
+
+
+class ToolTarget(Protocol):
+    """What a tool's gesture handler may use: the seeds it edits and the canvas it draws guides on."""
+
+    @property
+    def viewport(self) -> Viewport:
+        """The view: image <-> canvas coordinates and ``scale`` (canvas pixels per image pixel)."""
+
+    @property
+    def image_shape(self) -> tuple:
+        """``(H, W, ...)`` of the photo."""
+
+    @property
+    def paint_code(self) -> int:
+        """The seed code a gesture paints: the label, or background during a right-button gesture."""
+
+    @property
+    def object_code(self) -> int:
+        """The current object's seed code."""
+
+    @property
+    def brush_radius(self) -> float:
+        """Brush radius in image pixels."""
+
+    @property
+    def point_radius(self) -> float:
+        """Radius of a point seed in image pixels."""
+
+    def preview(self, points_rc: np.ndarray, code: int) -> None:
+        """Draw part of a stroke preview on the seed layer (nothing is committed)."""
+
+    def redraw_seeds(self) -> None:
+        """Redraw the seed layer as the seeds are (drops a preview)."""
+
+    def commit_stroke(self, points_rc: np.ndarray, code: int, radius: float) -> None:
+        """Paint a stroke as one undo step, then segment."""
+
+    def commit_fill(self, window, footprint, code: int) -> None:
+        """Set ``code`` on a footprint of image ``window`` as one undo step, then segment."""
+
+    def commit_polygon(self, points_rc: np.ndarray, code: int, *, exact: bool = False) -> None:
+        """Fill a polygon (``exact``: make it the object, with a background halo), then segment."""
+
+    def commit_box(self, window) -> None:
+        """Make image ``window`` the current object's box, then segment."""
+
+    def show_guide(self, points_rc: np.ndarray, closed: bool) -> None:
+        """Draw an outline through image points on the cursor layer."""
+
+    def clear_guide(self) -> None:
+        """Remove the outline."""
+
+    def pan(self, d_row: float, d_col: float) -> None:
+        """Move the view by image pixels (when zoomed in)."""
+
+    def wand(self, row: float, col: float):
+        """The magic wand's ``(window, footprint)`` at image ``(row, col)`` (``(None, None)`` if empty)."""
+
+    def livewire(self):
+        """The live wire of the photo (``anchor(p)``, ``path_to(p)``)."""
 
 
 class _Handler:
@@ -79,16 +132,16 @@ class _StrokeTool(_Handler):
         return bool(self.points)
 
     def code(self, ctl) -> int:
-        return UNMARKED if self.erase else ctl._paint_code
+        return UNMARKED if self.erase else ctl.paint_code
 
     def down(self, ctl, row, col):
         self.points = [(row, col)]
-        ctl._preview(np.array(self.points), self.code(ctl))
+        ctl.preview(np.array(self.points), self.code(ctl))
 
     def move(self, ctl, row, col):
         if self.points:
             self.points.append((row, col))
-            ctl._preview(np.array(self.points[-2:]), self.code(ctl))
+            ctl.preview(np.array(self.points[-2:]), self.code(ctl))
 
     def up(self, ctl, row, col):
         if not self.points:
@@ -96,12 +149,12 @@ class _StrokeTool(_Handler):
         if (row, col) != self.points[-1]:
             self.points.append((row, col))
         pts, self.points = np.array(self.points), []
-        ctl._commit_stroke(pts, self.code(ctl), ctl._brush_radius)
+        ctl.commit_stroke(pts, self.code(ctl), ctl.brush_radius)
 
     def cancel(self, ctl):
         if self.points:
             self.points = []
-            ctl._presenter.redraw_seeds()  # drop the preview
+            ctl.redraw_seeds()  # drop the preview
 
 
 class _BrushTool(_StrokeTool):
@@ -142,7 +195,7 @@ class _PointTool(_ClickTool):
     """Each click adds a small disk of the current label; dragging does nothing."""
 
     def act(self, ctl, row, col):
-        ctl._commit_stroke(np.array([(row, col)]), ctl._paint_code, ctl._point_radius)
+        ctl.commit_stroke(np.array([(row, col)]), ctl.paint_code, ctl.point_radius)
 
 
 class _BoxTool(_PressTool):
@@ -154,31 +207,31 @@ class _BoxTool(_PressTool):
 
     def move(self, ctl, row, col):
         if self.at is not None:
-            ctl._show_guide(self._corners(row, col), closed=True)
+            ctl.show_guide(self._corners(row, col), closed=True)
 
     def up(self, ctl, row, col):
         if self.at is None:
             return
         start, self.at = self.at, None
-        ctl._clear_guide()
-        window = box_window(start, (row, col), ctl.image.shape)
+        ctl.clear_guide()
+        window = box_window(start, (row, col), ctl.image_shape)
         min_side = 3.0 / ctl.viewport.scale  # a click, not a box
         if window[1] - window[0] >= min_side and window[3] - window[2] >= min_side:
-            ctl._commit_box(window)
+            ctl.commit_box(window)
 
     def cancel(self, ctl):
         if self.at is not None:
             self.at = None
-            ctl._clear_guide()
+            ctl.clear_guide()
 
 
 class _WandTool(_ClickTool):
     """Click: the connected region of similar colour becomes seeds of the current label."""
 
     def act(self, ctl, row, col):
-        window, footprint = ctl._wand(row, col)
+        window, footprint = ctl.wand(row, col)
         if window is not None:
-            ctl._commit_fill(window, footprint, ctl._paint_code)
+            ctl.commit_fill(window, footprint, ctl.paint_code)
 
 
 class _PolygonTool(_Handler):
@@ -214,11 +267,11 @@ class _PolygonTool(_Handler):
             self.close(ctl)
             return
         self.add_vertex(ctl, p)
-        ctl._show_guide(self.outline(), closed=False)
+        ctl.show_guide(self.outline(), closed=False)
 
     def move(self, ctl, row, col):
         if self.vertices:
-            ctl._show_guide(self.outline((row, col)), closed=False)
+            ctl.show_guide(self.outline((row, col)), closed=False)
 
     def add_vertex(self, ctl, p):
         self.vertices.append(p)
@@ -230,13 +283,13 @@ class _PolygonTool(_Handler):
     def close(self, ctl):
         pts = self.outline()
         self.vertices = []
-        ctl._clear_guide()
+        ctl.clear_guide()
         if len(pts) >= 3:
             self.commit(ctl, pts)
 
     def commit(self, ctl, pts):
         """The filled polygon becomes seeds of the current label."""
-        ctl._commit_polygon(pts, ctl._paint_code)
+        ctl.commit_polygon(pts, ctl.paint_code)
 
     def key(self, ctl, key):
         if key == "Enter" and self.vertices:
@@ -247,7 +300,7 @@ class _PolygonTool(_Handler):
     def cancel(self, ctl):
         if self.vertices:
             self.vertices = []
-            ctl._clear_guide()
+            ctl.clear_guide()
 
 
 class _LiveWireTool(_PolygonTool):
@@ -258,7 +311,7 @@ class _LiveWireTool(_PolygonTool):
         self.path: list[np.ndarray] = []
 
     def add_vertex(self, ctl, p):
-        lw = ctl._livewire()
+        lw = ctl.livewire()
         if self.vertices:
             self.path.append(lw.path_to(p))
         else:
@@ -274,19 +327,19 @@ class _LiveWireTool(_PolygonTool):
 
     def move(self, ctl, row, col):
         if self.vertices:
-            self._lw = ctl._livewire()
-            ctl._show_guide(self.outline((row, col)), closed=False)
+            self._lw = ctl.livewire()
+            ctl.show_guide(self.outline((row, col)), closed=False)
 
     def close(self, ctl):
         if self.vertices and len(self.vertices) >= 2:
-            lw = ctl._livewire()
+            lw = ctl.livewire()
             self.path.append(lw.path_to(self.vertices[0]))
         super().close(ctl)
         self.path = []
 
     def commit(self, ctl, pts):
         """The closed contour's inside becomes the current object (with a background halo)."""
-        ctl._commit_polygon(pts, ctl._object_code, exact=True)
+        ctl.commit_polygon(pts, ctl.object_code, exact=True)
 
     def cancel(self, ctl):
         self.path = []
@@ -298,7 +351,7 @@ class _PanTool(_PressTool):
 
     def move(self, ctl, row, col):
         if self.at is not None:
-            ctl._pan(self.at[0] - row, self.at[1] - col)
+            ctl.pan(self.at[0] - row, self.at[1] - col)
 
     def up(self, ctl, row, col):
         self.move(ctl, row, col)

@@ -2,8 +2,9 @@
 
 ipycanvas calls ``preventDefault`` on touch events, so the browser sends no mouse events for a
 finger or a pen: without :class:`TouchInput` no stroke would arrive at all. It works in canvas
-``(x, y)`` and hands positions to ``SegmentWidget``'s mouse handlers, which convert them to
-image ``(row, col)`` once, as for the mouse.
+``(x, y)`` and hands positions to the mouse handlers of
+:class:`ipyseg.widget.input.PointerInput`, which convert them to image ``(row, col)`` once, as
+for the mouse.
 """
 
 from __future__ import annotations
@@ -47,15 +48,17 @@ class TouchInput:
 
     Parameters
     ----------
-    widget : SegmentWidget
+    pointer : ipyseg.widget.input.PointerInput
+        The widget's pointer input (``on_mouse_down`` / ``move`` / ``up``, ``cancel_gesture``,
+        ``pointer_left``, ``move_view``, ``from_ui``).
     """
 
     #: A pinch step is applied once the spread changes by this factor or the centre moves this far.
     MIN_ZOOM_STEP = 1.03
     MIN_PAN_PIXELS = 2.0
 
-    def __init__(self, widget):
-        self._w = widget
+    def __init__(self, pointer):
+        self._w = pointer
         self._mode: str | None = None  # None, "draw" or "pinch"
         self._last: tuple[float, float] | None = None
         self._pinch: tuple[float, float, float] | None = None  # centre x, y and spread
@@ -79,11 +82,11 @@ class TouchInput:
         if len(pts) == 1 and self._mode is None:
             self._mode = "draw"
             self._last = pts[0]
-            w._on_mouse_move(*pts[0])  # the press position (and the brush footprint under the finger)
-            w._on_mouse_down(*pts[0])
+            w.on_mouse_move(*pts[0])  # the press position (and the brush footprint under the finger)
+            w.on_mouse_down(*pts[0])
         elif len(pts) >= 2:
             if self._mode == "draw":
-                w._cancel_gesture()
+                w.cancel_gesture()
             self._mode = "pinch"
             self._pinch = self._spread(pts)
 
@@ -93,7 +96,7 @@ class TouchInput:
             return
         if self._mode == "draw" and len(pts) == 1:
             self._last = pts[0]
-            self._w._on_mouse_move(*pts[0])
+            self._w.on_mouse_move(*pts[0])
         elif self._mode == "pinch" and len(pts) >= 2:
             self._pinch_to(self._spread(pts))
 
@@ -103,7 +106,7 @@ class TouchInput:
             return
         if self._mode == "draw" and not pts:
             self._mode = None
-            self._w._on_mouse_up(*self._last)
+            self._w.on_mouse_up(*self._last)
             self._leave()
         elif self._mode == "pinch":
             self._pinch = self._spread(pts) if len(pts) >= 2 else None
@@ -114,7 +117,7 @@ class TouchInput:
     def cancel(self, touches) -> None:
         """The browser took the touch away (e.g. a system gesture): nothing is committed."""
         if self._mode == "draw":
-            self._w._cancel_gesture()
+            self._w.cancel_gesture()
         self._mode = None
         self._pinch = None
         self._leave()
@@ -122,8 +125,7 @@ class TouchInput:
     # ---------------------------------------------------------------- helpers
     def _leave(self) -> None:
         self._last = None
-        self._w._last_move = None
-        self._w.view.clear_cursor()
+        self._w.pointer_left()
 
     @staticmethod
     def _spread(pts) -> tuple[float, float, float]:
@@ -140,5 +142,5 @@ class TouchInput:
         if max(factor, 1 / factor) < self.MIN_ZOOM_STEP and math.hypot(x1 - x0, y1 - y0) < self.MIN_PAN_PIXELS:
             return
         self._pinch = now
-        with self._w._from_ui():
-            self._w._move_view(factor, (x0, y0), (x1, y1))
+        with self._w.from_ui():
+            self._w.move_view(factor, (x0, y0), (x1, y1))

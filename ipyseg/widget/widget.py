@@ -12,7 +12,6 @@ import time
 import weakref
 from pathlib import Path
 
-import cv2
 import ipywidgets as widgets
 import numpy as np
 import traitlets
@@ -22,7 +21,6 @@ from ipyseg._constants import BACKGROUND, FOREGROUND, MAX_OBJECTS
 from ipyseg._validation import (
     as_label_code,
     as_labels,
-    as_object_id,
     as_points,
     as_radius,
     as_seeds,
@@ -30,27 +28,24 @@ from ipyseg._validation import (
     sample_path,
 )
 from ipyseg.display import Mapping, as_picture, check_gamma
-from ipyseg.geometry import MAX_DISPLAY_PIXELS, Viewport, box_window, polygon_footprint, stroke_footprint
+from ipyseg.geometry import MAX_DISPLAY_PIXELS, Viewport, box_window
 from ipyseg.io import TiffPlane
 from ipyseg.seeds import codes_present
 from ipyseg.segmentation.engine import Engine
 from ipyseg.session import SessionState
-from ipyseg.ui import render
 from ipyseg.ui.canvas_view import SHARED_WIDGETS, CanvasView
 from ipyseg.ui.lifecycle import close_tree, track_cell
 from ipyseg.ui.overlay import Badge, CanvasOverlay
 from ipyseg.ui.toolbar import Toolbar
-from ipyseg.ui.tools import Tool, make_handlers
+from ipyseg.ui.tools import Tool
 from ipyseg.widget.controller import Controller
 from ipyseg.widget.document import ImageDocument
+from ipyseg.widget.editor import Editor
 from ipyseg.widget.gate import EditGate
-from ipyseg.widget.input import InputMixin
+from ipyseg.widget.input import PointerInput
 from ipyseg.widget.prepare import PreparedImage, prepare, resized_for
 from ipyseg.widget.presenter import Presenter
-from ipyseg.widget.touch import TouchInput
 
-#: Largest zoom: one image pixel spans this many canvas pixels.
-MAX_PIXEL_ZOOM = 32.0
 OVERLAY_MODES = ("filled", "contour", "hidden")
 
 
@@ -148,7 +143,7 @@ def _close_engine(engine: Engine) -> None:
     engine.close(timeout=0)
 
 
-class SegmentWidget(InputMixin, widgets.VBox):
+class SegmentWidget(widgets.VBox):
     """Interactive segmentation of one image: paint seeds, get labels.
 
     Parameters
@@ -271,27 +266,20 @@ class SegmentWidget(InputMixin, widgets.VBox):
         self._params_checked_for: str | None = None  # see _method_changed
         self._gate = EditGate()  # edits come from cells and from the kernel's comm thread
         self._syncing = False
-        self._handlers = make_handlers()
-        self._pan_gesture = make_handlers()[Tool.PAN.value]
-        self._last_move = None  # last pointer position, see _on_mouse_down
-        self._press_shift = (0.0, 0.0)  # focus scroll of the current press, see _on_mouse_down
-        self._down_at = None  # (time, row, col) of a mouse-down not yet matched with ipyevents' report
-        self._dom_report = None  # (time, kind) of an ipyevents report not yet matched with a mouse-down
-        self._button_code = None  # BACKGROUND during a right-button gesture
-        self._key_callbacks = []  # see on_key()
         self._closed = False
 
         self.viewport = Viewport(img.shape, int(max_display_pixels))
         self.view = CanvasView(self.viewport)
         self._overlay = CanvasOverlay(self.viewport.canvas_width)  # badge, wheel zoom, focus (overlay.py)
         self._badge = Badge(self._overlay)
-        self._touch = TouchInput(self)
         self._status_html = widgets.HTML()
         self._controller = Controller(self, self._badge, self._show_labels, self._show_status)
         self._engine = self._controller.engine
         # The engine holds the controller weakly; when the widget is collected, its worker stops.
         self._finalizer = weakref.finalize(self, _close_engine, self._engine)
         self._presenter = Presenter(self)  # what the canvas shows, and its caches
+        self._editor = Editor(self, self._presenter.redraw_seeds, self._publish_seeds, self._segment)
+        self._input = PointerInput(self, self._editor, self._gate, self._controller)  # mouse, keys, touch
         self._doc.multiscale.level(self._doc.multiscale.final_factor)
         with self._sync(), self.hold_trait_notifications():
             self.set_trait("labels", _frozen(np.zeros(img.shape[:2], np.uint8)))
@@ -305,7 +293,7 @@ class SegmentWidget(InputMixin, widgets.VBox):
         self._toolbar.refresh_objects()
         super().__init__(children=[self._toolbar.box, self._overlay, self.view.canvas, self._status_html])
         self.add_class("ipyseg")
-        self._connect_events()
+        self._input.connect(self.view, self._overlay)
         self._presenter.redraw_all()
         track_cell(self)  # re-running this notebook cell closes this widget (see close())
         self._controller.prepare_in_background()
@@ -352,6 +340,26 @@ class SegmentWidget(InputMixin, widgets.VBox):
         return self._presenter
 
     @property
+    def editor(self) -> Editor:
+        """Seed edits as undo steps (strokes, fills, polygons, boxes, the wand); for tools and tests."""
+        return self._editor
+
+    @property
+    def input(self) -> PointerInput:
+        """Mouse, keys and touch, and the target the tools act on; for the toolbar, tests and plug-ins."""
+        return self._input
+
+    @property
+    def dropped_events(self) -> int:
+        """How many malformed front-end messages were dropped at the edge (see the README's "Robustness")."""
+        return self._input.dropped_events
+
+    @property
+    def params_by_method(self) -> dict:
+        """``{method: params}`` of every method used in this widget (a copy): what switching back restores."""
+        return {m: dict(p) for m, p in self._params_by_method.items()}
+
+    @property
     def data(self) -> np.ndarray:
         """(H, W) or (H, W, C): the image's values in their own dtype, channels last (read-only)."""
         return self._doc.picture.data
@@ -376,38 +384,38 @@ class SegmentWidget(InputMixin, widgets.VBox):
             Brush radius in image pixels; default ``brush_size / 2``.
         """
         pts = as_points(points)
-        code = self._drawing_code(label)
-        r = self._brush_radius if radius is None else as_radius(radius)
-        self._commit_stroke(pts, code, r)
+        code = self._editor.drawing_code(label)
+        r = self._input.brush_radius if radius is None else as_radius(radius)
+        self._editor.stroke(pts, code, r)
 
     @_editing
     def click(self, x: float, y: float, label: int | None = None) -> None:
         """Add a point seed (a small disk) at image ``(x, y)`` of ``label`` (default the current object), then segment."""
         pts = as_points([(x, y)], "x, y")
-        self._commit_stroke(pts, self._drawing_code(label), self._point_radius)
+        self._editor.stroke(pts, self._editor.drawing_code(label), self._input.point_radius)
 
     @_editing
     def erase(self, points, radius: float | None = None) -> None:
         """Erase seeds along a stroke through image ``(x, y)`` points, then segment."""
         pts = as_points(points)
-        r = self._brush_radius if radius is None else as_radius(radius)
-        self._commit_stroke(pts, 0, r)
+        r = self._input.brush_radius if radius is None else as_radius(radius)
+        self._editor.stroke(pts, 0, r)
 
     @_editing
     def undo(self) -> bool:
         """Undo the last seed edit; ``False`` if there was nothing to undo."""
-        return self._after_edit(self._doc.seed_state.undo())
+        return self._editor.after_edit(self._doc.seed_state.undo())
 
     @_editing
     def redo(self) -> bool:
         """Redo the last undone edit; ``False`` if there was nothing to redo."""
-        return self._after_edit(self._doc.seed_state.redo())
+        return self._editor.after_edit(self._doc.seed_state.redo())
 
     @_editing
     def clear(self) -> None:
         """Remove every seed (one undo step) and any loaded mask; labels become empty."""
         self._doc.prior = None
-        if not self._after_edit(self._doc.seed_state.clear()):
+        if not self._editor.after_edit(self._doc.seed_state.clear()):
             self._segment()
 
     def cutout(self, alpha: bool = False) -> np.ndarray:
@@ -507,7 +515,7 @@ class SegmentWidget(InputMixin, widgets.VBox):
         self._presenter.close()
         self._doc.release()
         self.view.close()
-        close_tree(*self.children, self.layout, *filter(None, [self._dom_events]), keep=SHARED_WIDGETS)
+        close_tree(*self.children, self.layout, *filter(None, [self._input.dom_events]), keep=SHARED_WIDGETS)
         super().close()
 
     def _check_open(self) -> None:
@@ -577,8 +585,7 @@ class SegmentWidget(InputMixin, widgets.VBox):
             )
         prior = None if state.prior is None else _frozen(as_labels(state.prior, self._doc.picture.shape, "state.prior"))
         self._engine.discard()
-        for handler in (*self._handlers.values(), self._pan_gesture):
-            handler.cancel(self)
+        self._input.cancel_gesture()
         self._doc.seed_state.load(seeds, boxes)
         self._doc.prior = prior
         labels = _frozen(labels.astype(np.uint8))
@@ -596,8 +603,7 @@ class SegmentWidget(InputMixin, widgets.VBox):
             self.label = self._doc.last_object_code
         self._presenter.redraw_overlay(full=True)
         self._presenter.redraw_seeds()
-        if hasattr(self, "_toolbar"):
-            self._toolbar.refresh_objects()
+        self._toolbar.refresh_objects()
         if not state.labels_current:
             self._segment()
 
@@ -677,10 +683,7 @@ class SegmentWidget(InputMixin, widgets.VBox):
 
         ``key`` is the browser's ``KeyboardEvent.key`` (e.g. ``"a"``, ``"ArrowRight"``).
         """
-        if remove:
-            self._key_callbacks = [cb for cb in self._key_callbacks if cb != callback]
-        elif callback not in self._key_callbacks:
-            self._key_callbacks = [*self._key_callbacks, callback]
+        self._input.on_key(callback, remove)
 
     def save_labels(self, path) -> Path:
         """Save ``labels`` (0 background, k object k) as a lossless 8-bit PNG (or TIFF/BMP).
@@ -732,8 +735,7 @@ class SegmentWidget(InputMixin, widgets.VBox):
         elif image.max_display_pixels != self.viewport.max_display_pixels:
             image = resized_for(image, self.viewport.max_display_pixels)  # prepared for another canvas size
         self._engine.discard()
-        for handler in (*self._handlers.values(), self._pan_gesture):
-            handler.cancel(self)
+        self._input.cancel_gesture()
         old_shape = self._doc.shape
         pic = image.picture
         self._doc = _document_of(image)  # everything per photo, in one assignment
@@ -746,10 +748,8 @@ class SegmentWidget(InputMixin, widgets.VBox):
             self.view.viewport = vp
         else:  # a new canvas of the new size (resizing one in place races with drawing on it)
             old = self.view
-            if self._dom_events is not None:
-                self._dom_events.close()
             self.view = CanvasView(vp)
-            self._connect_events()
+            self._input.connect(self.view)
             self.children = [self.view.canvas if c is old.canvas else c for c in self.children]
             old.close()
         with self._sync(), self.hold_trait_notifications():
@@ -759,7 +759,8 @@ class SegmentWidget(InputMixin, widgets.VBox):
             if self.label != BACKGROUND:
                 self.label = FOREGROUND
             self._publish_seeds()
-        self._show_picture_settings()  # display range, gamma, channels and the contrast row of the new photo
+        self._show_picture_settings()  # display range, gamma and channels of the new photo
+        self._toolbar.contrast.refresh()  # and its contrast row
         if old_shape != pic.shape[:2]:
             lo, hi = self.brush_size_range  # of the new photo
             self._toolbar.controls["brush_size"].max = hi
@@ -814,8 +815,8 @@ class SegmentWidget(InputMixin, widgets.VBox):
         window = box_window(a, b, self._doc.picture.shape)
         if window[0] >= window[1] or window[2] >= window[3]:
             raise ValueError(f"`box` {tuple(box)} does not overlap the image ({w} x {h})")
-        code = self._drawing_code(label, obj, objects_only=True)
-        self._after_edit(self._doc.seed_state.set_box(code, window))
+        code = self._editor.drawing_code(label, obj, objects_only=True)
+        self._editor.box(window, code)
 
     @_editing
     def magic_wand(self, x: float, y: float, label: int | None = None) -> None:
@@ -825,10 +826,10 @@ class SegmentWidget(InputMixin, widgets.VBox):
         the current object.
         """
         ((row, col),) = as_points([(x, y)], "x, y")
-        code = self._drawing_code(label)
-        window, footprint = self._wand(row, col)
+        code = self._editor.drawing_code(label)
+        window, footprint = self._editor.wand(row, col)
         if window is not None:
-            self._commit_fill(window, footprint, code)
+            self._editor.fill(window, footprint, code)
 
     @_editing
     def polygon(self, points, label: int | None = None) -> None:
@@ -836,7 +837,7 @@ class SegmentWidget(InputMixin, widgets.VBox):
         pts = as_points(points)
         if len(pts) < 3:
             raise ValueError(f"`points` must have at least 3 vertices; got {len(pts)}")
-        self._commit_polygon(pts, self._drawing_code(label))
+        self._editor.polygon(pts, self._editor.drawing_code(label))
 
     @_editing
     def livewire(self, anchors, label: int | None = None, *, obj: int | None = None) -> np.ndarray:
@@ -853,14 +854,14 @@ class SegmentWidget(InputMixin, widgets.VBox):
         pts = as_points(anchors, "anchors")
         if len(pts) < 2:
             raise ValueError(f"`anchors` must have at least 2 points; got {len(pts)}")
-        code = self._drawing_code(label, obj)
-        lw = self._livewire()
+        code = self._editor.drawing_code(label, obj)
+        lw = self._doc.livewire()
         path = [pts[:1]]
         for a, b in zip(pts, np.vstack([pts[1:], pts[:1]]), strict=True):
             lw.anchor(a)
             path.append(lw.path_to(b))
         contour = np.concatenate(path)
-        self._commit_polygon(contour, code, exact=True)
+        self._editor.polygon(contour, code, exact=True)
         return contour[:, ::-1].copy()
 
     @_editing
@@ -870,7 +871,7 @@ class SegmentWidget(InputMixin, widgets.VBox):
         rows, cols = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))
         if rows.size:
             window = (int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
-            self._commit_fill(window, m[window[0] : window[1], window[2] : window[3]], self._drawing_code(label))
+            self._editor.fill(window, m[window[0] : window[1], window[2] : window[3]], self._editor.drawing_code(label))
 
     # -------------------------------------------------------------- view
     @property
@@ -884,17 +885,7 @@ class SegmentWidget(InputMixin, widgets.VBox):
         vp = self.viewport
         x = vp.canvas_width / 2 if x is None else float(x)
         y = vp.canvas_height / 2 if y is None else float(y)
-        self._move_view(factor, (x, y), (x, y))
-
-    def _move_view(self, factor: float, anchor, to) -> None:
-        """Zoom by ``factor``, with the image point under canvas ``anchor`` moving to canvas ``to``."""
-        vp = self.viewport
-        max_zoom = MAX_PIXEL_ZOOM / min(vp.fit_scale_x, vp.fit_scale_y)
-        zoom = min(max(1.0, vp.zoom * float(factor)), max(1.0, max_zoom))
-        row, col = vp.canvas_to_image(*anchor)
-        x, y = to
-        vp.set_view(zoom, row + 0.5 - y / (vp.fit_scale_y * zoom), col + 0.5 - x / (vp.fit_scale_x * zoom))
-        self._presenter.redraw_all()
+        self._input.move_view(factor, (x, y), (x, y))
 
     @_editing
     def reset_view(self) -> None:
@@ -913,7 +904,7 @@ class SegmentWidget(InputMixin, widgets.VBox):
     @traitlets.observe("seeds")
     def _seeds_assigned(self, change):
         if not self._syncing:
-            self._after_edit(self._doc.seed_state.replace(change.new))
+            self._editor.after_edit(self._doc.seed_state.replace(change.new))
 
     @traitlets.validate("method")
     def _valid_method(self, proposal):
@@ -979,9 +970,7 @@ class SegmentWidget(InputMixin, widgets.VBox):
 
     @traitlets.observe("tool")
     def _tool_changed(self, change):
-        if change.old in self._handlers:
-            self._handlers[change.old].cancel(self)
-            self._presenter.redraw_seeds()  # drop any half-drawn preview
+        self._input.tool_changed(change.old)  # drops any half-drawn preview
 
     @property
     def brush_size_range(self) -> tuple[float, float]:
@@ -1071,8 +1060,6 @@ class SegmentWidget(InputMixin, widgets.VBox):
             self.gamma = m.gamma
             self.channels = m.channels
             self.channel_colors = m.colors
-        if hasattr(self, "_toolbar"):
-            self._toolbar.contrast.refresh()
 
     @traitlets.validate("object_names")
     def _valid_object_names(self, proposal):
@@ -1085,8 +1072,7 @@ class SegmentWidget(InputMixin, widgets.VBox):
 
     @traitlets.observe("object_names")
     def _object_names_changed(self, change):
-        if hasattr(self, "_toolbar"):
-            self._toolbar.refresh_objects()
+        self._toolbar.refresh_objects()
 
     @traitlets.validate("object_classes")
     def _valid_object_classes(self, proposal):
@@ -1108,8 +1094,7 @@ class SegmentWidget(InputMixin, widgets.VBox):
 
     @traitlets.observe("object_classes", "classes")
     def _object_classes_changed(self, change):
-        if hasattr(self, "_toolbar"):
-            self._toolbar.refresh_objects()
+        self._toolbar.refresh_objects()
 
     @traitlets.observe("seeds", "labels", "object_names", "object_classes", "method", "params")
     def _bump_revision(self, change):
@@ -1121,133 +1106,11 @@ class SegmentWidget(InputMixin, widgets.VBox):
         if change.new >= FOREGROUND:
             self._doc.last_object_code = change.new
 
-    # ---------------------------------------------------------- controller
-    @property
-    def _brush_radius(self) -> float:
-        return max(0.5, self.brush_size / 2.0)
-
-    @property
-    def _point_radius(self) -> float:
-        # Visible on the display canvas (>= 3 display pixels), at least 5 image pixels.
-        return max(5.0, 3.0 / self.viewport.scale)
-
-    @property
-    def _object_code(self) -> int:
-        """Seed code of the current object (the last object label selected)."""
-        return self._doc.last_object_code
-
+    # ---------------------------------------------------------- plumbing
     @property
     def object_code(self) -> int:
         """Seed code of the current object (``k + 1`` for object k): what drawing methods mark by default."""
         return self._doc.last_object_code
-
-    def _drawing_code(self, label, obj=None, *, objects_only: bool = False) -> int:
-        """The seed code a drawing method marks: ``label``, else object ``obj``, else the current object."""
-        if label is not None and obj is not None:
-            raise TypeError(
-                f"give `label` (a seed code) or `obj` (an object id), not both; got label={label!r}, obj={obj!r}"
-            )
-        if obj is not None:
-            return as_object_id(obj, "obj") + 1
-        if label is None:
-            return self._doc.last_object_code
-        code = as_label_code(label)
-        if objects_only and code < FOREGROUND:
-            raise ValueError(
-                f"`label` must be an object's seed code (FOREGROUND = 2 or k + 1); got {code} (BACKGROUND)"
-            )
-        return code
-
-    @property
-    def _paint_code(self) -> int:
-        """What a gesture paints: the label, or background during a right-button gesture."""
-        return BACKGROUND if self._button_code == BACKGROUND else int(self.label)
-
-    def _protect(self, code: int) -> tuple:
-        """Seed codes an edit with ``code`` must keep ("preserve other objects")."""
-        if not self.preserve_objects or code < FOREGROUND:
-            return ()
-        return tuple(int(c) for c in codes_present(self._doc.seed_state.array) if c >= FOREGROUND and c != code)
-
-    def _commit_stroke(self, points_rc: np.ndarray, code: int, radius: float) -> None:
-        window, footprint = stroke_footprint(points_rc, radius, self._doc.picture.shape)
-        self._commit_fill(window, footprint, code)
-
-    def _commit_fill(self, window, footprint, code: int) -> None:
-        changed = self._doc.seed_state.apply(window, footprint, code, protect=self._protect(code))
-        if not self._after_edit(changed) and window is not None:
-            # Nothing changed (e.g. erasing where nothing was): drop the preview.
-            self._presenter.redraw_seeds(window)
-
-    def _commit_polygon(self, points_rc: np.ndarray, code: int, *, exact: bool = False) -> None:
-        """Fill a polygon with seeds of ``code``; ``exact``: make it the object (see _commit_region)."""
-        window, footprint = polygon_footprint(points_rc, self._doc.picture.shape)
-        if window is None:
-            return
-        if exact:
-            self._commit_region(window, footprint, code)
-        else:
-            self._commit_fill(window, footprint, code)
-
-    def _commit_region(self, window, footprint, code: int, ring: float = 2.0) -> None:
-        """Make the region object ``code`` exactly, as one undo step.
-
-        The inside is seeded ``code`` and a thin ring just outside it becomes background seeds
-        (on unmarked pixels only), so every method keeps the region as drawn.
-        """
-        r0, r1, c0, c1 = window
-        h, w = self._doc.picture.shape[:2]
-        m = int(math.ceil(ring)) + 1
-        outer = (max(0, r0 - m), min(h, r1 + m), max(0, c0 - m), min(w, c1 + m))
-        grown = np.zeros((outer[1] - outer[0], outer[3] - outer[2]), np.uint8)
-        grown[r0 - outer[0] : r1 - outer[0], c0 - outer[2] : c1 - outer[2]] = footprint
-        k = 2 * int(math.ceil(ring)) + 1
-        halo = cv2.dilate(grown, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))).astype(bool) & ~grown.astype(
-            bool
-        )
-        everything = tuple(range(BACKGROUND, 256))  # the ring only takes unmarked pixels
-        changed = self._doc.seed_state.apply_many(
-            [(window, footprint, code, self._protect(code)), (outer, halo, BACKGROUND, everything)]
-        )
-        self._after_edit(changed)
-
-    def _commit_box(self, window) -> None:
-        self._after_edit(self._doc.seed_state.set_box(self._object_code, window))
-
-    def _wand(self, row: float, col: float):
-        """Magic wand at image ``(row, col)``: ``(window, footprint)``, see :meth:`ImageDocument.wand`."""
-        return self._doc.wand(row, col, self.wand_tolerance, self.wand_connectivity)
-
-    def _livewire(self):
-        return self._doc.livewire()
-
-    def _pan(self, d_row: float, d_col: float) -> None:
-        vp = self.viewport
-        if vp.zoom > 1.0:
-            vp.set_view(vp.zoom, vp.top + d_row, vp.left + d_col)
-            self._presenter.redraw_all()
-
-    def _zoom_at_pointer(self, factor: float) -> None:
-        x, y = self._last_move if self._last_move is not None else (None, None)
-        self.zoom_by(factor, x, y)
-
-    def _show_guide(self, points_rc: np.ndarray, closed: bool) -> None:
-        if len(points_rc) == 0:
-            return
-        xs, ys = self.viewport.image_to_canvas(points_rc[:, 0], points_rc[:, 1])
-        self.view.draw_guide(xs, ys, render.css(render.seed_color(self._object_code)), closed)
-
-    def _clear_guide(self) -> None:
-        self.view.clear_cursor()
-
-    def _after_edit(self, window) -> bool:
-        """Refresh after a seed edit touching ``window`` (image pixels); ``False`` if none."""
-        if window is None:
-            return False
-        self._presenter.redraw_seeds(window)
-        self._publish_seeds()
-        self._segment()
-        return True
 
     def _publish_seeds(self) -> None:
         with self._sync():
@@ -1260,23 +1123,6 @@ class SegmentWidget(InputMixin, widgets.VBox):
             yield
         finally:
             self._syncing = prev
-
-    @contextlib.contextmanager
-    def _from_ui(self):
-        """Mark changes as coming from the browser: segmentation then runs in the background.
-
-        An error inside (a tool failing on odd input, say) cancels the gesture and is shown in
-        the status line, instead of vanishing into the kernel's log; the seeds are untouched.
-        """
-        with self._gate.edit(ui=True):
-            try:
-                yield
-            except Exception as err:
-                if self._ui_depth > 1:
-                    raise
-                for handler in (*self._handlers.values(), self._pan_gesture):
-                    handler.cancel(self)
-                self._controller.report_error(err, f"⚠ {type(err).__name__}: {err}")
 
     @property
     def _ui_depth(self) -> int:
@@ -1291,8 +1137,7 @@ class SegmentWidget(InputMixin, widgets.VBox):
         self._doc.note_labels(labels)
         self.set_trait("labels", labels)
         self._presenter.redraw_overlay(window=window)  # before the bookkeeping: what the user waits for
-        if hasattr(self, "_toolbar"):
-            self._toolbar.refresh_objects()
+        self._toolbar.refresh_objects()
 
     def _show_status(self, text: str, error: bool = False) -> None:
         self.set_trait("status", text)
