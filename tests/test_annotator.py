@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -459,6 +460,33 @@ def test_coming_back_to_an_item_never_restores_older_work(tmp_path, annotators, 
     for i, e in left.items():
         saved = session.load(tmp_path / "out" / f"img{i}.png.json")
         assert np.array_equal(saved.seeds, e.seeds), i
+
+
+def test_a_mark_that_finds_nothing_newer_never_hides_a_later_put():
+    """Leaving an item puts its final snapshot while the autosaver is making a mark's (which then
+    finds the item left and falls back on an older put): ``latest`` and the file keep the final one.
+    (Found by the random navigation test: an item came back with the work of one visit before.)"""
+    from ipyseg.dataset.workers import Autosaver
+
+    written, making, go_on = [], threading.Event(), threading.Event()
+    saver = Autosaver(lambda key, snap: written.append(snap), delay=0.3)  # both land in one batch
+    holder = {}
+
+    def make():  # like the annotator's: it waits for the navigation lock, then finds the item left
+        making.set()
+        assert go_on.wait(10)
+        return None
+
+    saver.put("k", "first visit")
+    saver.mark("k", make)
+    assert making.wait(10)
+    saver.put("k", "final")  # navigation leaves the item while the mark is being made
+    holder["latest"] = saver.latest("k")
+    go_on.set()
+    assert saver.flush(10)
+    assert saver.latest("k") == "final" and holder["latest"] == "final"
+    assert written[-1] == "final" and saver.version("k")[1]
+    saver.close()
 
 
 def test_a_failed_autosave_is_written_again_and_reported_until_then():

@@ -43,7 +43,8 @@ class Autosaver:
         self._delay = float(delay)
         self._on_error = on_error or (lambda key, err: None)
         self._cond = threading.Condition()
-        self._pending: OrderedDict = OrderedDict()  # key -> ("put", snapshot, seq) | ("mark", callable, None)
+        # key -> ("put", snapshot, seq) | ("mark", callable, (seq, snapshot) of a put it replaced, or None)
+        self._pending: OrderedDict = OrderedDict()
         self._latest: OrderedDict = OrderedDict()  # key -> (seq, snapshot): the newest handed over or made
         self._keep = keep
         self._seq = 0
@@ -71,13 +72,11 @@ class Autosaver:
     def mark(self, key, make: Callable) -> None:
         with self._cond:
             self._check_open()
-            kind, old, _seq = self._pending.get(key, (None, None, None))
-            if kind == "put":  # the ready snapshot stands in when ``make`` has nothing newer
-
-                def make(make=make, old=old):
-                    return make() or old
-
-            self._pending[key] = ("mark", make, None)
+            kind, old, seq = self._pending.get(key, (None, None, None))
+            # a pending ready snapshot stands in when ``make`` has nothing newer; it keeps its own
+            # sequence number (it must never pass for newer than a snapshot handed over after it)
+            fallback = (seq, old) if kind == "put" else None
+            self._pending[key] = ("mark", make, fallback)
             self._cond.notify_all()
 
     def note(self, key, snapshot) -> None:
@@ -187,12 +186,20 @@ class Autosaver:
                 for key, (kind, value, seq) in batch.items():
                     snapshot = None
                     try:
-                        snapshot = value() if kind == "mark" else value
+                        if kind == "mark":
+                            fallback, seq, snapshot = seq, None, value()
+                            if snapshot is not None:
+                                with self._cond:
+                                    seq = self._remember(key, snapshot)
+                            elif fallback is not None:
+                                seq, snapshot = fallback
+                        if kind == "put":
+                            snapshot = value
                         if snapshot is None:
                             continue
-                        if kind == "mark":
-                            with self._cond:
-                                seq = self._remember(key, snapshot)
+                        with self._cond:
+                            if self._pending.get(key, ("",))[0] == "put":
+                                continue  # a newer snapshot came meanwhile: it is written next
                         self._write(key, snapshot)
                         self.writes += 1
                         with self._cond:
