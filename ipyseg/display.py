@@ -355,6 +355,29 @@ class Picture:
         return 0 if self.groups == 1 else channel
 
     # --------------------------------------------------------- mapping
+
+    def cutout(self, mask: np.ndarray, alpha: bool = False) -> np.ndarray:
+        """The data where (H, W) bool ``mask`` is set, zero elsewhere, in its own dtype.
+
+        (H, W, 3) for RGB and gray pictures (gray repeated), (H, W, C) otherwise; ``alpha``
+        appends the mask at the dtype's full scale times the picture's own alpha.
+        """
+        d = self.data3
+        if self.rgb:
+            rgb = d[:, :, :3]
+        elif self.n_channels == 1:
+            rgb = np.repeat(d, 3, axis=2)
+        else:
+            rgb = d
+        out = rgb * mask[:, :, None].astype(d.dtype)
+        if not alpha:
+            return out
+        top = 1.0 if d.dtype.kind == "f" else np.iinfo(d.dtype).max
+        a = np.where(mask, d.dtype.type(top), d.dtype.type(0))
+        if self.alpha:
+            a = np.minimum(a, d[:, :, 3])
+        return np.dstack([out, a])
+
     @property
     def mapping(self) -> Mapping:
         return self._mapping

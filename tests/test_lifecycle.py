@@ -7,6 +7,7 @@ import sys
 import threading
 import time
 import weakref
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -307,6 +308,10 @@ def test_a_script_that_makes_one_exits_silently(kind, tmp_path):
     script = tmp_path / "make.py"
     script.write_text(_EXIT_SCRIPT)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    import ipyseg  # the copy under test, whether or not it is installed
+
+    root = str(Path(ipyseg.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     done = subprocess.run(
         [sys.executable, str(script), kind, str(tmp_path)], capture_output=True, text=True, timeout=120, env=env
     )

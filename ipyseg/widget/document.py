@@ -8,17 +8,23 @@ photo. What stays across photos (method, params, tool, view settings) lives on t
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from ipyseg._constants import FOREGROUND
-from ipyseg.display import Picture
+from ipyseg.display import Picture, as_picture
+from ipyseg.io import TiffPlane
 from ipyseg.seeds import SeedState, codes_present
 from ipyseg.segmentation.livewire import LiveWire
 from ipyseg.segmentation.multiscale import Multiscale
-from ipyseg.session import pixels_sha256
+from ipyseg.session import file_sha256, pixels_sha256
+
+if TYPE_CHECKING:
+    from ipyseg.widget.prepare import PreparedImage
 
 
 class ImageDocument:
@@ -70,6 +76,41 @@ class ImageDocument:
         self.last_object_code = FOREGROUND
         self._wand_image: np.ndarray | None = None
         self._livewire = None
+
+    @classmethod
+    def open(cls, image, **display) -> ImageDocument:
+        """The document of a photo given as ``SegmentWidget`` accepts it.
+
+        Parameters
+        ----------
+        image : array_like, PIL image, path or ipyseg.io.TiffPlane
+            The photo (a path's file is hashed; a plane of a stack is hashed by its data).
+        **display
+            The display settings of :func:`ipyseg.display.as_picture` (``channel_axis`` ...
+            ``gamma``).
+
+        Returns
+        -------
+        ImageDocument
+            With no seeds, boxes or labels yet.
+        """
+        picture = as_picture(image, **display)
+        if isinstance(image, TiffPlane):
+            return cls(picture, path=image.path.resolve(), plane=image.index)
+        path = Path(os.fspath(image)).resolve() if isinstance(image, (str, os.PathLike)) else None
+        return cls(picture, path=path, file_sha256=path and file_sha256(path))
+
+    @classmethod
+    def from_prepared(cls, prepared: PreparedImage) -> ImageDocument:
+        """The document of a photo made ready by :func:`ipyseg.widget.prepare.prepare`."""
+        return cls(
+            prepared.picture,
+            prepared.multiscale,
+            path=prepared.path,
+            plane=prepared.plane,
+            file_sha256=prepared.file_sha256,
+            pixels_sha256=prepared.pixels_sha256,
+        )
 
     @property
     def shape(self) -> tuple[int, int]:

@@ -18,15 +18,14 @@ from pathlib import Path
 import numpy as np
 
 from ipyseg import segmenters
-from ipyseg.display import Mapping, Picture, as_picture, sample_view
+from ipyseg.display import DISPLAY_SETTINGS, Mapping, Picture, as_picture, sample_view
 from ipyseg.geometry import Viewport
 from ipyseg.io import TiffPlane
 from ipyseg.segmentation.multiscale import Multiscale
 from ipyseg.session import file_sha256, pixels_sha256
 from ipyseg.ui import render
 
-#: Display settings :func:`prepare` accepts (as ``SegmentWidget`` does).
-DISPLAY_SETTINGS = ("channel_axis", "rgb", "channels", "channel_colors", "display_range", "gamma")
+__all__ = ["DISPLAY_SETTINGS", "PreparedImage", "prepare", "prepare_segmenter"]
 
 
 @dataclass

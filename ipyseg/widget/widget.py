@@ -7,7 +7,6 @@ import functools
 import html
 import math
 import numbers
-import os
 import time
 import weakref
 from pathlib import Path
@@ -27,9 +26,8 @@ from ipyseg._validation import (
     check_max_display_pixels,
     sample_path,
 )
-from ipyseg.display import Mapping, as_picture, check_gamma
+from ipyseg.display import Mapping, check_gamma
 from ipyseg.geometry import MAX_DISPLAY_PIXELS, Viewport, box_window
-from ipyseg.io import TiffPlane
 from ipyseg.seeds import codes_present
 from ipyseg.segmentation.engine import Engine
 from ipyseg.session import SessionState
@@ -38,6 +36,7 @@ from ipyseg.ui.lifecycle import close_tree, track_cell
 from ipyseg.ui.overlay import Badge, CanvasOverlay
 from ipyseg.ui.toolbar import Toolbar
 from ipyseg.ui.tools import Tool
+from ipyseg.widget import sessions
 from ipyseg.widget.controller import Controller
 from ipyseg.widget.document import ImageDocument
 from ipyseg.widget.editor import Editor
@@ -124,18 +123,6 @@ def _editing(method):
             return method(self, *args, **kwargs)
 
     return wrapper
-
-
-def _document_of(prepared: PreparedImage) -> ImageDocument:
-    """The per-photo state of a prepared photo (no seeds, labels or boxes yet)."""
-    return ImageDocument(
-        prepared.picture,
-        prepared.multiscale,
-        path=prepared.path,
-        plane=prepared.plane,
-        file_sha256=prepared.file_sha256,
-        pixels_sha256=prepared.pixels_sha256,
-    )
 
 
 def _close_engine(engine: Engine) -> None:
@@ -238,12 +225,10 @@ class SegmentWidget(widgets.VBox):
         gamma: float = 1.0,
         **params,
     ):
-        prepared = image if isinstance(image, PreparedImage) else None  # see prepare_image()
-        if prepared is not None:
-            self._doc = _document_of(prepared)
-        else:
-            # The image's data at full precision and how it is shown (display.py).
-            picture = as_picture(
+        if isinstance(image, PreparedImage):  # see prepare_image()
+            self._doc = ImageDocument.from_prepared(image)
+        else:  # the image's data at full precision and how it is shown (display.py)
+            self._doc = ImageDocument.open(
                 sample_path() if image is None else image,
                 channel_axis=channel_axis,
                 rgb=rgb,
@@ -252,11 +237,6 @@ class SegmentWidget(widgets.VBox):
                 display_range=display_range,
                 gamma=gamma,
             )
-            if isinstance(image, TiffPlane):  # one plane of a stack: its data is hashed, not the whole file
-                self._doc = ImageDocument(picture, path=image.path.resolve(), plane=image.index)
-            else:
-                path = Path(os.fspath(image)).resolve() if isinstance(image, (str, os.PathLike)) else None
-                self._doc = ImageDocument(picture, path=path, file_sha256=path and session.file_sha256(path))
         img = self._doc.picture  # .shape is (H, W, 3|4), as the display image's
         check_max_display_pixels(max_display_pixels)
         segmenters.get(method)
@@ -434,23 +414,7 @@ class SegmentWidget(widgets.VBox):
             (H, W, 3) for RGB and gray images (gray repeated, as the photo is shown), (H, W, C)
             for multi-channel images; one more channel with ``alpha``. Same dtype as ``data``.
         """
-        mask = self.mask
-        pic = self._doc.picture
-        d = pic.data3
-        if pic.rgb:
-            rgb = d[:, :, :3]
-        elif pic.n_channels == 1:
-            rgb = np.repeat(d, 3, axis=2)
-        else:
-            rgb = d
-        out = rgb * mask[:, :, None].astype(d.dtype)
-        if not alpha:
-            return out
-        top = 1.0 if d.dtype.kind == "f" else np.iinfo(d.dtype).max
-        a = np.where(mask, d.dtype.type(top), d.dtype.type(0))
-        if pic.alpha:
-            a = np.minimum(a, d[:, :, 3])
-        return np.dstack([out, a])
+        return self._doc.picture.cutout(self.mask, alpha)
 
     @_editing
     def load_mask(self, mask_or_path) -> None:
@@ -542,7 +506,7 @@ class SegmentWidget(widgets.VBox):
         """
         doc = self._doc
         file_hash, pixels_hash = doc.hashes()
-        boxes = {code - 1: (c0, r0, c1, r1) for code, (r0, r1, c0, c1) in self._doc.seed_state.boxes.items()}
+        boxes = sessions.boxes_of(doc.seed_state.boxes)
         return SessionState(
             shape=self._doc.picture.shape[:2],
             seeds=self.seeds,
@@ -567,35 +531,18 @@ class SegmentWidget(widgets.VBox):
         replaced; the undo history starts afresh. Labels saved while a segmentation was still
         running (``labels_current=False``) are recomputed.
         """
-        h, w = self._doc.picture.shape[:2]
-        if tuple(state.shape) != (h, w):
-            raise ValueError(f"`state` is for a {state.shape[1]} x {state.shape[0]} image; this photo is {w} x {h}")
-        segmenters.get(state.method or None)
-        method = state.method or self.method
-        params = self._restored_params(method, state)
-        segmenters.check_params(method, params)
-        seeds = as_seeds(state.seeds, self._doc.picture.shape, "state.seeds")
-        labels = np.asarray(state.labels)
-        if labels.shape != (h, w) or (labels.size and int(labels.max()) > MAX_OBJECTS):
-            raise ValueError(f"`state.labels` must be ({h}, {w}) with values <= {MAX_OBJECTS}")
-        boxes = {}
-        for k, (x0, y0, x1, y1) in state.boxes.items():
-            boxes[as_label_code(int(k) + 1, "box object + 1")] = box_window(
-                (y0, x0), (y1 - 1, x1 - 1), self._doc.picture.shape
-            )
-        prior = None if state.prior is None else _frozen(as_labels(state.prior, self._doc.picture.shape, "state.prior"))
+        r = sessions.restorable(state, self._doc.picture.shape, self.method, self._params_by_method)
         self._engine.discard()
         self._input.cancel_gesture()
-        self._doc.seed_state.load(seeds, boxes)
-        self._doc.prior = prior
-        labels = _frozen(labels.astype(np.uint8))
-        self._doc.note_labels(labels)
+        self._doc.seed_state.load(r.seeds, r.boxes)
+        self._doc.prior = r.prior
+        self._doc.note_labels(r.labels)
         with self._sync(), self.hold_trait_notifications():
-            self.method = method
-            self.params = params
+            self.method = r.method
+            self.params = r.params
             self.object_names = dict(state.object_names)
             self.object_classes = dict(state.object_classes)
-            self.set_trait("labels", labels)
+            self.set_trait("labels", r.labels)
             self._publish_seeds()
         objs = self.objects()
         self._doc.last_object_code = FOREGROUND if not objs else min(objs) + 1
@@ -606,16 +553,6 @@ class SegmentWidget(widgets.VBox):
         self._toolbar.refresh_objects()
         if not state.labels_current:
             self._segment()
-
-    def _restored_params(self, method: str, state: SessionState) -> dict:
-        """``state.params`` plus the objects it could not save (e.g. ``sam``'s ``model``), from this widget."""
-        params = dict(state.params)
-        mine = self._params_by_method.get(method, {})
-        wanted = set(state.params_not_saved) | set(segmenters.required_params(segmenters.get(method)))
-        for name in wanted - set(params):
-            if name in mine:
-                params[name] = mine[name]
-        return params
 
     def save_session(self, path) -> Path:
         """Save seeds, boxes, loaded mask, labels, names, classes, method and params.
@@ -657,21 +594,7 @@ class SegmentWidget(widgets.VBox):
             parameters the session could not save, such as ``model=`` for ``sam``).
         """
         state = session.load(path)
-        source = image
-        if source is None:
-            if not state.image_path:
-                raise session.SessionError(
-                    f"session '{path}' was saved from an in-memory array: pass the photo as `image=`"
-                )
-            source = state.image_path
-            if state.image_plane is not None:
-                source = TiffPlane(state.image_path, state.image_plane)
-        missing = [k for k in state.params_not_saved if k not in state.params and k not in kwargs]
-        if missing:
-            raise TypeError(
-                f"session '{path}' was saved with the parameter(s) {missing} of method {state.method!r}, which are "
-                f"Python objects and not saved: pass them again, e.g. load_session(path, {missing[0]}=...)"
-            )
+        source = sessions.source_of(state, path, image, kwargs)
         w = cls(source, method=state.method or None, **{**state.params, **kwargs})
         session.check_image(state, w.data, w.image_path, path, shown=w.image)
         w.restore_session(state)
@@ -738,7 +661,7 @@ class SegmentWidget(widgets.VBox):
         self._input.cancel_gesture()
         old_shape = self._doc.shape
         pic = image.picture
-        self._doc = _document_of(image)  # everything per photo, in one assignment
+        self._doc = ImageDocument.from_prepared(image)  # everything per photo, in one assignment
         self._presenter.new_photo()
         vp = image.viewport
         vp.set_view(1.0, 0.0, 0.0)
