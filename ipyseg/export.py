@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from ipyseg._util.files import atomic_write
+from ipyseg.seeds import codes_present
 
 _LOSSLESS = {".png", ".bmp", ".tif", ".tiff"}
 
@@ -269,8 +270,6 @@ def _object_rle(crop: np.ndarray, r0: int, c0: int, h: int, w: int) -> dict:
 def _objects(labels: np.ndarray):
     """``(k, crop, r0, c0)`` for every object k of a label image."""
     if labels.dtype == np.uint8:
-        from ipyseg.seeds import codes_present
-
         ids = [int(k) for k in codes_present(labels) if k > 0]
     else:
         ids = [int(k) for k in np.unique(labels) if k > 0]

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ipyseg.dataset.sources import PLANE_MARK
+from ipyseg.export import save_label_image, to_coco, write_coco
 
 #: Suffixes of lossless label images ``save_labels`` writes.
 LABEL_SUFFIXES = (".png", ".tif", ".tiff")
@@ -25,8 +26,6 @@ def write_coco_of(
     path, items, chosen: list[int], read: Callable[[int], tuple[np.ndarray, dict]], *, classes, segmentation
 ) -> Path:
     """Write a COCO JSON of items ``chosen``; ``read(i)`` gives item ``i``'s labels and object classes."""
-    from ipyseg.export import to_coco, write_coco
-
     stale = []
 
     def rows():
@@ -59,8 +58,6 @@ def label_file_names(items, chosen: list[int], suffix: str) -> list[str]:
 
 def save_label_files(folder: Path, items, chosen: list[int], labels_of: Callable[[int], np.ndarray], suffix: str):
     """Write item ``i``'s labels ``labels_of(i)`` to ``folder`` for each chosen item; the files written."""
-    from ipyseg.export import save_label_image
-
     out, stale = [], []
     for i, name in zip(chosen, label_file_names(items, chosen, suffix), strict=True):
         labels = labels_of(i)

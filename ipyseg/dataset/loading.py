@@ -15,6 +15,7 @@ from ipyseg.dataset.records import ItemRecords
 from ipyseg.dataset.store import ItemStore
 from ipyseg.dataset.workers import Prefetcher
 from ipyseg.display import default_colors
+from ipyseg.geometry import MAX_DISPLAY_PIXELS
 from ipyseg.session import SessionState
 from ipyseg.widget.prepare import PreparedImage, prepare, prepare_segmenter
 
@@ -60,7 +61,6 @@ class ItemLoader:
     """
 
     def __init__(self, items, store: ItemStore, layout, display, max_display_pixels, method, params, *, warm=None):
-        from ipyseg.geometry import MAX_DISPLAY_PIXELS
 
         self.items = items
         self.store = store

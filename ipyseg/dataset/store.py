@@ -15,6 +15,7 @@ import numpy as np
 from ipyseg import session
 from ipyseg.dataset.records import ItemRecords
 from ipyseg.dataset.workers import Autosaver
+from ipyseg.seeds import codes_present
 from ipyseg.session import SessionError, SessionState
 from ipyseg.widget.prepare import PreparedImage
 
@@ -114,7 +115,6 @@ class ItemStore:
 
 
 def _ids(labels: np.ndarray) -> list[int]:
-    from ipyseg.seeds import codes_present
 
     if labels.dtype == np.uint8:
         return [int(k) for k in codes_present(labels) if k]

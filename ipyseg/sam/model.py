@@ -31,6 +31,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ipyseg._validation import as_image
 from ipyseg.sam import onnx as _onnx
 from ipyseg.sam.cache import Embedding, EmbeddingCache
 from ipyseg.sam.files import check_normalize, check_pair, preprocess
@@ -461,7 +462,6 @@ class SamModel:
     def _rgb(image) -> np.ndarray:
         if isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3:
             return np.ascontiguousarray(image)
-        from ipyseg._validation import as_image
 
         arr = as_image(image)
         return np.ascontiguousarray(arr[:, :, :3])

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ipyseg.seeds import codes_present
+
 #: A seed component at most this many work cells (and at least CLICK_PIXELS image pixels) across is a click.
 CLICK_CELLS = 8
 CLICK_PIXELS = 24
@@ -174,8 +176,6 @@ def seed_points(seeds: np.ndarray, ws: np.ndarray, frame: Frame, stroke_points: 
     dict
         ``{code: (n, 2) float64 array of input-frame (x, y)}`` for every code ``>= 1`` present.
     """
-    from ipyseg.seeds import codes_present
-
     out = {}
     spacing = max(1.0, STROKE_SPACING * max(frame.new_h, frame.new_w))
     fx, fy = frame.width / frame.new_w, frame.height / frame.new_h

@@ -134,6 +134,24 @@ class ImageDocument:
         if self.multiscale is not None and self.multiscale.shape == picture.shape[:2]:
             self.multiscale.set_image(picture.segmentation_image())
 
+    def show_as(self, mapping) -> bool:
+        """Show the photo with ``mapping`` (an :class:`ipyseg.display.Mapping`).
+
+        Returns
+        -------
+        bool
+            Whether what is segmented changed with it: then call :meth:`use_picture` (after
+            the redraw, which the user waits for) so that the caches of what is seen follow.
+        """
+        before = self.picture.segmentation_key()
+        self.picture.set_mapping(mapping)
+        return self.picture.segmentation_key() != before
+
+    def has_marks(self) -> bool:
+        """Whether anything asks for a segmentation: object seeds, a box or a loaded mask."""
+        state = self.seed_state
+        return self.prior is not None or bool(state.boxes) or bool((state.array >= FOREGROUND).any())
+
     def wand(self, row: float, col: float, tolerance: float, connectivity: int):
         """The region around ``(row, col)`` within ``tolerance`` of its colour, as seen.
 

@@ -18,6 +18,7 @@ from ipyseg._validation import as_label_code, as_labels, as_seeds
 from ipyseg.geometry import box_window
 from ipyseg.io import TiffPlane
 from ipyseg.session import SessionState
+from ipyseg.widget.traits import frozen
 
 
 @dataclass(frozen=True)
@@ -30,11 +31,6 @@ class Restorable:
     boxes: dict  # {seed code: (r0, r1, c0, c1)}
     prior: np.ndarray | None  # (H, W) uint8
     labels: np.ndarray  # (H, W) uint8
-
-
-def _frozen(arr: np.ndarray) -> np.ndarray:
-    arr.flags.writeable = False
-    return arr
 
 
 def boxes_of(boxes: dict) -> dict:
@@ -75,8 +71,8 @@ def restorable(state: SessionState, shape: tuple, method: str, params_by_method:
     boxes = {}
     for k, (x0, y0, x1, y1) in state.boxes.items():
         boxes[as_label_code(int(k) + 1, "box object + 1")] = box_window((y0, x0), (y1 - 1, x1 - 1), shape)
-    prior = None if state.prior is None else _frozen(as_labels(state.prior, shape, "state.prior"))
-    return Restorable(method, params, seeds, boxes, prior, _frozen(labels.astype(np.uint8)))
+    prior = None if state.prior is None else frozen(as_labels(state.prior, shape, "state.prior"))
+    return Restorable(method, params, seeds, boxes, prior, frozen(labels.astype(np.uint8)))
 
 
 def source_of(state: SessionState, path, image, kwargs: dict):

@@ -5,8 +5,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import html
-import math
-import numbers
 import time
 import weakref
 from pathlib import Path
@@ -18,7 +16,6 @@ import traitlets
 from ipyseg import segmenters, session
 from ipyseg._constants import BACKGROUND, FOREGROUND, MAX_OBJECTS
 from ipyseg._validation import (
-    as_label_code,
     as_labels,
     as_points,
     as_radius,
@@ -26,7 +23,8 @@ from ipyseg._validation import (
     check_max_display_pixels,
     sample_path,
 )
-from ipyseg.display import Mapping, check_gamma
+from ipyseg.display import Mapping
+from ipyseg.export import save_png
 from ipyseg.geometry import MAX_DISPLAY_PIXELS, Viewport, box_window
 from ipyseg.seeds import codes_present
 from ipyseg.segmentation.engine import Engine
@@ -36,7 +34,7 @@ from ipyseg.ui.lifecycle import close_tree, track_cell
 from ipyseg.ui.overlay import Badge, CanvasOverlay
 from ipyseg.ui.toolbar import Toolbar
 from ipyseg.ui.tools import Tool
-from ipyseg.widget import sessions
+from ipyseg.widget import sessions, traits
 from ipyseg.widget.controller import Controller
 from ipyseg.widget.document import ImageDocument
 from ipyseg.widget.editor import Editor
@@ -44,73 +42,10 @@ from ipyseg.widget.gate import EditGate
 from ipyseg.widget.input import PointerInput
 from ipyseg.widget.prepare import PreparedImage, prepare, resized_for
 from ipyseg.widget.presenter import Presenter
-
-OVERLAY_MODES = ("filled", "contour", "hidden")
-
-
-class _Array(traitlets.Instance):
-    """An ndarray trait that notifies on every new array object.
-
-    Stock traitlets compares old and new values with ``==``, an element-wise pass over the
-    whole image per update; here identity decides.
-    """
-
-    def __init__(self, **kwargs):
-        super().__init__(np.ndarray, **kwargs)
-
-    def set(self, obj, value):
-        new_value = self._validate(obj, value)
-        old_value = obj._trait_values.get(self.name, self.default_value)
-        obj._trait_values[self.name] = new_value
-        if old_value is not new_value:
-            obj._notify_trait(self.name, old_value, new_value)
-
-
-class _Setting(traitlets.Any):
-    """A value checked by the widget's validator, ``None`` included (it means "the default")."""
-
-    allow_none = False  # stock traitlets would store None without asking the validator
-
+from ipyseg.widget.traits import ArrayTrait, MethodName, Real, Setting, frozen, in_range
 
 #: Longest time in seconds :meth:`SegmentWidget.close` waits for a running computation.
 CLOSE_WAIT = 2.0
-
-
-class _Real(traitlets.Float):
-    """A float trait that takes any real number (numpy scalars too) but not a bool or NaN/inf,
-    with errors that name the trait (the trait's own ``@validate`` then checks the range).
-    """
-
-    def validate(self, obj, value):
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-            raise TypeError(f"`{self.name}` must be a number; got {value!r}")
-        v = float(value)
-        if not math.isfinite(v):
-            raise ValueError(f"`{self.name}` must be a finite number; got {value!r}")
-        return v
-
-
-class _MethodName(traitlets.Unicode):
-    """A method name; ``None`` means the default method (as in the constructor and ``segment``)."""
-
-    def validate(self, obj, value):
-        if value is None:
-            return segmenters.DEFAULT_METHOD
-        if not isinstance(value, str):
-            raise TypeError(f"`method` must be a method name (one of {segmenters.available()}) or None; got {value!r}")
-        return value
-
-
-def _in_range(value, lo: float, hi: float, name: str) -> float:
-    v = float(value)
-    if not lo <= v <= hi:
-        raise ValueError(f"`{name}` must be in [{lo:g}, {hi:g}]; got {value}")
-    return v
-
-
-def _frozen(arr: np.ndarray) -> np.ndarray:
-    arr.flags.writeable = False
-    return arr
 
 
 def _editing(method):
@@ -188,28 +123,28 @@ class SegmentWidget(widgets.VBox):
         an array replaces them as one undo step.
     """
 
-    seeds = _Array()
-    labels = _Array(read_only=True)
-    method = _MethodName()
+    seeds = ArrayTrait()
+    labels = ArrayTrait(read_only=True)
+    method = MethodName()
     params = traitlets.Dict()
     label = traitlets.Int(FOREGROUND)
     tool = traitlets.Unicode(Tool.BRUSH.value)
-    brush_size = _Real(10.0)
-    opacity = _Real(0.5)
+    brush_size = Real(10.0)
+    opacity = Real(0.5)
     status = traitlets.Unicode("", read_only=True)
     object_names = traitlets.Dict()
     preserve_objects = traitlets.Bool(True)
     overlay_mode = traitlets.Unicode("filled")
     show_seeds = traitlets.Bool(True)
-    wand_tolerance = _Real(24.0)
+    wand_tolerance = Real(24.0)
     wand_connectivity = traitlets.Int(8)
     object_classes = traitlets.Dict()
     classes = traitlets.List(traitlets.Unicode())
     revision = traitlets.Int(0, read_only=True)
-    display_range = _Setting()
-    gamma = _Real(1.0)
-    channels = _Setting()
-    channel_colors = _Setting()
+    display_range = Setting()
+    gamma = Real(1.0)
+    channels = Setting()
+    channel_colors = Setting()
 
     def __init__(
         self,
@@ -262,7 +197,7 @@ class SegmentWidget(widgets.VBox):
         self._input = PointerInput(self, self._editor, self._gate, self._controller)  # mouse, keys, touch
         self._doc.multiscale.level(self._doc.multiscale.final_factor)
         with self._sync(), self.hold_trait_notifications():
-            self.set_trait("labels", _frozen(np.zeros(img.shape[:2], np.uint8)))
+            self.set_trait("labels", frozen(np.zeros(img.shape[:2], np.uint8)))
             self.method = method
             self.params = dict(params)
             self.brush_size = float(max(3, round(0.02 * max(img.shape[:2]))))
@@ -429,13 +364,11 @@ class SegmentWidget(widgets.VBox):
             ``labels`` now, and later strokes refine it (methods that accept a prior, such as
             GrabCut, start unmarked pixels from it).
         """
-        self._doc.prior = _frozen(as_labels(mask_or_path, self._doc.picture.shape, "mask_or_path"))
+        self._doc.prior = frozen(as_labels(mask_or_path, self._doc.picture.shape, "mask_or_path"))
         self._segment()
 
     def save_mask(self, path) -> None:
         """Save ``mask`` as an 8-bit PNG (0 background, 255 object)."""
-        from ipyseg.export import save_png
-
         save_png(self.mask.astype(np.uint8) * 255, path, "path")
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -613,8 +546,6 @@ class SegmentWidget(widgets.VBox):
 
         Unlike :meth:`save_mask` (one 0/255 mask), every object keeps its id.
         """
-        from ipyseg.export import save_png
-
         return save_png(self.labels, path, "path")
 
     def prepare_image(self, image, **display) -> PreparedImage:
@@ -676,7 +607,7 @@ class SegmentWidget(widgets.VBox):
             self.children = [self.view.canvas if c is old.canvas else c for c in self.children]
             old.close()
         with self._sync(), self.hold_trait_notifications():
-            self.set_trait("labels", _frozen(np.zeros(pic.shape[:2], np.uint8)))
+            self.set_trait("labels", frozen(np.zeros(pic.shape[:2], np.uint8)))
             self.object_names = {}
             self.object_classes = {}
             if self.label != BACKGROUND:
@@ -817,6 +748,10 @@ class SegmentWidget(widgets.VBox):
         self._presenter.redraw_all()
 
     # ------------------------------------------------------------ traitlets
+    @traitlets.validate(*traits.PLAIN_CHECKS)
+    def _valid_plain(self, proposal):
+        return traits.PLAIN_CHECKS[proposal.trait.name](proposal.value)
+
     @traitlets.validate("seeds")
     def _valid_seeds(self, proposal):
         if self._syncing:
@@ -880,17 +815,6 @@ class SegmentWidget(widgets.VBox):
             self._segment()
             self._controller.prepare_in_background()
 
-    @traitlets.validate("label")
-    def _valid_label(self, proposal):
-        return as_label_code(proposal.value)
-
-    @traitlets.validate("tool")
-    def _valid_tool(self, proposal):
-        try:
-            return Tool(proposal.value).value
-        except ValueError:
-            raise ValueError(f"`tool` must be one of {[t.value for t in Tool]}; got {proposal.value!r}") from None
-
     @traitlets.observe("tool")
     def _tool_changed(self, change):
         self._input.tool_changed(change.old)  # drops any half-drawn preview
@@ -903,45 +827,21 @@ class SegmentWidget(widgets.VBox):
     @traitlets.validate("brush_size")
     def _valid_brush(self, proposal):
         lo, hi = self.brush_size_range
-        return _in_range(as_radius(proposal.value, "brush_size"), lo, hi, "brush_size")
-
-    @traitlets.validate("opacity")
-    def _valid_opacity(self, proposal):
-        return _in_range(proposal.value, 0.0, 1.0, "opacity")
+        return in_range(as_radius(proposal.value, "brush_size"), lo, hi, "brush_size")
 
     @traitlets.observe("opacity", "overlay_mode")
     def _overlay_style_changed(self, change):
         self._presenter.redraw_overlay(full=True)
 
-    @traitlets.validate("overlay_mode")
-    def _valid_overlay_mode(self, proposal):
-        if proposal.value not in OVERLAY_MODES:
-            raise ValueError(f"`overlay_mode` must be one of {list(OVERLAY_MODES)}; got {proposal.value!r}")
-        return proposal.value
-
     @traitlets.observe("show_seeds")
     def _show_seeds_changed(self, change):
         self._presenter.redraw_seeds()
-
-    @traitlets.validate("wand_tolerance")
-    def _valid_wand_tolerance(self, proposal):
-        return _in_range(proposal.value, 0.0, 255.0, "wand_tolerance")
-
-    @traitlets.validate("wand_connectivity")
-    def _valid_wand_connectivity(self, proposal):
-        if proposal.value not in (4, 8):
-            raise ValueError(f"`wand_connectivity` must be 4 or 8; got {proposal.value!r}")
-        return proposal.value
 
     # ------------------------------------------------ display (display.py, issue 11)
     @traitlets.validate("display_range")
     def _valid_display_range(self, proposal):
         pic = self._doc.picture
         return pic.public_range(pic.check_range(proposal.value, pic.mapping.ranges))
-
-    @traitlets.validate("gamma")
-    def _valid_gamma(self, proposal):
-        return check_gamma(proposal.value)
 
     @traitlets.validate("channels")
     def _valid_channels(self, proposal):
@@ -962,16 +862,11 @@ class SegmentWidget(widgets.VBox):
                 self.channel_colors = None  # the default colours for the new count
         ranges = pic.check_range(self.display_range, pic.mapping.ranges)
         mapping = Mapping(ranges, float(self.gamma), tuple(self.channels), tuple(self.channel_colors))
-        before = pic.segmentation_key()
-        pic.set_mapping(mapping)
+        seen_changed = self._doc.show_as(mapping)
         self._presenter.redraw_photo_while_moving(bool(self._ui_depth))
-        if pic.segmentation_key() != before:  # what is segmented is what is seen
-            self._doc.use_picture(pic)  # the wand, the live wire and the pyramid see the new look
-            if (
-                self._doc.prior is not None
-                or self._doc.seed_state.boxes
-                or (self._doc.seed_state.array >= FOREGROUND).any()
-            ):
+        if seen_changed:  # what is segmented is what is seen: the wand, live wire and pyramid follow
+            self._doc.use_picture(pic)
+            if self._doc.has_marks():
                 self._segment()
 
     def _show_picture_settings(self) -> None:
@@ -984,38 +879,7 @@ class SegmentWidget(widgets.VBox):
             self.channels = m.channels
             self.channel_colors = m.colors
 
-    @traitlets.validate("object_names")
-    def _valid_object_names(self, proposal):
-        names = {}
-        for k, v in dict(proposal.value).items():
-            if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= int(k) <= MAX_OBJECTS:
-                raise ValueError(f"`object_names` keys must be object ids in [1, {MAX_OBJECTS}]; got {k!r}")
-            names[int(k)] = str(v)
-        return names
-
-    @traitlets.observe("object_names")
-    def _object_names_changed(self, change):
-        self._toolbar.refresh_objects()
-
-    @traitlets.validate("object_classes")
-    def _valid_object_classes(self, proposal):
-        classes = {}
-        for k, v in dict(proposal.value).items():
-            if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= int(k) <= MAX_OBJECTS:
-                raise ValueError(f"`object_classes` keys must be object ids in [1, {MAX_OBJECTS}]; got {k!r}")
-            if not isinstance(v, str) or not v:
-                raise ValueError(f"`object_classes` values must be non-empty class names (str); got {v!r} for {k}")
-            classes[int(k)] = v
-        return classes
-
-    @traitlets.validate("classes")
-    def _valid_classes(self, proposal):
-        names = list(proposal.value)
-        if any(not n for n in names) or len(set(names)) != len(names):
-            raise ValueError(f"`classes` must be distinct non-empty names; got {names!r}")
-        return names
-
-    @traitlets.observe("object_classes", "classes")
+    @traitlets.observe("object_names", "object_classes", "classes")
     def _object_classes_changed(self, change):
         self._toolbar.refresh_objects()
 
@@ -1056,7 +920,7 @@ class SegmentWidget(widgets.VBox):
 
     def _show_labels(self, labels: np.ndarray, window) -> None:
         """Make ``labels`` the result (the controller's callback): trait, overlay, object list."""
-        labels = _frozen(labels)
+        labels = frozen(labels)
         self._doc.note_labels(labels)
         self.set_trait("labels", labels)
         self._presenter.redraw_overlay(window=window)  # before the bookkeeping: what the user waits for
