@@ -348,6 +348,7 @@ class Picture:
 
     @property
     def dtype(self) -> np.dtype:
+        """The data's dtype."""
         return self.data3.dtype
 
     def group(self, channel: int) -> int:
@@ -380,9 +381,11 @@ class Picture:
 
     @property
     def mapping(self) -> Mapping:
+        """The current display mapping."""
         return self._mapping
 
     def set_mapping(self, mapping: Mapping) -> None:
+        """Show the data with ``mapping`` from now on (already checked)."""
         self._mapping = mapping
 
     def segmentation_key(self, mapping: Mapping | None = None) -> tuple:

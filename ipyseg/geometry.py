@@ -54,10 +54,12 @@ class Viewport:
 
     @property
     def scale_x(self) -> float:
+        """Canvas pixels per image column at the current zoom."""
         return self.fit_scale_x * self.zoom
 
     @property
     def scale_y(self) -> float:
+        """Canvas pixels per image row at the current zoom."""
         return self.fit_scale_y * self.zoom
 
     @property

@@ -74,6 +74,7 @@ class ImageData:
 
     @property
     def alpha(self) -> bool:
+        """Whether the image has an alpha channel (RGBA)."""
         return self.rgb and self.data.shape[2] == 4
 
 

@@ -184,10 +184,12 @@ class SeedState:
     # ---------------------------------------------------------------- history
     @property
     def can_undo(self) -> bool:
+        """Whether there is an edit to undo."""
         return bool(self._undo)
 
     @property
     def can_redo(self) -> bool:
+        """Whether there is an undone edit to redo."""
         return bool(self._redo)
 
     def undo(self) -> tuple | None:

@@ -129,6 +129,7 @@ class FolderLock:
             return {}
 
     def is_stale(self, info: dict | None) -> bool:
+        """Whether the lock described by ``info`` (a lock file's contents) is left by a dead holder."""
         if info is None:
             return True
         if not info:  # empty or corrupt lock file: its writer died before finishing it
@@ -183,6 +184,7 @@ class FolderLock:
         )
 
     def acquire(self) -> FolderLock:
+        """Take the folder (a stale lock is taken over); raises if another live holder has it."""
         me = {
             "pid": os.getpid(),
             "host": socket.gethostname(),
@@ -213,6 +215,7 @@ class FolderLock:
         raise RuntimeError(f"could not take the lock '{self.path}'")  # pragma: no cover - a race lost 5 times
 
     def release(self) -> None:
+        """Give the folder up (removes the lock file if it is still ours)."""
         if not self.held:
             return
         self.held = False

@@ -102,6 +102,7 @@ class Items(Sequence):
 
     @property
     def paths(self) -> list:
+        """Every item's file, in item order."""
         return [self.path(i) for i in range(len(self))]
 
     def source(self, i: int):

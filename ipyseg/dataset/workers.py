@@ -62,6 +62,7 @@ class Autosaver:
         self._thread.start()
 
     def put(self, key, snapshot) -> None:
+        """Queue a ready ``snapshot`` of ``key`` (replaces what is pending for it)."""
         with self._cond:
             self._check_open()
             seq = self._remember(key, snapshot)
@@ -70,6 +71,7 @@ class Autosaver:
             self._cond.notify_all()
 
     def mark(self, key, make: Callable) -> None:
+        """Queue ``make()`` for ``key``: called at write time to make the snapshot (``None``: nothing to write)."""
         with self._cond:
             self._check_open()
             kind, old, seq = self._pending.get(key, (None, None, None))
@@ -141,6 +143,7 @@ class Autosaver:
 
     @property
     def pending(self) -> int:
+        """Number of keys waiting to be written."""
         with self._cond:
             return len(self._pending)
 
@@ -278,6 +281,7 @@ class Prefetcher:
         self._store(i, value)
 
     def drop(self, i) -> None:
+        """Forget item ``i`` (it is prepared again when wanted)."""
         with self._cond:
             self._cache.pop(i, None)
 
@@ -301,10 +305,12 @@ class Prefetcher:
             return True
 
     def cached(self) -> list:
+        """Indices of the items held, least recently wanted first."""
         with self._cond:
             return list(self._cache)
 
     def close(self) -> None:
+        """Stop the thread and drop the cache (waits for the item being prepared)."""
         with self._cond:
             self._closed = True
             self._cache.clear()

@@ -94,6 +94,7 @@ class EmbeddingCache:
         return None
 
     def put(self, emb: Embedding) -> None:
+        """Keep ``emb`` in memory (the oldest beyond ``memory_size`` are dropped)."""
         with self._lock:
             self._memory[emb.key] = emb
             while len(self._memory) > self.memory_size:

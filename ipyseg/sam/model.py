@@ -182,10 +182,12 @@ class SamModel:
     # ------------------------------------------------------------------ info
     @property
     def input_size(self) -> int:
+        """Side in pixels of the encoder's square input."""
         return self._spec.size
 
     @property
     def variant(self) -> str:
+        """The model family read from the files: ``"sam"`` or ``"sam2"``."""
         return self._spec.variant
 
     def __repr__(self) -> str:

@@ -38,9 +38,11 @@ class TensorInfo:
 
     @property
     def dtype(self) -> str:
+        """The element type's name (e.g. ``"float32"``)."""
         return ELEM_TYPES.get(self.elem_type, f"type {self.elem_type}")
 
     def describe(self) -> str:
+        """``name: dtype (dims)`` for error messages."""
         dims = "?" if self.shape is None else "(" + ", ".join(str(d) for d in self.shape) + ")"
         return f"{self.name}: {self.dtype} {dims}"
 
@@ -207,6 +209,7 @@ def read_signature(path, name: str = "path") -> Signature:
 
 
 def onnxruntime_available() -> bool:
+    """Whether onnxruntime can be imported (the optional runtime)."""
     try:
         import onnxruntime  # noqa: F401
     except ImportError:
@@ -215,6 +218,7 @@ def onnxruntime_available() -> bool:
 
 
 def opencv_version() -> tuple[int, ...]:
+    """OpenCV's version as a tuple of ints (e.g. ``(4, 10, 0)``)."""
     import cv2
 
     parts = []
@@ -283,6 +287,7 @@ class OpenCVRunner:
         )
 
     def run(self, feeds: dict, names: list[str]) -> list[np.ndarray]:
+        """Run the network on ``feeds`` (name -> array) and return the outputs ``names``."""
         with self._lock:
             try:
                 for name, value in feeds.items():
@@ -322,6 +327,7 @@ class OrtRunner:
         return RuntimeError(f"onnxruntime could not load the {self.what} '{self.signature.path.name}'{when}: {detail}")
 
     def run(self, feeds: dict, names: list[str]) -> list[np.ndarray]:
+        """Run the session on ``feeds`` (name -> array) and return the outputs ``names``."""
         try:
             return self._session.run(list(names), feeds)
         except Exception as err:

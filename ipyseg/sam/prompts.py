@@ -55,10 +55,12 @@ class Frame:
 
     @property
     def scale_x(self) -> float:
+        """Model input pixels per image column."""
         return self.new_w / self.width
 
     @property
     def scale_y(self) -> float:
+        """Model input pixels per image row."""
         return self.new_h / self.height
 
     def to_input(self, xy: np.ndarray) -> np.ndarray:

@@ -81,6 +81,7 @@ class Engine:
 
     @property
     def generation(self) -> int:
+        """Number of the newest request; a result of an older one is stale."""
         return self._generation
 
     def next_generation(self) -> int:
@@ -91,6 +92,7 @@ class Engine:
 
     @property
     def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
         return self._closed
 
     @property
@@ -169,6 +171,7 @@ class Engine:
 
     @property
     def busy(self) -> bool:
+        """Whether a request is pending or running."""
         with self._cond:
             return self._pending is not None or self._running
 

@@ -104,6 +104,7 @@ class CanvasView:
 
     @property
     def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
         return self._closed
 
     def close(self) -> None:
@@ -270,5 +271,6 @@ class CanvasView:
 
     @_drawing
     def clear_cursor(self) -> None:
+        """Remove the brush cursor."""
         with self.batch():
             self.cursor_layer.clear()

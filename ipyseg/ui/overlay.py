@@ -116,9 +116,11 @@ class Badge:
 
     @property
     def kind(self) -> str:
+        """What the badge shows now: ``"busy"``, ``"refining"``, ``"error"`` or ``""``."""
         return self._kind
 
     def busy(self, method: str) -> None:
+        """Show that ``method`` is running (the clock starts)."""
         with self._lock:
             self._t0 = time.monotonic()
             self._send("busy", f"⏳ {method}…")
@@ -131,23 +133,27 @@ class Badge:
                 self._send("busy", f"⏳ {method}…")
 
     def refining(self, method: str) -> None:
+        """Show that a quick result is shown and ``method`` refines it."""
         with self._lock:
             if self._t0 is None:
                 self._t0 = time.monotonic()
             self._send("refining", f"{method}: preview · refining…")
 
     def done(self) -> None:
+        """Hide the badge: the result is final."""
         with self._lock:
             self._t0 = None
             self._send("", "")
 
     def idle(self) -> None:
+        """Hide a busy or refining badge (an error stays)."""
         with self._lock:
             if self._kind in ("busy", "refining"):
                 self._t0 = None
                 self._send("", "")
 
     def error(self, text: str) -> None:
+        """Show ``text`` as an error (shortened to ``MAX_CHARS``)."""
         with self._lock:
             self._t0 = None
             text = text if len(text) <= self.MAX_CHARS else text[: self.MAX_CHARS - 1] + "…"

@@ -63,6 +63,7 @@ def seed_color(code: int) -> tuple:
 
 
 def css(rgb, alpha: float = 1.0) -> str:
+    """CSS ``rgba(...)`` of an RGB triple and an opacity."""
     return f"rgba({rgb[0]}, {rgb[1]}, {rgb[2]}, {alpha:.3f})"
 
 

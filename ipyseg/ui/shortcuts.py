@@ -15,6 +15,8 @@ from ipyseg._constants import BACKGROUND
 
 @dataclass(frozen=True)
 class Shortcut:
+    """One keyboard shortcut: the keys shown, what it does, and the callable that does it."""
+
     keys: tuple  # display form, e.g. ("ctrl+z",)
     action: str
     run: Callable

@@ -267,6 +267,7 @@ class Toolbar:
         c["wand_tolerance"].layout.display = None if tool == Tool.WAND else "none"
 
     def sync_label(self, change=None) -> None:
+        """Show the widget's current object (``label``) in the object chooser."""
         w = self.widget
         self._refreshing = True
         try:

@@ -52,10 +52,12 @@ class Segmented(Protocol):
     labels: np.ndarray
 
     @property
-    def document(self) -> ImageDocument: ...
+    def document(self) -> ImageDocument:
+        """The photo being segmented."""
 
     @property
-    def closed(self) -> bool: ...
+    def closed(self) -> bool:
+        """Whether the widget is closed (requests are dropped)."""
 
 
 class Controller:

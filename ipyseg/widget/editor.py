@@ -33,7 +33,8 @@ class Edited(Protocol):
     wand_connectivity: int
 
     @property
-    def document(self) -> ImageDocument: ...
+    def document(self) -> ImageDocument:
+        """The photo whose seeds are edited."""
 
 
 class Editor:

@@ -51,12 +51,15 @@ class Pointed(Protocol):
     object_code: int
 
     @property
-    def presenter(self) -> Presenter: ...
+    def presenter(self) -> Presenter:
+        """What the canvas shows (previews and guides go there)."""
 
     @property
-    def document(self) -> ImageDocument: ...
+    def document(self) -> ImageDocument:
+        """The photo drawn on."""
 
-    def zoom_by(self, factor: float, x: float | None = None, y: float | None = None) -> None: ...
+    def zoom_by(self, factor: float, x: float | None = None, y: float | None = None) -> None:
+        """Zoom by ``factor`` keeping canvas point ``(x, y)`` fixed."""
 
 
 class PointerInput:

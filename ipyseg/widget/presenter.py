@@ -41,10 +41,12 @@ class Shown(Protocol):
     opacity: float
 
     @property
-    def document(self) -> ImageDocument: ...
+    def document(self) -> ImageDocument:
+        """The photo shown."""
 
     @property
-    def closed(self) -> bool: ...
+    def closed(self) -> bool:
+        """Whether the widget is closed (nothing is drawn)."""
 
 
 class Presenter:

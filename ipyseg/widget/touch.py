@@ -64,6 +64,7 @@ class TouchInput:
         self._pinch: tuple[float, float, float] | None = None  # centre x, y and spread
 
     def connect(self, layer) -> None:
+        """Listen to ``layer``'s touch events."""
         layer.on_touch_start(self.start)
         layer.on_touch_move(self.move)
         layer.on_touch_end(self.end)
@@ -71,10 +72,12 @@ class TouchInput:
 
     @property
     def mode(self) -> str | None:
+        """The gesture in progress: ``"draw"``, ``"pinch"`` or ``None``."""
         return self._mode
 
     # ----------------------------------------------------------------- events
     def start(self, touches) -> None:
+        """A finger went down (``touches``: the front end's list of points)."""
         pts = _touch_points(touches)
         if not pts:
             return
@@ -91,6 +94,7 @@ class TouchInput:
             self._pinch = self._spread(pts)
 
     def move(self, touches) -> None:
+        """Fingers moved: draw, or pan and zoom with two."""
         pts = _touch_points(touches)
         if not pts:
             return
@@ -101,6 +105,7 @@ class TouchInput:
             self._pinch_to(self._spread(pts))
 
     def end(self, touches) -> None:
+        """Fingers lifted: the stroke or the pinch ends."""
         pts = _touch_points(touches)
         if pts is None:
             return

@@ -34,6 +34,7 @@ class ArrayTrait(traitlets.Instance):
         super().__init__(np.ndarray, **kwargs)
 
     def set(self, obj, value):
+        """Store ``value`` and notify unless it is the same object."""
         new_value = self._validate(obj, value)
         old_value = obj._trait_values.get(self.name, self.default_value)
         obj._trait_values[self.name] = new_value
@@ -53,6 +54,7 @@ class Real(traitlets.Float):
     """
 
     def validate(self, obj, value):
+        """``float(value)``, refusing bools, non-numbers and NaN/inf."""
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
             raise TypeError(f"`{self.name}` must be a number; got {value!r}")
         v = float(value)
@@ -65,6 +67,7 @@ class MethodName(traitlets.Unicode):
     """A method name; ``None`` means the default method (as in the constructor and ``segment``)."""
 
     def validate(self, obj, value):
+        """The method name (``None`` -> the default method)."""
         if value is None:
             return segmenters.DEFAULT_METHOD
         if not isinstance(value, str):
