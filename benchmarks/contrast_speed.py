@@ -92,7 +92,7 @@ def bench(kind: str, steps: int, strokes: int) -> dict:
     t = time.perf_counter()
     w = ipyseg.SegmentWidget(img, method="click_graphcut", **kw)
     t_new = time.perf_counter() - t
-    c = w._toolbar.contrast
+    c = w.toolbar.contrast
     rec = Recorder()
     layers: list = []
     orig = w.view.put_png

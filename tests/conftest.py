@@ -32,7 +32,7 @@ def send(widget, event, x=None, y=None, **extra):
 
 def overlay_send(widget, **content):
     """Deliver a message exactly as the canvas overlay's front end (overlay.js) sends it."""
-    widget._overlay._handle_custom_msg(content, [])
+    widget.overlay._handle_custom_msg(content, [])
 
 
 def drag(widget, points, moves_between=4):

@@ -91,7 +91,7 @@ def test_8_bit_photos_look_exactly_as_before(kind):
     seg = w.document.multiscale.image
     assert seg.dtype == np.uint8 and np.array_equal(seg, old[:, :, :3])  # segmenters see the same
     assert w.display_range == (0.0, 255.0) and w.gamma == 1.0
-    assert (w._toolbar.contrast.box.layout.display == "none") == (kind != "gray")  # shown for gray
+    assert (w.toolbar.contrast.box.layout.display == "none") == (kind != "gray")  # shown for gray
     w.close()
 
 
@@ -333,8 +333,8 @@ def logged(caplog):
 def test_contrast_control_round_trips_with_the_traits(logged):
     two = np.stack([cell_scene("12")[0], cell_scene("16", seed=1)[0]], axis=0)
     w = SegmentWidget(two, channel_axis=0)
-    c = w._toolbar.contrast
-    assert c.box in w._toolbar.box.children
+    c = w.toolbar.contrast
+    assert c.box in w.toolbar.box.children
     assert tuple(c.range.value) == w.display_range[0] and c.channel.value == 0
     # page -> trait
     rec = Photos(w)
@@ -367,7 +367,7 @@ def test_contrast_control_round_trips_with_the_traits(logged):
 def test_the_pages_echo_of_a_value_changes_nothing(logged):
     img, _ = cell_scene("16")
     w = SegmentWidget(img)
-    c = w._toolbar.contrast
+    c = w.toolbar.contrast
     w.display_range = (500, 2000)
     w.gamma = 0.5
     rec = Photos(w)
@@ -399,7 +399,7 @@ def test_the_pages_echo_of_a_value_changes_nothing(logged):
 def test_bad_page_values_are_refused_and_the_control_shows_the_trait(control, state, logged):
     two = np.stack([cell_scene("12")[0], cell_scene("16", seed=1)[0]], axis=0)
     w = SegmentWidget(two, channel_axis=0)
-    c = w._toolbar.contrast
+    c = w.toolbar.contrast
     before = (w.display_range, w.gamma)
     _update(getattr(c, control), **state)
     assert (w.display_range, w.gamma) == before
@@ -410,7 +410,7 @@ def test_bad_page_values_are_refused_and_the_control_shows_the_trait(control, st
 def test_refused_trait_values_leave_everything_as_it_was():
     img, _ = cell_scene("16")
     w = SegmentWidget(img)
-    c = w._toolbar.contrast
+    c = w.toolbar.contrast
     before = w.display_range
     for bad in [(5, 5), (1, float("inf")), "wide", [(0, 1), (2, 3)], (None, 3)]:
         with pytest.raises((ValueError, TypeError, traitlets.TraitError), match="display_range"):
@@ -464,7 +464,7 @@ def test_a_closed_microscopy_widget_is_released():
 
     img, _ = cell_scene("16")
     w = SegmentWidget(img)
-    c = w._toolbar.contrast
+    c = w.toolbar.contrast
     _update(c.range, value=[7000.0, 30000.0])  # a lossless photo is pending
     ref = weakref.ref(w)
     w.close()
@@ -502,7 +502,7 @@ def test_switching_pictures_resets_the_display_and_the_control():
     """What ``set_image`` (the dataset annotator) needs: another picture of the same size."""
     img, _ = disk_scene(h=H, w=W)
     w = SegmentWidget(img, method="watershed")
-    c = w._toolbar.contrast
+    c = w.toolbar.contrast
     assert c.box.layout.display == "none"
     two = np.stack([cell_scene("12")[0], cell_scene("16", seed=1)[0]], axis=-1)
     w.set_image(w.prepare_image(two, channel_axis=-1))

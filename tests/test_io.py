@@ -88,7 +88,7 @@ def test_rgb_tiff_is_a_photo(tmp_path):
     tifffile.imwrite(p, rgb, photometric="rgb")
     w = SegmentWidget(p)
     assert np.array_equal(w.image, rgb) and w.display_range == (0.0, 255.0)
-    assert w._toolbar.contrast.box.layout.display == "none"  # 8-bit photos: no contrast control, as before
+    assert w.toolbar.contrast.box.layout.display == "none"  # 8-bit photos: no contrast control, as before
     w.close()
 
 

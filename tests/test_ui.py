@@ -30,7 +30,7 @@ def touch(w, event, points):
 def badges(w):
     """Record the badge states sent to the front end."""
     seen = []
-    w._overlay.observe(lambda ch: seen.append(dict(ch.new)), "badge")
+    w.overlay.observe(lambda ch: seen.append(dict(ch.new)), "badge")
     return seen
 
 
@@ -83,9 +83,9 @@ def test_zoom_factor_of_one_message_is_clamped():
 
 def test_ready_message_marks_the_overlay_rendered():
     w = _widget()
-    assert not w._overlay.ready
+    assert not w.overlay.ready
     overlay_send(w, event="ready")
-    assert w._overlay.ready
+    assert w.overlay.ready
 
 
 # Focus clicks (item 12) are decided in the browser (overlay.js holds a press on an unfocused
@@ -192,23 +192,23 @@ def test_failing_stroke_shows_an_error_badge_until_a_success():
     seen = badges(w)
     drag(w, [(30, 50), (90, 50)])
     assert w.wait(30)
-    assert w._overlay.badge["kind"] == "error"
-    assert "failing_ui failed" in w._overlay.badge["text"] and "deliberate" in w._overlay.badge["text"]
+    assert w.overlay.badge["kind"] == "error"
+    assert "failing_ui failed" in w.overlay.badge["text"] and "deliberate" in w.overlay.badge["text"]
     assert seen[0]["kind"] == "busy"
     w.controller.on_busy(False)  # a late "idle" from the engine does not hide the error
-    assert w._overlay.badge["kind"] == "error"
+    assert w.overlay.badge["kind"] == "error"
     with pytest.warns(ipyseg.SegmentationWarning):
         w.paint([(20, 20)])  # an edit: busy again, then the same error
-    assert w._overlay.badge["kind"] == "error"
+    assert w.overlay.badge["kind"] == "error"
     w.method = "watershed"  # a success clears it
-    assert w._overlay.badge["kind"] == "" and w.last_error is None
+    assert w.overlay.badge["kind"] == "" and w.last_error is None
 
 
 def test_an_edit_replaces_the_error_by_busy():
     ipyseg.register_method("failing_ui", _fail, overwrite=True)
     w = _widget(method="failing_ui")
     drag(w, [(30, 50), (90, 50)])
-    assert w.wait(30) and w._overlay.badge["kind"] == "error"
+    assert w.wait(30) and w.overlay.badge["kind"] == "error"
     w.method = "watershed"
     seen = badges(w)
     drag(w, [(30, 70), (90, 70)])
@@ -226,13 +226,13 @@ def test_a_failing_tool_shows_on_the_badge():
 
     w.editor.wand = broken
     _click(w, 60, 50)
-    assert w._overlay.badge["kind"] == "error" and "wand broke" in w._overlay.badge["text"]
+    assert w.overlay.badge["kind"] == "error" and "wand broke" in w.overlay.badge["text"]
 
 
 def test_long_errors_are_shortened_on_the_badge_not_in_the_status():
     w = _widget()
     w.controller.show_status("⚠ " + "x" * 500, error=True)
-    assert len(w._overlay.badge["text"]) == Badge.MAX_CHARS and w._overlay.badge["text"].endswith("…")
+    assert len(w.overlay.badge["text"]) == Badge.MAX_CHARS and w.overlay.badge["text"].endswith("…")
     assert len(w.status) == 502
 
 
@@ -294,8 +294,8 @@ def test_controls_and_buttons_keep_their_keys():
         "class",
     }
     assert set(w.buttons) == {"undo", "redo", "clear", "new_object", "zoom_in", "zoom_out", "fit"}
-    rows = w._toolbar.box.children
-    assert len(rows) == 3 and rows[2] is w._toolbar.contrast.box  # two rows, the contrast row below
+    rows = w.toolbar.box.children
+    assert len(rows) == 3 and rows[2] is w.toolbar.contrast.box  # two rows, the contrast row below
     assert rows[2].layout.display == "none"  # hidden for an 8-bit RGB photo
 
 
@@ -317,10 +317,10 @@ def test_the_tool_option_slot_shows_what_applies():
 def test_the_overlay_sits_just_before_the_canvas_in_its_width():
     w = _widget()
     i = w.children.index(w.view.canvas)
-    assert w.children[i - 1] is w._overlay
-    assert w._overlay.layout.max_width == w.view.canvas.layout.max_width == "150px"
+    assert w.children[i - 1] is w.overlay
+    assert w.overlay.layout.max_width == w.view.canvas.layout.max_width == "150px"
     assert "ipyseg" in w._dom_classes
-    assert ".ipyseg-badge" in w._overlay._css and "preventDefault" in w._overlay._esm
+    assert ".ipyseg-badge" in w.overlay._css and "preventDefault" in w.overlay._esm
     assert math.isclose(w.zoom, 1.0)
 
 

@@ -270,6 +270,16 @@ class SegmentWidget(widgets.VBox):
         return self._input.dropped_events
 
     @property
+    def toolbar(self) -> Toolbar:
+        """The toolbar (its controls, object list and contrast row), for tests and extensions."""
+        return self._toolbar
+
+    @property
+    def overlay(self) -> CanvasOverlay:
+        """The canvas overlay: the badge, wheel zoom and focus handling of the page."""
+        return self._overlay
+
+    @property
     def params_by_method(self) -> dict:
         """``{method: params}`` of every method used in this widget (a copy): what switching back restores."""
         return {m: dict(p) for m, p in self._params_by_method.items()}
