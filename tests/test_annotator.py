@@ -400,17 +400,19 @@ def test_autosaver_coalesces_bursts_and_owner_stops_it():
     saver.mark("k", lambda: None)  # nothing to write
     saver.put("k", {"v": "final"})  # a ready snapshot replaces a pending mark
     saver.mark("k", lambda: None)  # ... and stands in when a later mark has nothing newer
+    assert saver.alive
     assert saver.close(10)
     assert written[-1] == ("k", {"v": "final"}) and len(written) == 3
-    assert not saver._thread.is_alive()
+    assert not saver.alive
     with pytest.raises(RuntimeError, match="closed"):
         saver.put("k", {})
     pre = Prefetcher(lambda i: i * 10, size=2)
     pre.want([1, 2, 3])
     assert wait_for(lambda: pre.cached() == [2, 3], 5)  # at most `size` kept
     assert pre.get(3) == 30 and pre.hits == 1 and pre.get(7) == 70 and pre.misses == 1
+    assert pre.alive
     pre.close()
-    assert not pre._thread.is_alive()
+    assert not pre.alive
 
 
 def test_coming_back_to_an_item_never_restores_older_work(tmp_path, annotators, monkeypatch):

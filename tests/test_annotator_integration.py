@@ -454,4 +454,4 @@ def test_prefetcher_warms_in_the_background_without_holding_get_back():
     pre.want([1, 3])  # cached items are warmed again (warm decides whether there is work)
     assert pre.idle(10) and warmed == [1, 1, 3] and pre.warmed == 2 and pre.get(3) == 30
     pre.close()
-    assert not pre._thread.is_alive()
+    assert not pre.alive

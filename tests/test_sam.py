@@ -873,7 +873,7 @@ def test_close_while_the_encoder_runs_does_not_block_and_the_thread_ends(files, 
     monkeypatch.setattr(sam._encoder, "run", slow_run)
     w = SegmentWidget(photo(40, 52), method="sam", model=sam)
     assert started.wait(10)
-    thread = w.engine._thread
+    thread = w.engine.thread
     t0 = time.monotonic()
     w.close()
     assert time.monotonic() - t0 < widget_module.CLOSE_WAIT + 0.5

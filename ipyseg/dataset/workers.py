@@ -142,6 +142,11 @@ class Autosaver:
             return not self._pending and not self._failing and not self._thread.is_alive()
 
     @property
+    def alive(self) -> bool:
+        """Whether the saver thread is running (``False`` once :meth:`close` returned)."""
+        return self._thread.is_alive()
+
+    @property
     def pending(self) -> int:
         """Number of keys waiting to be written."""
         with self._cond:
@@ -303,6 +308,11 @@ class Prefetcher:
                     return False
                 self._cond.wait(remaining)
             return True
+
+    @property
+    def alive(self) -> bool:
+        """Whether the prefetch thread is running (``False`` once :meth:`close` returned)."""
+        return self._thread.is_alive()
 
     def cached(self) -> list:
         """Indices of the items held, least recently wanted first."""
