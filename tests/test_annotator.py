@@ -400,6 +400,7 @@ def test_autosaver_coalesces_bursts_and_owner_stops_it():
     saver.mark("k", lambda: None)  # nothing to write
     saver.put("k", {"v": "final"})  # a ready snapshot replaces a pending mark
     saver.mark("k", lambda: None)  # ... and stands in when a later mark has nothing newer
+    saver.mark("k", lambda: None)  # (also after one more mark)
     assert saver.alive
     assert saver.close(10)
     assert written[-1] == ("k", {"v": "final"}) and len(written) == 3

@@ -77,7 +77,7 @@ class Autosaver:
             kind, old, seq = self._pending.get(key, (None, None, None))
             # a pending ready snapshot stands in when ``make`` has nothing newer; it keeps its own
             # sequence number (it must never pass for newer than a snapshot handed over after it)
-            fallback = (seq, old) if kind == "put" else None
+            fallback = (seq, old) if kind == "put" else seq  # a replaced mark passes its fallback on
             self._pending[key] = ("mark", make, fallback)
             self._cond.notify_all()
 
