@@ -194,15 +194,15 @@ class Autosaver:
                 for key, (kind, value, seq) in batch.items():
                     snapshot = None
                     try:
-                        if kind == "mark":
-                            fallback, seq, snapshot = seq, None, value()
+                        if kind == "put":
+                            snapshot = value
+                        else:  # a mark: made now, else the put it replaced (with that put's number)
+                            fallback, snapshot = seq, value()
                             if snapshot is not None:
                                 with self._cond:
                                     seq = self._remember(key, snapshot)
                             elif fallback is not None:
                                 seq, snapshot = fallback
-                        if kind == "put":
-                            snapshot = value
                         if snapshot is None:
                             continue
                         with self._cond:
