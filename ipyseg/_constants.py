@@ -8,5 +8,8 @@ UNMARKED = 0
 BACKGROUND = 1
 FOREGROUND = 2
 
-#: Seeds and labels are stored as uint8, so seed code 255 (object 254) is the largest.
-MAX_OBJECTS = 254
+#: Seeds and labels are stored as uint16 (2 bytes per pixel each): seed code 65,535 (object
+#: 65,534) is the largest, since object k's seed code is k + 1.
+MAX_OBJECTS = 65_534
+#: numpy dtype name of seed and label arrays.
+CODE_DTYPE = "uint16"

@@ -65,7 +65,7 @@ def as_seeds(seeds, shape: tuple, name: str = "seeds") -> np.ndarray:
 
     Returns
     -------
-    (H, W) ndarray of uint8
+    (H, W) ndarray of uint16
         A new C-contiguous array.
     """
     if isinstance(seeds, (list, tuple)):
@@ -80,7 +80,7 @@ def as_seeds(seeds, shape: tuple, name: str = "seeds") -> np.ndarray:
         )
     kind = seeds.dtype.kind
     if kind == "b":
-        return seeds.astype(np.uint8) * 2  # True = first object
+        return seeds.astype(np.uint16) * np.uint16(2)  # True = first object
     if kind == "f":
         if not np.isfinite(seeds).all() or not np.array_equal(seeds, np.round(seeds)):
             raise ValueError(f"`{name}` must hold integer seed codes; got non-integer floats")
@@ -93,7 +93,7 @@ def as_seeds(seeds, shape: tuple, name: str = "seeds") -> np.ndarray:
                 f"`{name}` codes must lie in [0, {MAX_OBJECTS + 1}] (0 unmarked, 1 background, "
                 f"k + 1 object k for k <= {MAX_OBJECTS}); got values in [{lo:g}, {hi:g}]"
             )
-    return np.ascontiguousarray(seeds, dtype=np.uint8).copy()
+    return np.ascontiguousarray(seeds, dtype=np.uint16).copy()
 
 
 #: Files whose pixel values carry compression noise: a mask read from one is thresholded.
@@ -101,20 +101,20 @@ _LOSSY_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")
 
 
 def as_labels(mask, shape: tuple, name: str = "mask") -> np.ndarray:
-    """Convert an external mask or label image to (H, W) uint8 labels.
+    """Convert an external mask or label image to (H, W) uint16 labels.
 
-    Binary masks (bool, or two values such as 0/255 or 0/65535) become object 1. Integer
-    label images with values in [0, 254] are kept as they are, also from 8- and 16-bit files
-    (``save_labels``' PNG, cellpose / StarDist TIFFs). An 8-bit file with values above 254
-    (a gray or anti-aliased mask) and a lossy file (JPEG, with compression noise) are
-    thresholded at 128; float files at 0.5.
+    Binary masks (bool, or two values of which the larger is 255 or 65535, such as 0/255)
+    become object 1. Integer label images of any integer dtype with values in
+    [0, ``MAX_OBJECTS``] are kept as they are, also from 8- and 16-bit files (``save_labels``'
+    PNG, cellpose / StarDist TIFFs). An 8-bit file holding 255 (a gray or anti-aliased mask)
+    and a lossy file (JPEG, with compression noise) are thresholded at 128; float files at 0.5.
     """
     if isinstance(mask, (str, os.PathLike)):
         lossy = Path(mask).suffix.lower() in _LOSSY_SUFFIXES
         mask = read_image_file(mask, name)
         if mask.ndim == 3:
             mask = mask[:, :, :3].max(axis=2)
-        if mask.dtype == np.uint8 and (lossy or mask.max() > MAX_OBJECTS):
+        if mask.dtype == np.uint8 and (lossy or mask.max() == 255):
             mask = mask > 127
     if not isinstance(mask, np.ndarray):
         raise TypeError(f"`{name}` must be a numpy array or a path to a mask image; got {_describe(mask)}")
@@ -123,21 +123,21 @@ def as_labels(mask, shape: tuple, name: str = "mask") -> np.ndarray:
             f"`{name}` (shape {mask.shape}) must be 2-D with the image's height and width ({tuple(shape[:2])})"
         )
     if mask.dtype == np.bool_:
-        return mask.astype(np.uint8)
+        return mask.astype(np.uint16)
     if mask.dtype.kind == "f":
         if not np.isfinite(mask).all():
             raise ValueError(f"`{name}` contains NaN or infinite values")
-        return (mask > 0.5).astype(np.uint8)
+        return (mask > 0.5).astype(np.uint16)
     if mask.dtype.kind not in "iu":
         raise TypeError(f"`{name}` must be bool or integer; got dtype {mask.dtype}")
     vals = np.unique(mask)
     if vals.min() < 0:
         raise ValueError(f"`{name}` must not contain negative labels; got minimum {vals.min()}")
-    if vals.size <= 2 and vals.max() > MAX_OBJECTS:  # e.g. 0/255 binary mask
-        return (mask > 0).astype(np.uint8)
+    if vals.size <= 2 and (vals.max() > MAX_OBJECTS or vals.max() == 255):  # a 0/255 or 0/65535 binary mask
+        return (mask > 0).astype(np.uint16)
     if vals.max() > MAX_OBJECTS:
         raise ValueError(f"`{name}` labels must lie in [0, {MAX_OBJECTS}]; got maximum {vals.max()}")
-    return np.ascontiguousarray(mask, dtype=np.uint8).copy()
+    return np.ascontiguousarray(mask, dtype=np.uint16).copy()
 
 
 def as_points(points, name: str = "points") -> np.ndarray:

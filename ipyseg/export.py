@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from ipyseg._util.files import atomic_write
-from ipyseg.seeds import codes_present
+from ipyseg.objects import crops
 
 _LOSSLESS = {".png", ".bmp", ".tif", ".tiff"}
 
@@ -268,15 +268,8 @@ def _object_rle(crop: np.ndarray, r0: int, c0: int, h: int, w: int) -> dict:
 
 
 def _objects(labels: np.ndarray):
-    """``(k, crop, r0, c0)`` for every object k of a label image."""
-    if labels.dtype == np.uint8:
-        ids = [int(k) for k in codes_present(labels) if k > 0]
-    else:
-        ids = [int(k) for k in np.unique(labels) if k > 0]
-    for k in ids:
-        m = (labels == k).view(np.uint8) if labels.dtype == np.uint8 else (labels == k).astype(np.uint8)
-        x, y, bw, bh = cv2.boundingRect(m)
-        yield k, m[y : y + bh, x : x + bw].astype(bool), y, x
+    """``(k, crop, r0, c0)`` for every object k of a label image (cost: its labelled pixels, not objects x image)."""
+    yield from crops(labels)
 
 
 def _object_polygons(crop: np.ndarray, r0: int, c0: int, tolerance: float):

@@ -4,8 +4,8 @@ A session saved as ``cat.json`` is these files (all readable without ipyseg)::
 
     cat.json          format, version, image (path, hashes, shape), boxes, object names and
                       classes, method, params, status, timestamps, and the names of:
-    cat.seeds.png     (H, W) uint8 seed codes: 0 unmarked, 1 background, k + 1 object k
-    cat.labels.png    (H, W) labels: 0 background, k object k (uint8; uint16 beyond 255)
+    cat.seeds.png     (H, W) seed codes: 0 unmarked, 1 background, k + 1 object k (8-bit; 16-bit beyond code 255)
+    cat.labels.png    (H, W) labels: 0 background, k object k (8-bit; 16-bit beyond 255)
     cat.prior.png     (H, W) labels of a loaded mask (only when there is one)
 
 Every file is written atomically (:func:`atomic_write`): to a temporary name in the same
@@ -107,9 +107,9 @@ class SessionState:
     ----------
     shape : tuple
         ``(H, W)`` of the image.
-    seeds : (H, W) ndarray of uint8
-    labels : (H, W) ndarray of uint8 or uint16
-    prior : (H, W) ndarray of uint8, or None
+    seeds : (H, W) ndarray of uint16
+    labels : (H, W) ndarray of uint16
+    prior : (H, W) ndarray of uint16, or None
         A loaded mask (see ``SegmentWidget.load_mask``).
     boxes : dict
         ``{object id: (x0, y0, x1, y1)}``: box constraints in image pixel edges (``x1``, ``y1``
@@ -344,8 +344,10 @@ def load(path) -> SessionState:
         raise
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise SessionError(f"session file '{path}' is malformed ({type(err).__name__}: {err})") from None
-    if state.seeds.dtype != np.uint8:
-        raise SessionError(f"session file '{companion(path, 'seeds')}' must be an 8-bit PNG")
+    state.seeds = state.seeds.astype(np.uint16, copy=False)
+    state.labels = state.labels.astype(np.uint16, copy=False)
+    if state.prior is not None:
+        state.prior = state.prior.astype(np.uint16, copy=False)
     if state.status is not None and state.status not in STATUSES:
         raise SessionError(f"session file '{path}' has unknown status {state.status!r}")
     return state

@@ -41,7 +41,7 @@ import numpy as np
 import traitlets
 
 import ipyseg
-from ipyseg import BACKGROUND, FOREGROUND, SegmentationWarning, SegmentWidget, segmenters
+from ipyseg import BACKGROUND, FOREGROUND, MAX_OBJECTS, SegmentationWarning, SegmentWidget, segmenters
 from ipyseg.segmentation.multiscale import Multiscale
 
 BUILTIN = ("click_graphcut", "grabcut", "watershed")
@@ -366,9 +366,9 @@ class Fuzzer:
             return ["wait() did not return within 60 s"]
         h, wd = w.image.shape[:2]
         seeds, labels = w.seeds, w.labels
-        if seeds.shape != (h, wd) or labels.shape != (h, wd) or seeds.dtype != np.uint8 or labels.dtype != np.uint8:
+        if seeds.shape != (h, wd) or labels.shape != (h, wd) or seeds.dtype != np.uint16 or labels.dtype != np.uint16:
             bad.append(f"shapes/dtypes: seeds {seeds.shape} {seeds.dtype}, labels {labels.shape} {labels.dtype}")
-        if labels.max(initial=0) > 254:
+        if labels.max(initial=0) > MAX_OBJECTS:
             bad.append(f"label {labels.max()} out of range")
         if (w.last_error is None) == w.status.startswith("⚠"):
             bad.append(f"last_error {w.last_error!r} disagrees with status {w.status!r}")

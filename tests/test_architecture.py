@@ -20,6 +20,7 @@ LAYERS = {
     "io": 1,
     "geometry": 1,
     "seeds": 1,
+    "objects": 1,
     "display": 2,
     "_validation": 3,
     "export": 3,

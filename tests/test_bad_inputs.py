@@ -203,7 +203,7 @@ CASES: list[Case] = [
         TypeError,
     ),
     Case("a plug-in's labels", "labels_plugin", "label -1", lambda c: _run_bad_plugin(c, -1), ValueError),
-    Case("a plug-in's labels", "labels_plugin", "label 256", lambda c: _run_bad_plugin(c, 256), ValueError),
+    Case("a plug-in's labels", "labels_plugin", "label 65535", lambda c: _run_bad_plugin(c, 65535), ValueError),
     # ---- SegmentWidget(...)
     Case(W, "image", "5", lambda c: ipyseg.SegmentWidget(5), TypeError),
     Case(W, "method", "'nope'", lambda c: ipyseg.SegmentWidget(c.image, method="nope"), ValueError),
@@ -228,7 +228,7 @@ CASES: list[Case] = [
     # ---- widget methods
     Case("w.paint(points, ...)", "points", "[(nan, 1)]", lambda c: c.w.paint([(NAN, 1)]), ValueError),
     Case("w.paint(points, radius=...)", "radius", "-1", lambda c: c.w.paint([(1, 1)], radius=-1), ValueError),
-    Case("w.paint(points, label=...)", "label", "300", lambda c: c.w.paint([(1, 1)], label=300), ValueError),
+    Case("w.paint(points, label=...)", "label", "65536", lambda c: c.w.paint([(1, 1)], label=65536), ValueError),
     Case("w.click(x, y, label=...)", "label", "'x'", lambda c: c.w.click(1, 1, label="x"), TypeError),
     Case("w.paint_box(box)", "box", "(-50, -50, -10, -10)", lambda c: c.w.paint_box((-50, -50, -10, -10)), ValueError),
     Case("w.paint_box(box, obj=...)", "obj", "0", lambda c: c.w.paint_box((1, 2, 10, 10), obj=0), ValueError),

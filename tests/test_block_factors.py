@@ -35,7 +35,7 @@ def _box(h, w):
 
 def _check(result, seeds, shape):
     labels = result.labels
-    assert labels.shape == shape and labels.dtype == np.uint8
+    assert labels.shape == shape and labels.dtype == np.uint16
     fg, bg = seeds >= FOREGROUND, seeds == BACKGROUND
     assert (labels[fg] == seeds[fg] - 1).all() and (labels[bg] == 0).all()
 

@@ -51,8 +51,8 @@ def test_an_explicit_label_wins(w, name):
 
 @pytest.mark.parametrize("name", sorted(DRAWERS))
 def test_bad_labels_name_the_argument(w, name):
-    with pytest.raises(ValueError, match=r"`label`.*got 9999"):
-        DRAWERS[name](w, label=9999)
+    with pytest.raises(ValueError, match=r"`label`.*got 70000"):
+        DRAWERS[name](w, label=70000)
     with pytest.raises(TypeError, match=r"`label`.*integer"):
         DRAWERS[name](w, label="fg")
 

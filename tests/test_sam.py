@@ -207,7 +207,7 @@ def test_clicks_become_points_and_masks_match_sam_postprocessing(files, backend,
     seeds = click_seeds(shape, [(*fg, FOREGROUND), (*bg, BACKGROUND)], radius=r)
     labels = ipyseg.segment(img, seeds, method="sam", model=sam)
     ref, sure = expected(img, seeds, {FOREGROUND: ([fg, bg], [1, 0])})
-    assert labels.dtype == np.uint8 and labels.shape == shape
+    assert labels.dtype == np.uint16 and labels.shape == shape
     assert_matches(labels, ref, sure)
     assert labels.sum() > 20 * (seeds == FOREGROUND).sum() or min(shape) < 100  # the click gave a region
 

@@ -3,7 +3,7 @@
 * labels for every valid seed / box / prior combination: (H, W) uint8, only ids that are seeded
   or in the prior, seeds kept (seeded pixels carry their seed's label);
 * the same seeds give the same labels, whatever ran before and on any thread;
-* a segmenter's labels outside 0..254 are an error, never wrapped to uint8.
+* a segmenter's labels outside 0..65534 are an error, never wrapped to uint16.
 """
 
 import threading
@@ -87,7 +87,7 @@ def combinations(h, w, rng):
 
 def _check_contract(labels, seeds, prior, where):
     h, w = seeds.shape
-    assert labels.shape == (h, w) and labels.dtype == np.uint8, where
+    assert labels.shape == (h, w) and labels.dtype == np.uint16, where
     allowed = {0} | {int(c) - 1 for c in np.unique(seeds) if c >= FOREGROUND}
     if prior is not None:
         allowed |= {int(k) for k in np.unique(prior)}
@@ -223,9 +223,9 @@ def test_widget_undo_redo_and_edit_sequences_give_the_same_labels(method):
 # ------------------------------------------------------------------ label range
 @pytest.mark.parametrize(
     "bad, shown",
-    [(np.int16(-1), "[-1, 0]"), (np.int32(256), "[0, 256]"), (np.uint8(255), "[0, 255]")],
+    [(np.int16(-1), "[-1, 0]"), (np.int32(65536), "[0, 65536]"), (np.uint16(65535), "[0, 65535]")],
 )
-def test_labels_outside_0_254_are_rejected(bad, shown):
+def test_labels_outside_0_65534_are_rejected(bad, shown):
     def plugin(image, seeds):
         out = np.zeros(seeds.shape, type(bad))
         out[0, 0] = bad

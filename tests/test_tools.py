@@ -6,7 +6,7 @@ from conftest import disk_scene, drag, iou, overlay_send, send
 
 from ipyseg import BACKGROUND, FOREGROUND, SegmentWidget
 from ipyseg.geometry import polygon_footprint
-from ipyseg.ui.render import BACKGROUND_COLOR, PALETTE
+from ipyseg.ui.render import BACKGROUND_COLOR, PALETTE, object_color
 
 
 def click(w, x, y, button=None, shift=False):
@@ -270,14 +270,22 @@ def test_overlay_modes_and_seed_visibility(small):
     assert sent == [w.view.seeds_layer]
 
 
-def test_palette_has_20_distinguishable_colours():
+def test_palette_has_20_distinguishable_colours_and_neighbouring_ids_stay_apart():
     import cv2
 
-    cols = np.vstack([PALETTE, [BACKGROUND_COLOR]]).astype(np.uint8)
+    cols = np.vstack([PALETTE[:24], [BACKGROUND_COLOR]]).astype(np.uint8)
     lab = cv2.cvtColor(cols[None], cv2.COLOR_RGB2Lab)[0].astype(float)
     d = np.sqrt(((lab[:, None] - lab[None]) ** 2).sum(-1))
     np.fill_diagonal(d, np.inf)
-    assert len(PALETTE) >= 20 and d.min() >= 20
+    assert d.min() >= 20  # the first 24 objects: all distinct from each other and the background seeds
+    # thousands of objects: colours repeat every 254 ids, and any 4 consecutive ids differ clearly
+    every = cv2.cvtColor(PALETTE[None].astype(np.uint8), cv2.COLOR_RGB2Lab)[0].astype(float)
+    assert len(PALETTE) == 254 and object_color(1) == object_color(255) != object_color(2)
+    for i in range(len(every) - 3):
+        run = np.vstack([every[i : i + 4]])
+        dd = np.sqrt(((run[:, None] - run[None]) ** 2).sum(-1))
+        np.fill_diagonal(dd, np.inf)
+        assert dd.min() >= 25, i
 
 
 @pytest.mark.parametrize(

@@ -80,7 +80,7 @@ def test_unreadable_file(tmp_path):
     [
         (np.zeros((10, 12), np.uint8), ValueError, ["`seeds`", "(10, 12)", "(4, 5, 3)"]),
         (np.zeros((4, 5, 1), np.uint8), ValueError, ["`seeds`", "2-D"]),
-        (np.full((4, 5), 256, np.int32), ValueError, ["`seeds`", "[0, 255]", "256"]),
+        (np.full((4, 5), 65536, np.int32), ValueError, ["`seeds`", "[0, 65535]", "65536"]),
         (np.full((4, 5), -1, np.int32), ValueError, ["`seeds`", "-1"]),
         (np.full((4, 5), 0.5), ValueError, ["`seeds`", "integer"]),
         (np.zeros((4, 5), "U1"), TypeError, ["`seeds`", "dtype"]),
@@ -96,7 +96,7 @@ def test_bad_seeds(bad, exc, words):
 
 def test_seeds_conversion():
     s = as_seeds(np.ones((4, 5), np.int64) * 2, (4, 5, 3))
-    assert s.dtype == np.uint8 and (s == 2).all()
+    assert s.dtype == np.uint16 and (s == 2).all()
     b = as_seeds(np.ones((4, 5), bool), (4, 5))
     assert (b == ipyseg.FOREGROUND).all()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import weakref
 
+import cv2
 import numpy as np
 
 
@@ -68,3 +69,18 @@ def changed_window(old: np.ndarray | None, new: np.ndarray):
         return None
     cols = np.flatnonzero(diff[rows[0] : rows[-1] + 1].any(axis=0))
     return (int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
+
+
+def nonzero_rect(arr: np.ndarray) -> tuple:
+    """``cv2.boundingRect`` of the non-zero pixels of an (H, W) integer array: ``(x, y, w, h)``.
+
+    OpenCV takes only 8-bit masks; a 16-bit array is read as its bytes (two per pixel), so no
+    full-size temporary is made. ``(0, 0, 0, 0)`` when every pixel is zero.
+    """
+    a = np.ascontiguousarray(arr)
+    n = a.dtype.itemsize
+    x, y, w, h = (int(v) for v in cv2.boundingRect(a.view(np.uint8)))
+    if n == 1 or w == 0:
+        return (x, y, w, h) if w else (0, 0, 0, 0)
+        return (0, 0, 0, 0)
+    return (x // n, y, -(-(x + w) // n) - x // n, h)

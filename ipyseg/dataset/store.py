@@ -89,7 +89,7 @@ class ItemStore:
         if path.exists():
             labels, classes = session.load_labels(path)
             return labels, classes
-        return np.zeros(self.items.size(i), np.uint8), {}
+        return np.zeros(self.items.size(i), np.uint16), {}
 
     def stamped(self, i: int, state: SessionState) -> SessionState | None:
         """``state`` of item ``i`` with its status and timestamps, or ``None`` if there is nothing to save.

@@ -19,6 +19,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ipyseg._util.arrays import nonzero_rect
 from ipyseg.segmenters.graphcut import edge_weights, min_cut
 
 
@@ -41,14 +42,14 @@ def labels_from_logits(logits: np.ndarray, values: np.ndarray) -> np.ndarray:
 
     Returns
     -------
-    (h, w) ndarray of uint8
+    (h, w) ndarray of uint16
     """
     if len(logits) == 1:
-        return np.where(logits[0] > 0, np.uint8(values[0]), np.uint8(0)).astype(np.uint8)
+        return np.where(logits[0] > 0, np.uint16(values[0]), np.uint16(0)).astype(np.uint16)
     best = np.argmax(logits, axis=0)
     top = np.take_along_axis(logits, best[None], axis=0)[0]
-    lut = np.asarray(values, np.uint8)
-    return np.where(top > 0, lut[best], 0).astype(np.uint8)
+    lut = np.asarray(values, np.uint16)
+    return np.where(top > 0, lut[best], 0).astype(np.uint16)
 
 
 def _axis(n_in: int, n_out: int):
@@ -71,7 +72,7 @@ def upsample_labels(
         Label of each object.
     shape : tuple
         ``(H, W)`` of the output.
-    labels : (h, w) ndarray of uint8, optional
+    labels : (h, w) ndarray of uint16, optional
         ``labels_from_logits(logits, values)`` if already computed.
     scratch : callable, optional
         ``scratch(shape)`` returns a reusable float32 buffer of that shape (saves a 48 MB
@@ -79,15 +80,15 @@ def upsample_labels(
 
     Returns
     -------
-    (H, W) ndarray of uint8
+    (H, W) ndarray of uint16
     """
     n, h, w = logits.shape
     big_h, big_w = shape
     if n == 1:
         buf = scratch((big_h, big_w)) if scratch is not None else None
         full = cv2.resize(logits[0], (big_w, big_h), dst=buf, interpolation=cv2.INTER_LINEAR)
-        out = cv2.compare(full, 0.0, cv2.CMP_GT)  # 255 where positive
-        return np.minimum(out, np.uint8(values[0]), out=out)
+        out = (full > 0).astype(np.uint16)  # 1 where positive
+        return np.multiply(out, np.uint16(values[0]), out=out)
     lab = labels_from_logits(logits, values) if labels is None else labels
     y0, y1, wy = _axis(h, big_h)
     x0, x1, wx = _axis(w, big_w)
@@ -126,7 +127,7 @@ def upsample_labels(
             win = v > best
             arg[win] = k
             best = np.where(win, v, best)
-    lut = np.asarray(values, np.uint8)
+    lut = np.asarray(values, np.uint16)
     out[rows, cols] = np.where(best > 0, lut[arg], 0)
     return out
 
@@ -136,7 +137,7 @@ def enforce_seeds(labels: np.ndarray, seeds: np.ndarray, bbox: tuple | None = No
 
     ``bbox`` is ``cv2.boundingRect(seeds)`` if already known.
     """
-    x, y, w, h = cv2.boundingRect(seeds) if bbox is None else bbox
+    x, y, w, h = nonzero_rect(seeds) if bbox is None else bbox
     if w == 0 or h == 0:
         return labels
     sub, lab = seeds[y : y + h, x : x + w], labels[y : y + h, x : x + w]
@@ -178,7 +179,7 @@ def refine_with_seeds(
         Modified in place.
     values : (n,) ndarray of int
         Label of each object (its seed code minus one).
-    ws : (h, w) ndarray of uint8
+    ws : (h, w) ndarray of uint16
         Seeds on the work grid.
     small_lab : (h, w, 3) ndarray of uint8
         The photo on the work grid in OpenCV's 8-bit Lab.

@@ -28,9 +28,9 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+from ipyseg._util.arrays import nonzero_rect
 from ipyseg._validation import as_image
 from ipyseg.sam import onnx as _onnx
 from ipyseg.sam.cache import Embedding, EmbeddingCache
@@ -302,7 +302,7 @@ class SamModel:
         ----------
         image : (H, W, 3) ndarray of uint8
             RGB photo (validated by :func:`ipyseg.segment` or the widget).
-        seeds : (H, W) ndarray of uint8
+        seeds : (H, W) ndarray of uint16
             ``0`` unmarked, ``1`` background, ``k + 1`` object k. Every seed component is a
             prompt (a click: one point; a stroke: points along it) and a hard constraint.
         boxes : dict, optional
@@ -322,22 +322,22 @@ class SamModel:
 
         Returns
         -------
-        (H, W) ndarray of uint8
+        (H, W) ndarray of uint16
             Labels: ``0`` background, ``k`` object k; every seeded pixel has its seed's label.
         """
         checked = _check_params(refine=refine, stroke_points=stroke_points, smoothness=smoothness)
         refine, stroke_points, smoothness = checked["refine"], checked["stroke_points"], checked["smoothness"]
-        seeds = np.ascontiguousarray(seeds, dtype=np.uint8)
+        seeds = np.ascontiguousarray(seeds, dtype=np.uint16)
         boxes = dict(boxes or {})
         emb = self.embed(image)
         frame = emb.frame
         if seeds.shape != (frame.height, frame.width):
             raise ValueError(f"`seeds` (shape {seeds.shape}) must match the image ({frame.height}, {frame.width})")
-        bbox = cv2.boundingRect(seeds)
+        bbox = nonzero_rect(seeds)
         ws = work_seeds(seeds, frame, bbox)
         points = seed_points(seeds, ws, frame, int(stroke_points))
         codes = sorted({c for c in points if c >= 2} | {int(c) for c in boxes})
-        labels = np.zeros(seeds.shape, np.uint8)
+        labels = np.zeros(seeds.shape, np.uint16)
         if not codes:
             return labels
         negative = points.get(1, np.zeros((0, 2)))

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ipyseg._util.arrays import nonzero_rect
 from ipyseg.seeds import codes_present
 
 #: A seed component at most this many work cells (and at least CLICK_PIXELS image pixels) across is a click.
@@ -74,22 +75,22 @@ def work_seeds(seeds: np.ndarray, frame: Frame, bbox: tuple | None = None) -> np
 
     Parameters
     ----------
-    seeds : (H, W) ndarray of uint8
+    seeds : (H, W) ndarray of uint16
     frame : Frame
     bbox : tuple, optional
         ``cv2.boundingRect(seeds)`` if known; only that part of the seeds is read.
 
     Returns
     -------
-    (new_h, new_w) ndarray of uint8
+    (new_h, new_w) ndarray of uint16
         Thin strokes and small clicks survive the reduction (objects win over background in a
         cell holding both).
     """
     h, w = frame.new_h, frame.new_w
     if (h, w) == seeds.shape:
         return seeds
-    x, y, bw, bh = cv2.boundingRect(seeds) if bbox is None else bbox
-    out = np.zeros((h, w), np.uint8)
+    x, y, bw, bh = nonzero_rect(seeds) if bbox is None else bbox
+    out = np.zeros((h, w), seeds.dtype)
     if bw == 0 or bh == 0:
         return out
     big_h, big_w = seeds.shape
@@ -165,9 +166,9 @@ def seed_points(seeds: np.ndarray, ws: np.ndarray, frame: Frame, stroke_points: 
 
     Parameters
     ----------
-    seeds : (H, W) ndarray of uint8
+    seeds : (H, W) ndarray of uint16
         Full-resolution seeds.
-    ws : (new_h, new_w) ndarray of uint8
+    ws : (new_h, new_w) ndarray of uint16
         The same seeds on the work grid (:func:`work_seeds`).
     frame : Frame
     stroke_points : int
@@ -183,7 +184,7 @@ def seed_points(seeds: np.ndarray, ws: np.ndarray, frame: Frame, stroke_points: 
     fx, fy = frame.width / frame.new_w, frame.height / frame.new_h
     click_extent = max(CLICK_PIXELS, CLICK_CELLS * max(fx, fy))
     mx, my = int(math.ceil(fx)) + 2, int(math.ceil(fy)) + 2  # reach of a cell's footprint
-    bx, by, bw, bh = cv2.boundingRect(ws)  # work only where seeds are
+    bx, by, bw, bh = nonzero_rect(ws)  # work only where seeds are
     crop = ws[by : by + bh, bx : bx + bw]
     for code in codes_present(crop):
         if code == 0:

@@ -50,12 +50,12 @@ class FastResult:
 
     Attributes
     ----------
-    labels : (H, W) ndarray of uint8
+    labels : (H, W) ndarray of uint16
         Full-resolution labels: a new, read-only array (the next call starts from it).
     window : tuple or None
         ``(r0, r1, c0, c1)`` image window outside which ``labels`` equals ``base``; ``None``
         means anything may have changed.
-    base : (H, W) ndarray of uint8 or None
+    base : (H, W) ndarray of uint16 or None
         The previous result of the same :class:`Multiscale` that ``window`` refers to. A caller
         that did not show ``base`` (e.g. it dropped a stale result) must ignore ``window``.
     factor : int
@@ -88,12 +88,12 @@ def block_reduce_seeds(seeds: np.ndarray, k: int):
 
     Parameters
     ----------
-    seeds : (H, W) ndarray of uint8
+    seeds : (H, W) ndarray of uint16
     k : int
 
     Returns
     -------
-    code : (ceil(H / k), ceil(W / k)) ndarray of uint8
+    code : (ceil(H / k), ceil(W / k)) ndarray of uint16
         The block's seed code if all its seeded pixels agree, else ``0``.
     mixed : same shape, ndarray of bool
         Blocks holding two or more different seed codes.
@@ -101,14 +101,14 @@ def block_reduce_seeds(seeds: np.ndarray, k: int):
     h, w = seeds.shape
     hb, wb = -(-h // k), -(-w // k)
     if (hb * k, wb * k) != (h, w):
-        padded = np.zeros((hb * k, wb * k), np.uint8)
+        padded = np.zeros((hb * k, wb * k), seeds.dtype)
         padded[:h, :w] = seeds
         seeds = padded
     blocks = seeds.reshape(hb, k, wb, k)
     top = blocks.max(axis=(1, 3))
-    low = (blocks - np.uint8(1)).min(axis=(1, 3)) + np.uint8(1)  # smallest non-zero code (0 wraps)
+    low = (blocks - blocks.dtype.type(1)).min(axis=(1, 3)) + blocks.dtype.type(1)  # smallest non-zero code (0 wraps)
     mixed = (top != low) & (top > 0)
-    code = np.where(mixed, 0, top).astype(np.uint8)
+    code = np.where(mixed, 0, top).astype(np.uint16)
     return code, mixed
 
 
@@ -117,20 +117,20 @@ def block_reduce_labels(labels: np.ndarray, k: int) -> np.ndarray:
 
     Parameters
     ----------
-    labels : (H, W) ndarray of uint8
+    labels : (H, W) ndarray of uint16
         E.g. a prior (a loaded mask or boxes): ``0`` background, ``k`` object k.
     k : int
 
     Returns
     -------
-    (ceil(H / k), ceil(W / k)) ndarray of uint8
+    (ceil(H / k), ceil(W / k)) ndarray of uint16
         Exactly the shape of :meth:`Multiscale.level` ``(k)``. A partial block counts only its
         pixels inside the image; ties go to the larger label (an object over background).
     """
     h, w = labels.shape
     if k == 1:
-        return np.ascontiguousarray(labels, dtype=np.uint8).copy()
-    out = np.zeros((-(-h // k), -(-w // k)), np.uint8)
+        return np.ascontiguousarray(labels, dtype=np.uint16).copy()
+    out = np.zeros((-(-h // k), -(-w // k)), np.uint16)
     rows = np.flatnonzero(labels.any(axis=1))
     if rows.size == 0:
         return out
@@ -147,13 +147,13 @@ def _block_mode(labels: np.ndarray, k: int) -> np.ndarray:
     hb, wb = -(-h // k), -(-w // k)
     present = np.flatnonzero(np.bincount(labels.ravel(), minlength=1))
     if present.size == 1:
-        return np.full((hb, wb), present[0], np.uint8)
+        return np.full((hb, wb), present[0], np.uint16)
     rows = np.full(hb, k, np.int32)
     rows[-1] = h - (hb - 1) * k
     cols = np.full(wb, k, np.int32)
     cols[-1] = w - (wb - 1) * k
     rest = np.outer(rows, cols)  # pixels of each block not yet counted for an object: background
-    out = np.zeros((hb, wb), np.uint8)
+    out = np.zeros((hb, wb), np.uint16)
     best = np.full((hb, wb), -1, np.int32)
     indicator = np.zeros((hb * k, wb * k), np.uint8)  # padding stays 0: counts only real pixels
     for lab in present[present > 0]:
@@ -169,7 +169,7 @@ def _block_mode(labels: np.ndarray, k: int) -> np.ndarray:
 
 def seed_labels(code: np.ndarray) -> np.ndarray:
     """Label implied by seed codes: ``1`` (background) -> 0, ``k + 1`` -> k, ``0`` -> 0."""
-    return np.where(code >= 2, code - 1, 0).astype(np.uint8)
+    return np.where(code >= 2, code - 1, 0).astype(np.uint16)
 
 
 class Multiscale:
@@ -308,9 +308,9 @@ class Multiscale:
         ----------
         func : callable
             A registered segmenter (``func(image, seeds, **params)``).
-        seeds : (H, W) ndarray of uint8
+        seeds : (H, W) ndarray of uint16
             Full-resolution seeds (not modified).
-        prior : (H, W) ndarray of uint8, optional
+        prior : (H, W) ndarray of uint16, optional
             Starting labels for methods that accept one.
         params : dict, optional
             Method parameters.
@@ -452,7 +452,7 @@ class Multiscale:
             dirty = (coarse != last[2]) | band | last[3]
             cwin = changed_window(np.zeros_like(dirty), dirty)
         else:
-            labels = np.empty((h, w), np.uint8)
+            labels = np.empty((h, w), np.uint16)
             cwin = (0, coarse.shape[0], 0, coarse.shape[1])
         if cwin is None:  # nothing changed since the previous result
             return labels, (0, 0, 0, 0), band
@@ -505,7 +505,7 @@ class Multiscale:
             out[win] = lab
             np.maximum(best, score, out=best)
         s = seeds[rr, cc].reshape(bi.size, k * k)
-        out = np.where(s >= 2, s - 1, np.where(s == 1, 0, out)).astype(np.uint8)
+        out = np.where(s >= 2, s - 1, np.where(s == 1, 0, out)).astype(np.uint16)
         labels[rr, cc] = out.reshape(bi.size, k, k)
 
 
@@ -552,11 +552,11 @@ def segment_fast(
     ----------
     func : callable
         A segmenter, e.g. ``ipyseg.segmenters.get("grabcut")``.
-    image : (H, W, 3|4) ndarray of uint8
+    image : (H, W, 3|4) ndarray of uint16
         Validated photo.
-    seeds : (H, W) ndarray of uint8
+    seeds : (H, W) ndarray of uint16
         Validated seeds.
-    prior : (H, W) ndarray of uint8, optional
+    prior : (H, W) ndarray of uint16, optional
     params : dict, optional
     final_pixels : int
         Coarse image size; photos up to 1.6 times this size are segmented at full resolution.
@@ -565,7 +565,7 @@ def segment_fast(
 
     Returns
     -------
-    (H, W) ndarray of uint8
+    (H, W) ndarray of uint16
         Labels; seeded pixels carry their seed's label.
     """
     ms = cache if cache is not None else Multiscale(image, final_pixels=final_pixels)

@@ -58,7 +58,7 @@ def segment(
 
     Returns
     -------
-    (H, W) ndarray of uint8
+    (H, W) ndarray of uint16
         Labels: ``0`` background, ``k`` object k. All background when no object is seeded.
     """
     func = segmenters.get(method)
@@ -92,18 +92,18 @@ def box_inputs(func, seeds: np.ndarray, prior, boxes):
     ----------
     func : callable
         The segmenter (e.g. ``ipyseg.segmenters.get(method)``).
-    seeds : (H, W) ndarray of uint8
+    seeds : (H, W) ndarray of uint16
         ``0`` unmarked, ``1`` background, ``k + 1`` object k (not modified).
-    prior : (H, W) ndarray of uint8 or None
+    prior : (H, W) ndarray of uint16 or None
         Starting labels (a loaded mask), ``0`` background, ``k`` object k (not modified).
     boxes : dict or None
         ``{code: (r0, r1, c0, c1)}`` windows (end exclusive), as the widget stores them.
 
     Returns
     -------
-    seeds : (H, W) ndarray of uint8
+    seeds : (H, W) ndarray of uint16
         ``seeds`` itself, or a new array with the boxes applied.
-    prior : (H, W) ndarray of uint8 or None
+    prior : (H, W) ndarray of uint16 or None
         ``prior`` itself, or a new array with the boxes applied.
     boxes : dict or None
         A copy of ``boxes`` for segmenters that take them, else ``None`` (also when empty).
@@ -143,18 +143,18 @@ def apply_boxes(seeds: np.ndarray, prior, boxes: dict):
 
     Parameters
     ----------
-    seeds : (H, W) ndarray of uint8
+    seeds : (H, W) ndarray of uint16
         ``0`` unmarked, ``1`` background, ``k + 1`` object k.
-    prior : (H, W) ndarray of uint8 or None
+    prior : (H, W) ndarray of uint16 or None
         ``0`` background, ``k`` object k.
     boxes : dict
         ``{code: (r0, r1, c0, c1)}`` windows, end exclusive.
 
     Returns
     -------
-    seeds : (H, W) ndarray of uint8
+    seeds : (H, W) ndarray of uint16
         A new array.
-    prior : (H, W) ndarray of uint8
+    prior : (H, W) ndarray of uint16
         A new array (zeros and the boxes when ``prior`` is ``None``).
     """
     seeds = seeds.copy()
@@ -162,7 +162,7 @@ def apply_boxes(seeds: np.ndarray, prior, boxes: dict):
     present = {int(c) for c in np.unique(seeds) if c >= 2}
     if prior is not None:
         present |= {int(k) + 1 for k in np.unique(prior) if k > 0}
-    prior = np.zeros(seeds.shape, np.uint8) if prior is None else prior.copy()
+    prior = np.zeros(seeds.shape, np.uint16) if prior is None else prior.copy()
     for code, (r0, r1, c0, c1) in sorted(boxes.items()):
         inside[r0:r1, c0:c1] = True
         sub = prior[r0:r1, c0:c1]
@@ -184,7 +184,7 @@ def run_segmenter(func, image: np.ndarray, seeds: np.ndarray, prior, params: dic
     use_prior = prior is not None and prior.any() and segmenters.accepts_prior(func)
     use_boxes = bool(boxes) and segmenters.accepts(func, "boxes")
     if not use_boxes and not use_prior and not (seeds >= 2).any():
-        return np.zeros(seeds.shape, dtype=np.uint8)
+        return np.zeros(seeds.shape, dtype=np.uint16)
     kwargs = dict(params)
     if use_prior:
         kwargs["prior"] = prior
@@ -195,11 +195,11 @@ def run_segmenter(func, image: np.ndarray, seeds: np.ndarray, prior, params: dic
 
 
 def _check_labels(labels: np.ndarray, shape: tuple, name: str) -> np.ndarray:
-    """A segmenter's answer as uint8 labels, or an error naming the segmenter (never wrapped)."""
+    """A segmenter's answer as uint16 labels, or an error naming the segmenter (never wrapped)."""
     if labels.shape != shape:
         raise ValueError(f"segmenter {name!r} returned labels of shape {labels.shape}; expected {shape}")
     if labels.dtype == np.bool_:
-        return labels.astype(np.uint8)
+        return labels.astype(np.uint16)
     if labels.dtype.kind not in "iu":
         raise TypeError(f"segmenter {name!r} returned labels of dtype {labels.dtype}; expected integers or bool")
     if labels.size:
@@ -209,4 +209,4 @@ def _check_labels(labels: np.ndarray, shape: tuple, name: str) -> np.ndarray:
                 f"segmenter {name!r} returned labels in [{lo}, {hi}]; expected 0 (background) or an "
                 f"object id k in [1, {MAX_OBJECTS}]"
             )
-    return labels.astype(np.uint8, copy=False)
+    return labels.astype(np.uint16, copy=False)

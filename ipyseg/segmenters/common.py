@@ -37,12 +37,12 @@ def one_vs_rest(binary):
         if prior is not None or boxes:
             extra = set() if prior is None else {int(k) + 1 for k in np.unique(prior) if k > 0}
             codes = sorted(set(codes) | extra | {int(c) for c in boxes})
-        labels = np.zeros(seeds.shape, dtype=np.uint8)
+        labels = np.zeros(seeds.shape, dtype=np.uint16)
         if not codes:
             return labels
         if len(codes) == 1 and codes[0] == FOREGROUND and not boxes:
             pr = None if prior is None else prior > 0
-            return (binary(image, seeds, prior=pr, **params) >= 0.5).astype(np.uint8)
+            return (binary(image, seeds, prior=pr, **params) >= 0.5).astype(np.uint16)
         best = np.zeros(seeds.shape, dtype=np.float32)
         for code in codes:
             sub = np.where(seeds == code, FOREGROUND, np.where(seeds > 0, BACKGROUND, 0)).astype(np.uint8)

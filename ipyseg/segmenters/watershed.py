@@ -24,7 +24,7 @@ def watershed(image, seeds, *, prior=None, blur: float = 1.0, border_prior: bool
     ----------
     image : (H, W, 3) ndarray of uint8
         RGB image.
-    seeds : (H, W) ndarray of uint8
+    seeds : (H, W) ndarray of uint16
         ``0`` unmarked, ``1`` background, ``k + 1`` object k.
     prior : ignored
         Watershed has no soft prior.
@@ -35,12 +35,12 @@ def watershed(image, seeds, *, prior=None, blur: float = 1.0, border_prior: bool
 
     Returns
     -------
-    (H, W) ndarray of uint8
+    (H, W) ndarray of uint16
         ``0`` background, ``k`` object k.
     """
     markers = seeds.astype(np.int32)  # 1 background, k + 1 object k
     if markers.max() < 2:
-        return np.zeros(seeds.shape, dtype=np.uint8)
+        return np.zeros(seeds.shape, dtype=np.uint16)
     if border_prior and not (seeds == BACKGROUND).any():
         # cv2.watershed overwrites the outermost pixel ring with -1, so mark two rings.
         frame = np.ones(seeds.shape, dtype=bool)
@@ -53,12 +53,12 @@ def watershed(image, seeds, *, prior=None, blur: float = 1.0, border_prior: bool
     # Boundary pixels (-1) take the largest neighbouring label.
     edge = markers < 0
     markers[edge] = 0
-    out = markers.astype(np.uint8)
+    out = markers.astype(np.uint16)
     if edge.any():
         grown = cv2.dilate(out, np.ones((3, 3), np.uint8))
         out[edge] = grown[edge]
-    out = out.astype(np.int16) - 1
+    out = out.astype(np.int32) - 1
     out[out < 0] = 0
     # Seeds on the outer ring (which cv2.watershed always marks -1) keep their label.
-    out = np.where(seeds >= 2, seeds.astype(np.int16) - 1, np.where(seeds == BACKGROUND, 0, out))
-    return out.astype(np.uint8)
+    out = np.where(seeds >= 2, seeds.astype(np.int32) - 1, np.where(seeds == BACKGROUND, 0, out))
+    return out.astype(np.uint16)

@@ -18,10 +18,10 @@ from PIL import Image
 BACKGROUND_COLOR = (230, 40, 40)
 
 
-#: Object colours, object k uses ``PALETTE[(k - 1) % len(PALETTE)]``: a bright green first,
-#: then Kelly's (1965) colours of maximum contrast without white, black, red (background seeds
-#: are red) and the near-black olive, then a few saturated extras. 24 entries.
-PALETTE = np.array(
+#: The first object colours: a bright green first, then Kelly's (1965) colours of maximum
+#: contrast without white, black, red (background seeds are red) and the near-black olive,
+#: then a few saturated extras. 24 entries.
+_FIRST = np.array(
     [
         (46, 204, 64),
         (0, 103, 165),
@@ -51,10 +51,64 @@ PALETTE = np.array(
     dtype=np.uint8,
 )
 
+#: Colours repeat with this period (object k and k + 254 look alike): the overlay is sent as
+#: an 8-bit palette image, entry 0 transparent, entry 1 the background seeds' red.
+PERIOD = 254
+
+
+def _golden_hues(n: int) -> np.ndarray:
+    """``n`` RGB colours whose hue advances by the golden angle (137.5 degrees) from one to the
+    next, so that neighbouring ids are far apart in hue; saturation and value cycle too, and
+    reds near the background seeds' colour are skipped.
+    """
+    out, i = [], 0
+    while len(out) < n:
+        hue = (0.11 + i * 0.381966) % 1.0
+        i += 1
+        if hue < 0.03 or hue > 0.96:  # red: the colour of background seeds
+            continue
+        sat = (1.0, 0.65, 0.85)[len(out) % 3]
+        val = (0.95, 0.8, 1.0, 0.7)[len(out) % 4]
+        rgb = cv2.cvtColor(
+            np.array([[[hue * 180.0, sat * 255.0, val * 255.0]]], np.float32).astype(np.uint8), cv2.COLOR_HSV2RGB
+        )
+        out.append(tuple(int(c) for c in rgb[0, 0]))
+    return np.array(out, np.uint8)
+
+
+#: Object colours, object k uses ``PALETTE[(k - 1) % PERIOD]``: :data:`_FIRST`, then golden-angle hues.
+PALETTE = np.concatenate([_FIRST, _golden_hues(PERIOD - len(_FIRST))])
+PALETTE.flags.writeable = False
+
 
 def object_color(k: int) -> tuple:
     """RGB colour of object ``k`` (k >= 1)."""
-    return tuple(int(c) for c in PALETTE[(k - 1) % len(PALETTE)])
+    return tuple(int(c) for c in PALETTE[(int(k) - 1) % PERIOD])
+
+
+def _index_tables() -> tuple[np.ndarray, np.ndarray]:
+    ids = np.arange(65536, dtype=np.int64)
+    labels = np.where(ids > 0, (ids - 1) % PERIOD + 1, 0).astype(np.uint8)  # object k -> 1..254
+    seeds = np.where(ids >= 2, (ids - 2) % PERIOD + 2, ids).astype(np.uint8)  # 1 stays 1, code k + 1 -> 2..255
+    labels.flags.writeable = seeds.flags.writeable = False
+    return labels, seeds
+
+
+_LABEL_INDEX, _SEED_INDEX = _index_tables()
+
+
+def label_index(labels: np.ndarray) -> np.ndarray:
+    """uint8 palette index of (h, w) labels (any id up to 65,535) for :func:`label_lut`."""
+    if labels.dtype == np.uint8 and (labels.size == 0 or int(labels.max()) <= PERIOD):
+        return labels
+    return _LABEL_INDEX[labels]
+
+
+def seed_index(seeds: np.ndarray) -> np.ndarray:
+    """uint8 palette index of (h, w) seed codes (up to 65,535) for :func:`seed_lut`."""
+    if seeds.dtype == np.uint8:
+        return seeds
+    return _SEED_INDEX[seeds]
 
 
 def seed_color(code: int) -> tuple:
@@ -71,7 +125,7 @@ def css(rgb, alpha: float = 1.0) -> str:
 def label_lut(opacity: float) -> np.ndarray:
     """(256, 4) RGBA table for labels: 0 transparent, k the object colour at ``opacity`` (read-only, cached)."""
     lut = np.zeros((256, 4), dtype=np.uint8)
-    lut[1:, :3] = [object_color(k) for k in range(1, 256)]
+    lut[1 : PERIOD + 1, :3] = PALETTE
     lut[1:, 3] = int(round(255 * float(opacity)))
     lut.flags.writeable = False
     return lut
@@ -81,7 +135,8 @@ def label_lut(opacity: float) -> np.ndarray:
 def seed_lut(alpha: float = 0.9) -> np.ndarray:
     """(256, 4) RGBA table for seed codes: 0 transparent, 1 background colour, k + 1 object k (read-only, cached)."""
     lut = np.zeros((256, 4), dtype=np.uint8)
-    lut[1:, :3] = [seed_color(c) for c in range(1, 256)]
+    lut[1, :3] = BACKGROUND_COLOR
+    lut[2:, :3] = PALETTE
     lut[1:, 3] = int(round(255 * alpha))
     lut.flags.writeable = False
     return lut
@@ -145,7 +200,7 @@ def encode_jpeg(rgb: np.ndarray, quality: int = 92) -> bytes:
 
 
 def contours(index: np.ndarray) -> np.ndarray:
-    """Keep only the boundary pixels of each labelled region (4-neighbourhood), zero elsewhere."""
+    """Keep only the boundary pixels of each labelled region (4-neighbourhood), zero elsewhere (same dtype)."""
     edge = np.zeros(index.shape, bool)
     edge[1:, :] |= index[1:, :] != index[:-1, :]
     edge[:-1, :] |= index[:-1, :] != index[1:, :]
@@ -153,4 +208,4 @@ def contours(index: np.ndarray) -> np.ndarray:
     edge[:, :-1] |= index[:, :-1] != index[:, 1:]
     edge[[0, -1], :] = True
     edge[:, [0, -1]] = True
-    return np.where(edge, index, 0).astype(np.uint8)
+    return np.where(edge, index, 0).astype(index.dtype)

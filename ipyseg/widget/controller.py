@@ -70,7 +70,7 @@ class Controller:
     badge : ipyseg.ui.overlay.Badge
         The canvas badge (busy, refining, error).
     show_labels : callable
-        ``show_labels(labels, window)``: make (H, W) uint8 ``labels`` the widget's result;
+        ``show_labels(labels, window)``: make (H, W) uint16 ``labels`` the widget's result;
         ``window`` (image pixels) bounds where they changed, or ``None``.
     show_status : callable
         ``show_status(text, error)``: the status line.
@@ -169,7 +169,7 @@ class Controller:
                 preview = True
                 self._badge.refining(method)
                 self.engine.submit(dataclasses.replace(result.request, preview=False))
-        labels = np.asarray(value, dtype=np.uint8)
+        labels = np.asarray(value, dtype=np.uint16)
         self._show_labels(labels, window)
         n = len(self._host.document.label_ids)
         objs = f"{n} object{'s' if n != 1 else ''}"

@@ -47,7 +47,7 @@ class ImageDocument:
     ----------
     seed_state : ipyseg.seeds.SeedState
         The (H, W) seeds, the boxes and their undo history.
-    prior : (H, W) ndarray of uint8 or None
+    prior : (H, W) ndarray of uint16 or None
         A loaded mask (``0`` background, ``k`` object k), read-only.
     label_ids : list of int
         The objects present in the widget's labels.

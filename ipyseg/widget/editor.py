@@ -18,9 +18,11 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from ipyseg._constants import BACKGROUND, FOREGROUND
+from ipyseg._constants import BACKGROUND, FOREGROUND, MAX_OBJECTS
+from ipyseg._util.arrays import nonzero_rect
 from ipyseg._validation import as_label_code, as_object_id
 from ipyseg.geometry import polygon_footprint, stroke_footprint
+from ipyseg.objects import regions
 from ipyseg.seeds import codes_present
 from ipyseg.widget.document import ImageDocument
 
@@ -31,6 +33,10 @@ class Edited(Protocol):
     preserve_objects: bool
     wand_tolerance: float
     wand_connectivity: int
+    labels: np.ndarray
+    label: int
+    object_names: dict
+    object_classes: dict
 
     @property
     def document(self) -> ImageDocument:
@@ -122,7 +128,7 @@ class Editor:
         k = 2 * int(math.ceil(ring)) + 1
         disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
         halo = cv2.dilate(grown, disk).astype(bool) & ~grown.astype(bool)
-        everything = tuple(range(BACKGROUND, 256))  # the ring only takes unmarked pixels
+        everything = range(BACKGROUND, MAX_OBJECTS + 2)  # the ring only takes unmarked pixels
         changed = self._doc.seed_state.apply_many(
             [(window, footprint, code, self.protect(code)), (outer, halo, BACKGROUND, everything)]
         )
@@ -136,6 +142,156 @@ class Editor:
         """Magic wand at image ``(row, col)``: ``(window, footprint)``, see :meth:`ImageDocument.wand`."""
         return self._doc.wand(row, col, self._host.wand_tolerance, self._host.wand_connectivity)
 
+    # ------------------------------------------------------------ proofreading
+    # Each is one undo step on the seeds (and boxes). An object taken as it is now becomes exact:
+    # its labelled pixels are seeded with its code and a one-pixel ring of unmarked pixels around
+    # it becomes background, so every method keeps it as shown; other objects' seeds are kept.
+    def pick(self, row: int, col: int) -> int:
+        """Make the object under image pixel ``(row, col)`` current; returns its id (0: background)."""
+        h, w = self._doc.picture.shape[:2]
+        if not (0 <= row < h and 0 <= col < w):
+            raise ValueError(f"`(row, col)` must lie in the image ({h} x {w}); got ({row}, {col})")
+        k = int(self._host.labels[int(row), int(col)])
+        if k:
+            self._host.label = k + 1
+        return k
+
+    def delete(self, *objs: int) -> None:
+        """Delete objects: their seeds and boxes go, and the pixels they covered become background seeds."""
+        ks = [as_object_id(o, "obj") for o in objs]
+        edits, boxes = [], dict(self._doc.seed_state.boxes)
+        for k in ks:
+            boxes.pop(k + 1, None)
+            edits += self._replace_code(k + 1, 0)
+            win = _window(self._host.labels == k)
+            if win is not None:
+                edits.append(
+                    (win, self._crop(self._host.labels, win) == k, BACKGROUND, range(FOREGROUND, MAX_OBJECTS + 2))
+                )
+        self.after_edit(self._doc.seed_state.apply_many(edits, boxes=boxes))
+
+    def merge(self, a: int, b: int) -> None:
+        """Merge object ``b`` into object ``a`` (both as shown now); ``b`` disappears."""
+        a, b = as_object_id(a, "a"), as_object_id(b, "b")
+        if a == b:
+            raise ValueError(f"`b` must be another object than `a`; got a = b = {a}")
+        boxes = dict(self._doc.seed_state.boxes)
+        box_a, box_b = boxes.pop(a + 1, None), boxes.pop(b + 1, None)
+        if box_a and box_b:
+            boxes[a + 1] = _union_box(box_a, box_b)
+        union = np.isin(self._host.labels, (a, b))
+        edits = self._replace_code(b + 1, a + 1) + self._exact(union, a + 1, keep=(b + 1,))
+        self.after_edit(self._doc.seed_state.apply_many(edits, boxes=boxes))
+
+    def split(self, obj: int, points_rc: np.ndarray, radius: float = 1.5) -> list[int]:
+        """Cut object ``obj`` along a stroke through (N, 2) image ``(row, col)`` points.
+
+        The stroke's pixels inside the object become background; the largest remaining part
+        keeps the id, every other part becomes a new object. Returns the new ids (none when the
+        stroke does not cut the object in two).
+        """
+        k = as_object_id(obj, "obj")
+        region = self._host.labels == k
+        window, cut = stroke_footprint(points_rc, radius, self._doc.picture.shape)
+        line = np.zeros(region.shape, bool)
+        if window is not None:
+            r0, r1, c0, c1 = window
+            line[r0:r1, c0:c1] = cut
+        line &= region
+        n, comp = cv2.connectedComponents((region & ~line).view(np.uint8), connectivity=4)
+        if n <= 2:
+            return []
+        sizes = np.bincount(comp.ravel(), minlength=n)[1:]
+        order = np.argsort(-sizes, kind="stable") + 1  # component numbers, largest first
+        free = max(
+            [0, *self._host.document.label_ids, *(int(c) - 1 for c in codes_present(self._doc.seed_state.array))]
+        )
+        new = list(range(free + 1, free + n - 1))
+        if new and new[-1] > MAX_OBJECTS:
+            raise ValueError(f"at most {MAX_OBJECTS} objects are supported; the split needs ids up to {new[-1]}")
+        edits = self._replace_code(k + 1, 0)
+        win = _window(line)
+        if win is not None:
+            edits.append((win, self._crop(line, win), BACKGROUND, ()))
+        for code, part in zip([k + 1] + [i + 1 for i in new], order, strict=True):
+            edits += self._exact(comp == part, code)
+        self.after_edit(self._doc.seed_state.apply_many(edits))
+        return new
+
+    def fill_holes(self, obj: int) -> None:
+        """Fill the holes of object ``obj`` (background enclosed by it, not other objects)."""
+        k = as_object_id(obj, "obj")
+        region = self._host.labels == k
+        win = _window(region)
+        if win is None:
+            return
+        sub = self._crop(region, win)
+        n, comp = cv2.connectedComponents((~sub).view(np.uint8), connectivity=4)
+        edge = np.unique(np.concatenate([comp[0], comp[-1], comp[:, 0], comp[:, -1]]))
+        hole = ~np.isin(comp, edge) & (self._crop(self._host.labels, win) == 0)
+        filled = region.copy()
+        filled[win[0] : win[1], win[2] : win[3]] |= hole
+        self.after_edit(self._doc.seed_state.apply_many(self._exact(filled, k + 1)))
+
+    def remove_small(self, min_pixels: int) -> list[int]:
+        """Delete every object of fewer than ``min_pixels`` pixels (one undo step); returns their ids."""
+        if isinstance(min_pixels, bool) or not isinstance(min_pixels, (int, np.integer)) or min_pixels < 1:
+            raise ValueError(f"`min_pixels` must be a positive integer number of pixels; got {min_pixels!r}")
+        found = regions(self._host.labels)
+        small = [int(k) for k, a in zip(found.ids, found.area, strict=True) if a < min_pixels]
+        if small:
+            self.delete(*small)
+        return small
+
+    def renumber(self) -> dict:
+        """Renumber the objects 1..n in the order of their ids (one undo step); returns ``{old: new}``.
+
+        Names and classes follow their objects.
+        """
+        state = self._doc.seed_state
+        ids = sorted({int(c) - 1 for c in codes_present(state.array) if c >= FOREGROUND} | {c - 1 for c in state.boxes})
+        mapping = {old: new for new, old in enumerate(ids, start=1) if old != new}
+        if not mapping:
+            return {}
+        lut = np.arange(65536, dtype=np.uint16)
+        for old, new in mapping.items():
+            lut[old + 1] = new + 1
+        boxes = {int(lut[c]): b for c, b in state.boxes.items()}
+        window = state.replace(lut[state.array], boxes=boxes)
+        host = self._host
+        host.object_names = {mapping.get(k, k): v for k, v in host.object_names.items()}
+        host.object_classes = {mapping.get(k, k): v for k, v in host.object_classes.items()}
+        self.after_edit(window)
+        return mapping
+
+    def _crop(self, arr: np.ndarray, win: tuple) -> np.ndarray:
+        return arr[win[0] : win[1], win[2] : win[3]]
+
+    def _replace_code(self, old: int, new: int) -> list:
+        """Edits that recode every seed ``old`` as ``new``."""
+        seeds = self._doc.seed_state.array
+        win = _window(seeds == old)
+        return [] if win is None else [(win, self._crop(seeds, win) == old, new, ())]
+
+    def _exact(self, region: np.ndarray, code: int, keep=()) -> list:
+        """Edits that make full-image bool ``region`` object ``code`` exactly, with a background ring.
+
+        Other objects' seeds inside it are kept, except the codes in ``keep`` (e.g. a merged one).
+        """
+        win = _window(region)
+        if win is None:
+            return []
+        h, w = region.shape
+        outer = (max(0, win[0] - 1), min(h, win[1] + 1), max(0, win[2] - 1), min(w, win[3] + 1))
+        sub = self._crop(region, outer)
+        halo = cv2.dilate(sub.view(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & ~sub
+        protect = [
+            c
+            for c in codes_present(self._crop(self._doc.seed_state.array, outer))
+            if c >= FOREGROUND and c != code and c not in keep
+        ]
+        return [(outer, sub, code, protect), (outer, halo, BACKGROUND, range(BACKGROUND, MAX_OBJECTS + 2))]
+
     def after_edit(self, window) -> bool:
         """Refresh after a seed edit touching ``window`` (image pixels); ``False`` if none."""
         if window is None:
@@ -144,3 +300,13 @@ class Editor:
         self._publish()
         self._segment()
         return True
+
+
+def _window(mask: np.ndarray) -> tuple | None:
+    """``(r0, r1, c0, c1)`` of the True pixels of ``mask``, or ``None``."""
+    x, y, w, h = nonzero_rect(mask.view(np.uint8))
+    return None if w == 0 else (y, y + h, x, x + w)
+
+
+def _union_box(a: tuple, b: tuple) -> tuple:
+    return (min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3]))

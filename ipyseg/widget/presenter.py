@@ -104,7 +104,7 @@ class Presenter:
         r0, r1, c0, c1 = cw
         index = np.zeros((vp.canvas_height, vp.canvas_width), np.uint8)
         if w.show_seeds:
-            index[r0:r1, c0:c1] = render.sample_nearest(state.array, rows[r0:r1], cols[c0:c1])
+            index[r0:r1, c0:c1] = render.seed_index(render.sample_nearest(state.array, rows[r0:r1], cols[c0:c1]))
         with w.view.batch():
             w.view.show_index(w.view.seeds_layer, index, render.seed_lut(), cw)
             if w.show_seeds and state.boxes:
@@ -131,11 +131,11 @@ class Presenter:
             )
         self._display_labels = labels  # the labels as the canvas samples them, before styling
         if w.overlay_mode == "contour":
-            index = render.contours(labels)
+            index = render.label_index(render.contours(labels))
         elif w.overlay_mode == "hidden":
-            index = np.zeros_like(labels)
+            index = np.zeros(labels.shape, np.uint8)
         else:
-            index = labels
+            index = render.label_index(labels)
         window = None if full else changed_window(self._overlay_index, index)
         if window is None and not full:
             return

@@ -27,10 +27,10 @@ class Restorable:
 
     method: str
     params: dict
-    seeds: np.ndarray  # (H, W) uint8
+    seeds: np.ndarray  # (H, W) uint16
     boxes: dict  # {seed code: (r0, r1, c0, c1)}
-    prior: np.ndarray | None  # (H, W) uint8
-    labels: np.ndarray  # (H, W) uint8
+    prior: np.ndarray | None  # (H, W) uint16
+    labels: np.ndarray  # (H, W) uint16
 
 
 def boxes_of(boxes: dict) -> dict:
@@ -72,7 +72,7 @@ def restorable(state: SessionState, shape: tuple, method: str, params_by_method:
     for k, (x0, y0, x1, y1) in state.boxes.items():
         boxes[as_label_code(int(k) + 1, "box object + 1")] = box_window((y0, x0), (y1 - 1, x1 - 1), shape)
     prior = None if state.prior is None else frozen(as_labels(state.prior, shape, "state.prior"))
-    return Restorable(method, params, seeds, boxes, prior, frozen(labels.astype(np.uint8)))
+    return Restorable(method, params, seeds, boxes, prior, frozen(labels.astype(np.uint16)))
 
 
 def source_of(state: SessionState, path, image, kwargs: dict):

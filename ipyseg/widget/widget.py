@@ -13,7 +13,7 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 
-from ipyseg import segmenters, session
+from ipyseg import objects, segmenters, session
 from ipyseg._constants import BACKGROUND, FOREGROUND, MAX_OBJECTS
 from ipyseg._validation import (
     as_labels,
@@ -24,7 +24,7 @@ from ipyseg._validation import (
     sample_path,
 )
 from ipyseg.display import Mapping
-from ipyseg.export import save_png
+from ipyseg.export import save_label_image, save_png
 from ipyseg.geometry import MAX_DISPLAY_PIXELS, Viewport, box_window
 from ipyseg.seeds import codes_present
 from ipyseg.segmentation.engine import Engine
@@ -114,11 +114,11 @@ class SegmentWidget(widgets.VBox):
         The channels shown (composite); ``(0, 1, 2)`` for RGB images.
     channel_colors : tuple of (r, g, b)
         Colour of each shown channel.
-    labels : (H, W) ndarray of uint8
+    labels : (H, W) ndarray of uint16
         Result, full resolution: ``0`` background, ``k`` object k (read-only; observable).
     mask : (H, W) ndarray of bool
         ``labels > 0``.
-    seeds : (H, W) ndarray of uint8
+    seeds : (H, W) ndarray of uint16
         A copy of the seeds (``0`` unmarked, ``1`` background, ``k + 1`` object k); assigning
         an array replaces them as one undo step.
     """
@@ -197,7 +197,7 @@ class SegmentWidget(widgets.VBox):
         self._input = PointerInput(self, self._editor, self._gate, self._controller)  # mouse, keys, touch
         self._doc.multiscale.level(self._doc.multiscale.final_factor)
         with self._sync(), self.hold_trait_notifications():
-            self.set_trait("labels", frozen(np.zeros(img.shape[:2], np.uint8)))
+            self.set_trait("labels", frozen(np.zeros(img.shape[:2], np.uint16)))
             self.method = method
             self.params = dict(params)
             self.brush_size = float(max(3, round(0.02 * max(img.shape[:2]))))
@@ -552,11 +552,11 @@ class SegmentWidget(widgets.VBox):
         self._input.on_key(callback, remove)
 
     def save_labels(self, path) -> Path:
-        """Save ``labels`` (0 background, k object k) as a lossless 8-bit PNG (or TIFF/BMP).
+        """Save ``labels`` (0 background, k object k) losslessly: 8-bit PNG, 16-bit PNG/TIFF beyond 255 objects.
 
         Unlike :meth:`save_mask` (one 0/255 mask), every object keeps its id.
         """
-        return save_png(self.labels, path, "path")
+        return save_label_image(self.labels, path, "path")
 
     def prepare_image(self, image, **display) -> PreparedImage:
         """Decode and pre-compute a photo for :meth:`set_image`; safe to call from any thread.
@@ -617,7 +617,7 @@ class SegmentWidget(widgets.VBox):
             self.children = [self.view.canvas if c is old.canvas else c for c in self.children]
             old.close()
         with self._sync(), self.hold_trait_notifications():
-            self.set_trait("labels", frozen(np.zeros(pic.shape[:2], np.uint8)))
+            self.set_trait("labels", frozen(np.zeros(pic.shape[:2], np.uint16)))
             self.object_names = {}
             self.object_classes = {}
             if self.label != BACKGROUND:
@@ -650,6 +650,10 @@ class SegmentWidget(widgets.VBox):
         ids |= {int(k) for k in self.object_names}
         ids.add(self._doc.last_object_code - 1)
         return sorted(ids)
+
+    def objects_table(self):
+        """One row per object of ``labels`` (id, class, name, area, box, centroid), see :func:`ipyseg.objects.table`."""
+        return objects.table(self.labels, self.object_classes, self.object_names)
 
     @_editing
     def new_object(self) -> int:
