@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from ipyseg._constants import CODE_DTYPE
+from ipyseg._util.arrays import union_windows
 
 #: Default bound on the number of undo steps (as in napari).
 HISTORY_SIZE = 100
@@ -143,7 +144,7 @@ class SeedState:
         if not atoms:
             return None
         self._push(atoms)
-        return _union(a.window for a in atoms)
+        return union_windows(a.window for a in atoms)
 
     def replace(self, new: np.ndarray, *, boxes: dict | None = None, _extra=()) -> tuple | None:
         """Replace the whole array (already validated, same shape) as one undo step.
@@ -158,7 +159,7 @@ class SeedState:
         if not diff.any():
             if _extra:
                 self._push(list(_extra))
-                return _union(a.window for a in _extra)
+                return union_windows(a.window for a in _extra)
             return None
         rows = np.flatnonzero(diff.any(axis=1))
         cols = np.flatnonzero(diff.any(axis=0))
@@ -170,7 +171,7 @@ class SeedState:
         atom = self._make_atom(window, patch, index, newpatch.flat[index])
         patch[...] = newpatch
         self._push([*_extra, atom])
-        return _union([window, *(a.window for a in _extra)])
+        return union_windows([window, *(a.window for a in _extra)])
 
     def set_box(self, code: int, window: tuple | None) -> tuple | None:
         """Set (or with ``None`` remove) the box of seed code ``code`` as one undo step."""
@@ -182,7 +183,7 @@ class SeedState:
         if new == self.boxes:
             return None
         touched = [w for w in (self.boxes.get(code), new.get(code)) if w is not None]
-        atom = _BoxAtom(_union(touched), dict(self.boxes), new)
+        atom = _BoxAtom(union_windows(touched), dict(self.boxes), new)
         self.boxes = new
         self._push([atom])
         return atom.window
@@ -217,7 +218,7 @@ class SeedState:
         for atom in reversed(item):
             atom.undo(self)
         self._redo.append(item)
-        return _union(a.window for a in item)
+        return union_windows(a.window for a in item)
 
     def redo(self) -> tuple | None:
         """Re-apply the last undone edit; returns the changed window, or ``None``."""
@@ -227,7 +228,7 @@ class SeedState:
         for atom in item:
             atom.redo(self)
         self._undo.append(item)
-        return _union(a.window for a in item)
+        return union_windows(a.window for a in item)
 
     # ---------------------------------------------------------------- private
     def forget_history(self) -> None:
@@ -276,13 +277,3 @@ def codes_present(arr: np.ndarray) -> np.ndarray:
     bins = 256 if a.dtype == np.uint8 else 65536
     hist = cv2.calcHist([a], [0], None, [bins], [0, bins]).ravel()
     return np.flatnonzero(hist)
-
-
-def _union(windows) -> tuple:
-    ws = list(windows)
-    return (
-        min(w[0] for w in ws),
-        max(w[1] for w in ws),
-        min(w[2] for w in ws),
-        max(w[3] for w in ws),
-    )

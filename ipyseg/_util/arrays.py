@@ -84,3 +84,9 @@ def nonzero_rect(arr: np.ndarray) -> tuple:
         return (x, y, w, h) if w else (0, 0, 0, 0)
         return (0, 0, 0, 0)
     return (x // n, y, -(-(x + w) // n) - x // n, h)
+
+
+def union_windows(windows) -> tuple:
+    """The smallest ``(r0, r1, c0, c1)`` window holding every one of ``windows`` (at least one)."""
+    ws = list(windows)
+    return (min(w[0] for w in ws), max(w[1] for w in ws), min(w[2] for w in ws), max(w[3] for w in ws))

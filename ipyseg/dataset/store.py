@@ -115,7 +115,4 @@ class ItemStore:
 
 
 def _ids(labels: np.ndarray) -> list[int]:
-
-    if labels.dtype == np.uint8:
-        return [int(k) for k in codes_present(labels) if k]
-    return [int(k) for k in np.unique(labels) if k]
+    return [int(k) for k in codes_present(labels) if k]

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from ipyseg._constants import BACKGROUND, FOREGROUND, MAX_OBJECTS
-from ipyseg._util.arrays import nonzero_rect
+from ipyseg._util.arrays import nonzero_rect, union_windows
 from ipyseg._validation import as_label_code, as_object_id
 from ipyseg.geometry import polygon_footprint, stroke_footprint
 from ipyseg.objects import regions
@@ -119,20 +119,25 @@ class Editor:
         The inside is seeded ``code`` and a thin ring just outside it becomes background seeds
         (on unmarked pixels only), so every method keeps the region as drawn.
         """
+        k = 2 * int(math.ceil(ring)) + 1
+        disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+        self.after_edit(
+            self._doc.seed_state.apply_many(self._ringed(window, footprint, code, self.protect(code), disk))
+        )
+
+    def _ringed(self, window, footprint, code: int, protect, kernel: np.ndarray) -> list:
+        """Edits seeding ``footprint`` (at image ``window``) with ``code`` and its ring (the
+        ``kernel`` dilation, on unmarked pixels only) with background: the region made exact.
+        """
         r0, r1, c0, c1 = window
         h, w = self._doc.picture.shape[:2]
-        m = int(math.ceil(ring)) + 1
+        m = kernel.shape[0] // 2 + 1
         outer = (max(0, r0 - m), min(h, r1 + m), max(0, c0 - m), min(w, c1 + m))
         grown = np.zeros((outer[1] - outer[0], outer[3] - outer[2]), np.uint8)
         grown[r0 - outer[0] : r1 - outer[0], c0 - outer[2] : c1 - outer[2]] = footprint
-        k = 2 * int(math.ceil(ring)) + 1
-        disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
-        halo = cv2.dilate(grown, disk).astype(bool) & ~grown.astype(bool)
+        halo = cv2.dilate(grown, kernel).astype(bool) & ~grown.astype(bool)
         everything = range(BACKGROUND, MAX_OBJECTS + 2)  # the ring only takes unmarked pixels
-        changed = self._doc.seed_state.apply_many(
-            [(window, footprint, code, self.protect(code)), (outer, halo, BACKGROUND, everything)]
-        )
-        self.after_edit(changed)
+        return [(window, footprint, code, protect), (outer, halo, BACKGROUND, everything)]
 
     def box(self, window, code: int) -> None:
         """Constrain object ``code`` to image ``window`` ``(r0, r1, c0, c1)`` (its box)."""
@@ -178,7 +183,7 @@ class Editor:
         boxes = dict(self._doc.seed_state.boxes)
         box_a, box_b = boxes.pop(a + 1, None), boxes.pop(b + 1, None)
         if box_a and box_b:
-            boxes[a + 1] = _union_box(box_a, box_b)
+            boxes[a + 1] = union_windows([box_a, box_b])
         union = np.isin(self._host.labels, (a, b))
         edits = self._replace_code(b + 1, a + 1) + self._exact(union, a + 1, keep=(b + 1,))
         self.after_edit(self._doc.seed_state.apply_many(edits, boxes=boxes))
@@ -203,9 +208,7 @@ class Editor:
             return []
         sizes = np.bincount(comp.ravel(), minlength=n)[1:]
         order = np.argsort(-sizes, kind="stable") + 1  # component numbers, largest first
-        free = max(
-            [0, *self._host.document.label_ids, *(int(c) - 1 for c in codes_present(self._doc.seed_state.array))]
-        )
+        free = max([0, *self._doc.label_ids, *(int(c) - 1 for c in codes_present(self._doc.seed_state.array))])
         new = list(range(free + 1, free + n - 1))
         if new and new[-1] > MAX_OBJECTS:
             raise ValueError(f"at most {MAX_OBJECTS} objects are supported; the split needs ids up to {new[-1]}")
@@ -281,16 +284,9 @@ class Editor:
         win = _window(region)
         if win is None:
             return []
-        h, w = region.shape
-        outer = (max(0, win[0] - 1), min(h, win[1] + 1), max(0, win[2] - 1), min(w, win[3] + 1))
-        sub = self._crop(region, outer)
-        halo = cv2.dilate(sub.view(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & ~sub
-        protect = [
-            c
-            for c in codes_present(self._crop(self._doc.seed_state.array, outer))
-            if c >= FOREGROUND and c != code and c not in keep
-        ]
-        return [(outer, sub, code, protect), (outer, halo, BACKGROUND, range(BACKGROUND, MAX_OBJECTS + 2))]
+        seeds = self._crop(self._doc.seed_state.array, win)
+        protect = [c for c in codes_present(seeds) if c >= FOREGROUND and c != code and c not in keep]
+        return self._ringed(win, self._crop(region, win), code, protect, np.ones((3, 3), np.uint8))
 
     def after_edit(self, window) -> bool:
         """Refresh after a seed edit touching ``window`` (image pixels); ``False`` if none."""
@@ -306,7 +302,3 @@ def _window(mask: np.ndarray) -> tuple | None:
     """``(r0, r1, c0, c1)`` of the True pixels of ``mask``, or ``None``."""
     x, y, w, h = nonzero_rect(mask.view(np.uint8))
     return None if w == 0 else (y, y + h, x, x + w)
-
-
-def _union_box(a: tuple, b: tuple) -> tuple:
-    return (min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3]))
