@@ -67,6 +67,19 @@ def stroke_points(nb, i, H, W, k, g):
     return [nb.to_client(x, cy + dy, (H, W), i=i, g=g) for x in (cx - half, cx, cx + half)]
 
 
+def rim_points(nb, i, H, W, k, g):
+    """The k-th accumulating stroke: a short drag along the object's rim, just outside it for a
+    foreground stroke (even ``k``, the object grows there) and just inside for a background one
+    (odd ``k``, a notch), at angles that do not repeat, so that every stroke changes the result."""
+    cy, cx, r = disk_geometry(H, W)
+    theta = math.radians(137.5 * k)
+    rho = r * (1.06 if k % 2 == 0 else 0.94)
+    pts = []
+    for d in (-0.12, 0.0, 0.12):
+        pts.append((cx + rho * math.cos(theta + d), cy + rho * math.sin(theta + d)))
+    return [nb.to_client(x, y, (H, W), i=i, g=g) for x, y in pts]
+
+
 def pct(values, q):
     v = sorted(x for x in values if x is not None and not math.isnan(x))
     if not v:
@@ -76,8 +89,12 @@ def pct(values, q):
     return v[lo] + (v[hi] - v[lo]) * (pos - lo)
 
 
-def run(sizes, methods, n_strokes, warmup=2, release=True, setup_code="", log=print):
-    """Measure; returns a list of per-stroke records."""
+def run(sizes, methods, n_strokes, warmup=2, release=True, setup_code="", log=print, accumulate=False):
+    """Measure; returns a list of per-stroke records.
+
+    ``accumulate``: clear once per method, before the warm-up strokes, and let every stroke
+    after add to the same object (the final stage must not grow as strokes accumulate).
+    """
     from playwright.sync_api import sync_playwright
 
     records = []
@@ -105,14 +122,20 @@ def run(sizes, methods, n_strokes, warmup=2, release=True, setup_code="", log=pr
                 g = nb.geometry(i)
                 for method in methods:
                     for k in range(-warmup, n_strokes):
-                        nb.kernel(f"{var}.clear(); {var}.method = {method!r}; assert {var}.wait(300)")
+                        if not accumulate or k == -warmup:
+                            nb.kernel(f"{var}.clear(); {var}.method = {method!r}; assert {var}.wait(300)")
+                        if accumulate:  # foreground and background strokes in turn (BACKGROUND = 1)
+                            nb.kernel(f"{var}.label = {1 if k % 2 else 2}")
                         nb.show(i)
                         pagetiming.settle(nb)
                         g = nb.geometry(i)
-                        st = pagetiming.measure_stroke(nb, i, var, stroke_points(nb, i, H, W, k, g))
+                        points = (rim_points if accumulate else stroke_points)(nb, i, H, W, k, g)
+                        st = pagetiming.measure_stroke(nb, i, var, points)
                         if k < 0:
                             continue  # warm-up: first strokes learn each method's cost
-                        rec = dict(size=s, shape=f"{W} x {H}", canvas=f"{g['w']} x {g['h']}", method=method, **st)
+                        rec = dict(
+                            size=s, shape=f"{W} x {H}", canvas=f"{g['w']} x {g['h']}", method=method, stroke=k + 1, **st
+                        )
                         records.append(rec)
                         first = pagetiming.breakdown(st, st["stages"][0]) if st["stages"] else {}
                         final = pagetiming.breakdown(st, st["stages"][-1]) if st["stages"] else {}
@@ -129,6 +152,28 @@ def run(sizes, methods, n_strokes, warmup=2, release=True, setup_code="", log=pr
         pw.stop()
         server.stop()
     return records
+
+
+def growth_table(records, last: int = 5) -> str:
+    """Accumulating strokes: final visible of the first and the last ``last`` strokes, per case."""
+    out = [
+        f"| image | method | strokes | final p50, strokes 1–{last} (ms) | final p50, last {last} (ms) | final of the last stroke (ms) |",
+        "|---|---|---|---|---|---|",
+    ]
+    cases = list(dict.fromkeys((r["size"], r["method"]) for r in records))
+    for size, method in cases:
+        rs = sorted(
+            (r for r in records if (r["size"], r["method"]) == (size, method) and r["stages"]),
+            key=lambda r: r["stroke"],
+        )
+        if not rs:
+            continue
+        fin = [pagetiming.breakdown(r, r["stages"][-1])["visible"] for r in rs]
+        out.append(
+            f"| {size} MP ({rs[0]['shape']}) | {method} | {len(rs)} | {pct(fin[:last], 50):.0f} | "
+            f"{pct(fin[-last:], 50):.0f} | {fin[-1]:.0f} |"
+        )
+    return "\n".join(out) + "\n"
 
 
 def table(records) -> str:
@@ -197,6 +242,7 @@ def main(argv=None):
     ap.add_argument("--compare", action="store_true", help="measure both, ipycanvas' decoding and ImageRelease's")
     ap.add_argument("--setup", default="", help="kernel code run before the widgets are made (A/B switches)")
     ap.add_argument("--json", type=Path, help="write the per-stroke records here")
+    ap.add_argument("--accumulate", action="store_true", help="do not clear between strokes (they add to one object)")
     ap.add_argument(
         "--write-docs", action="store_true", help='update the "In-page latency" section of docs/benchmarks.md'
     )
@@ -211,14 +257,23 @@ def main(argv=None):
     variants = [False, True] if args.compare else [not args.no_release]
     texts, records = [], []
     for release in variants:
-        recs = run(sizes, methods, args.strokes, warmup=args.warmup, release=release, setup_code=args.setup)
+        recs = run(
+            sizes,
+            methods,
+            args.strokes,
+            warmup=args.warmup,
+            release=release,
+            setup_code=args.setup,
+            accumulate=args.accumulate,
+        )
         records += [dict(r, release=release) for r in recs]
         name = (
             "images decoded by ImageRelease (createImageBitmap)"
             if release
             else "ipycanvas' own decoding (blob URL + Image)"
         )
-        texts.append((f"{name}:\n\n" if len(variants) > 1 else "") + table(recs))
+        body = (growth_table(recs) + "\n" if args.accumulate else "") + table(recs)
+        texts.append((f"{name}:\n\n" if len(variants) > 1 else "") + body)
     load1 = os.getloadavg()
     text = "\n".join(texts)
     cmd = "python benchmarks/page_latency.py" + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
@@ -232,7 +287,9 @@ def main(argv=None):
         print(f"warning: {bad} stroke(s) where the kernel's overlay images and the page's draws disagree")
     if args.json:
         args.json.write_text(json.dumps(records, indent=1))
-    if args.write_docs:
+    if args.write_docs and args.accumulate:
+        write_docs(ACCUMULATE_INTRO + "\n" + head + "\n\n" + text, heading=ACCUMULATE_HEADING)
+    elif args.write_docs:
         write_docs(DOC_INTRO + "\n" + head + "\n\n" + text)
 
 
@@ -253,6 +310,17 @@ ipycanvas' command queue), *load* (the image decoded by
 loaded into an `Image`), *decode+draw* (drawn onto the overlay layer, with any lazy decode),
 *composite* (the four layers onto the page's canvas). *strokes* counts strokes that got an
 overlay. Targets (idle machine): first ≤ 150 ms p50 at 12 MP, final ≤ 600 ms.
+"""
+
+ACCUMULATE_HEADING = "## In-page latency, strokes accumulating"
+ACCUMULATE_INTRO = f"""{ACCUMULATE_HEADING}
+
+The same measurement with `--accumulate`: one `w.clear()` per method, then every stroke adds to
+the same object, so the final stage sees ever more seeds (the default mode clears before each
+stroke, which hides any growth). The strokes are short drags along the object's rim, foreground
+just outside it and background just inside in turn, at angles that do not repeat, so that each
+one changes the result (a stroke that changes nothing sends no image and could not be timed). Target: the final result of stroke 20 visible in ≤ 300 ms p50
+at 12 MP.
 """
 
 

@@ -129,8 +129,15 @@ class SeedState:
             r0, r1, c0, c1 = window
             patch = self.array[r0:r1, c0:c1]
             change = footprint & (patch != label)
-            kept = np.fromiter((c for c in protect if c != label), np.int64)
-            if kept.size > 4:  # one table lookup instead of a pass per code (thousands of objects)
+            if isinstance(protect, range) and protect.step == 1 and len(protect) > 4:
+                table = np.zeros(65536, bool)  # a range of codes (every object): no loop over it
+                table[max(0, protect.start) : max(0, protect.stop)] = True
+                table[label] = False
+                change &= ~table[patch]
+                kept = ()
+            else:
+                kept = np.fromiter((c for c in protect if c != label), np.int64)
+            if len(kept) > 4:  # one table lookup instead of a pass per code (thousands of objects)
                 table = np.zeros(65536, bool)
                 table[kept] = True
                 change &= ~table[patch]

@@ -21,6 +21,7 @@ factor and the *final* factor. :func:`segment_fast` is the one-call pure form.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,8 +30,10 @@ import cv2
 import numpy as np
 
 from ipyseg._util.arrays import changed_window
+from ipyseg.seeds import codes_present
 from ipyseg.segmentation.engine import Cancelled
 from ipyseg.segmentation.run import run_segmenter
+from ipyseg.segmenters.local import ObjectScores
 from ipyseg.segmenters.registry import full_resolution
 
 #: Pixels of the coarse image of the final stage (about 0.3 MP).
@@ -191,7 +194,9 @@ class Multiscale:
 
     Notes
     -----
-    Not thread-safe: call it from one thread at a time (the engine's worker, or the caller).
+    Calls of :meth:`segment` are serialised by a lock: each one reads and updates the previous
+    result and the per-object scores, so a synchronous call from the kernel's thread
+    (``Engine.run_sync``) waits for the worker's computation instead of interleaving with it.
     """
 
     def __init__(
@@ -214,7 +219,9 @@ class Multiscale:
         self._levels: dict[int, np.ndarray] = {}
         self._seeds: dict[int, tuple] = {}  # k -> (full seeds copy, code, mixed)
         self._priors: dict[int, tuple] = {}  # k -> (full prior copy, coarse prior)
-        self._last: tuple | None = None  # (k, labels, coarse labels, band)
+        self._last: tuple | None = None  # (k, labels, coarse labels, band, seeds, image)
+        self._objects: dict[int, ObjectScores] = {}  # k -> per-object scores of one-vs-rest methods
+        self._lock = threading.RLock()  # one segment() at a time (see Notes)
         self._cost: dict = {}  # method key -> {factor: seconds of the coarse segmentation}
         self._final_cost: dict = {}  # method key -> seconds of a whole final stage (coarse + band)
         self.rebuilds = 0  # images replaced by set_image (for tests)
@@ -330,6 +337,10 @@ class Multiscale:
         -------
         FastResult
         """
+        with self._lock:
+            return self._segment(func, seeds, prior, params, factor, refine, should_stop, boxes)
+
+    def _segment(self, func, seeds, prior, params, factor, refine, should_stop, boxes) -> FastResult:
         if factor is None:
             factor = 1 if full_resolution(func) else self.final_factor
         k = max(1, int(factor))
@@ -337,14 +348,15 @@ class Multiscale:
         stop = should_stop or (lambda: False)
         t0 = time.perf_counter()
         if k == 1:
-            labels = run_segmenter(func, self.image, seeds, prior, params, boxes).copy()
+            cache = self._objects.setdefault(1, ObjectScores())
+            labels = run_segmenter(func, self.image, seeds, prior, params, boxes, cache).copy()
             labels.flags.writeable = False
             if _has_work(seeds, prior, boxes):  # an empty answer costs nothing: it says nothing of the cost
                 self._learn(func, params, time.perf_counter() - t0, 1)
             last = self._last
             base = last[1] if last is not None and last[0] == 1 else None
             window = None if base is None else changed_window(base, labels)
-            self._last = (1, labels, None, None)
+            self._last = (1, labels, None, None, None, None)
             return FastResult(labels, window, 1, base=base, seconds={"coarse": time.perf_counter() - t0})
 
         code, mixed = self._coarse_seeds(seeds, k)
@@ -356,17 +368,18 @@ class Multiscale:
             else {c: (r0 // k, -(-r1 // k), c0 // k, -(-c1 // k)) for c, (r0, r1, c0, c1) in boxes.items()}
         )
         tc = time.perf_counter()
-        coarse = run_segmenter(func, small, code, cprior, params, cboxes)
+        coarse = run_segmenter(func, small, code, cprior, params, cboxes, self._objects.setdefault(k, ObjectScores()))
         t1 = time.perf_counter()
         work = _has_work(code, cprior, cboxes)
         if work:  # an empty answer costs nothing: it says nothing of the cost
             self._learn(func, params, t1 - tc, k)
         if stop():
             raise Cancelled
-        labels, window, band = self._refine(coarse, code, mixed, seeds, k, refine)
+        image = self.image  # the full-resolution colours the band was decided with
+        labels, window, band = self._refine(coarse, code, mixed, seeds, k, refine, image)
         labels.flags.writeable = False
         base = self._last[1] if window is not None else None
-        self._last = (k, labels, coarse, band)
+        self._last = (k, labels, coarse, band, self._seeds[k][0] if k in self._seeds else seeds.copy(), image)
         t2 = time.perf_counter()
         if work and refine and k == self.final_factor:  # what the user waits for without a preview
             key = _key(func, params)
@@ -437,7 +450,7 @@ class Multiscale:
         self._priors[k] = (prior.copy(), coarse)  # a copy: callers may edit theirs in place
         return coarse
 
-    def _refine(self, coarse, code, mixed, seeds, k, refine=True):
+    def _refine(self, coarse, code, mixed, seeds, k, refine, image):
         """Full-resolution labels: blocks replicated, band pixels decided one by one."""
         h, w = self.shape
         kernel = np.ones((3, 3), np.uint8)
@@ -445,11 +458,21 @@ class Multiscale:
         band |= mixed
         band |= (code > 0) & (coarse != seed_labels(code))
 
-        # Which blocks differ from the previous result (same factor): only those are rewritten.
+        # Only blocks whose decision can differ from the previous result (same factor) are
+        # rewritten: a band block's decision reads the coarse labels, the band and the seeds
+        # within ``radius + 1`` blocks, so blocks farther than that from a changed coarse label
+        # or a changed seed keep their pixels.
         last = self._last
-        if last is not None and last[0] == k:
+        if last is not None and last[0] == k and last[5] is image:
             labels = last[1].copy()
-            dirty = (coarse != last[2]) | band | last[3]
+            changed = coarse != last[2]
+            swin = changed_window(last[4], seeds)
+            if swin is not None:
+                r0, r1, c0, c1 = swin
+                changed[r0 // k : -(-r1 // k), c0 // k : -(-c1 // k)] = True
+            reach = np.ones((2 * self.radius + 3, 2 * self.radius + 3), np.uint8)
+            near = cv2.dilate(changed.view(np.uint8), reach).view(bool)
+            dirty = changed | ((band | last[3]) & near)
             cwin = changed_window(np.zeros_like(dirty), dirty)
         else:
             labels = np.empty((h, w), np.uint16)
@@ -466,7 +489,7 @@ class Multiscale:
             bi += b0
             bj += d0
             self._decide_band(labels, coarse, band, seeds, bi, bj, k)
-        window = None if last is None or last[0] != k else (r0, r1, c0, c1)
+        window = None if last is None or last[0] != k else (r0, r1, c0, c1)  # a new image: still the changed blocks
         return labels, window, band
 
     def _decide_band(self, labels, coarse, band, seeds, bi, bj, k):
@@ -489,7 +512,9 @@ class Multiscale:
         cc = np.minimum(bj[:, None] * k + steps, w - 1)[:, None, :]  # (n, 1, k)
         colors = self.image[rr, cc].reshape(bi.size, k * k, 3).astype(np.float32)  # (n, k*k, 3)
         own = coarse[bi, bj]
-        candidates = np.unique(own)
+        # every label the pixels' neighbourhoods can hold (not only the band blocks' own), so a
+        # block's decision does not depend on which other blocks are decided with it
+        candidates = codes_present(sub)
         best = np.full((bi.size, k * k), -np.inf, np.float32)
         out = np.repeat(own[:, None], k * k, axis=1)
         for lab in candidates:

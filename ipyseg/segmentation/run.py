@@ -172,12 +172,16 @@ def apply_boxes(seeds: np.ndarray, prior, boxes: dict):
     return seeds, prior
 
 
-def run_segmenter(func, image: np.ndarray, seeds: np.ndarray, prior, params: dict, boxes=None) -> np.ndarray:
+def run_segmenter(
+    func, image: np.ndarray, seeds: np.ndarray, prior, params: dict, boxes=None, cache=None
+) -> np.ndarray:
     """Call a segmenter on validated inputs and check what it returns.
 
     Declared parameters are checked (and converted) again here, so that a direct caller such
     as :func:`ipyseg.segmentation.multiscale.segment_fast` cannot hand a NaN to a segmenter either.
-    ``boxes`` (``{code: (r0, r1, c0, c1)}``) reach segmenters whose signature names ``boxes``.
+    ``boxes`` (``{code: (r0, r1, c0, c1)}``) reach segmenters whose signature names ``boxes``;
+    ``cache`` (an :class:`~ipyseg.segmenters.local.ObjectScores` kept by the caller for one photo)
+    those that name ``cache`` (the one-vs-rest methods).
     """
     params = segmenters.check_func_params(func, params)
     rgb = image[:, :, :3] if image.shape[2] == 4 else image
@@ -190,6 +194,8 @@ def run_segmenter(func, image: np.ndarray, seeds: np.ndarray, prior, params: dic
         kwargs["prior"] = prior
     if use_boxes:
         kwargs["boxes"] = dict(boxes)
+    if cache is not None and segmenters.accepts(func, "cache"):
+        kwargs["cache"] = cache
     labels = np.asarray(func(np.ascontiguousarray(segmenters.adapt_image(func, rgb)), seeds, **kwargs))
     return _check_labels(labels, seeds.shape, getattr(func, "__name__", repr(func)))
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from ipyseg._constants import BACKGROUND, FOREGROUND
 from ipyseg.seeds import codes_present
+from ipyseg.segmenters.local import ObjectScores
 
 
 def object_codes(seeds: np.ndarray) -> list[int]:
@@ -17,8 +18,8 @@ def object_codes(seeds: np.ndarray) -> list[int]:
     return [int(c) for c in codes_present(seeds) if c >= FOREGROUND]
 
 
-def one_vs_rest(binary):
-    """Lift a binary segmenter to many objects.
+def one_vs_rest(binary=None, *, local: bool = True):
+    """Lift a binary segmenter to many objects (``@one_vs_rest`` or ``@one_vs_rest(local=False)``).
 
     ``binary(image, seeds, prior=..., **params)`` sees seeds with codes 0/1/2 only and returns a
     per-pixel object score in [0, 1] or a bool mask. Each object is segmented against everything
@@ -28,10 +29,20 @@ def one_vs_rest(binary):
     box belongs to its object only. In object k's sub-problem the unmarked pixels outside box k
     are background (GrabCut's rectangle) and those inside lean to the object (the prior); objects
     without a box are not constrained by the others' boxes. It is marked ``per_object_boxes``.
+
+    With two or more objects each is solved in its own window (:mod:`ipyseg.segmenters.local`),
+    so its cost follows its size, not the image's. The lifted segmenter takes ``cache``, an
+    :class:`~ipyseg.segmenters.local.ObjectScores` its caller keeps between calls on one photo
+    (the widget does): objects whose window an edit did not touch are then not solved again.
+    It is marked ``local``. ``local=False`` is for methods that fit a model to the whole image
+    (GrabCut's colour mixtures, which a small window starves of background): every object is
+    then solved on the whole image, and ``func.local`` is ``False``.
     """
+    if binary is None:
+        return functools.partial(one_vs_rest, local=local)
 
     @functools.wraps(binary)
-    def wrapper(image, seeds, *, prior=None, boxes=None, **params):
+    def wrapper(image, seeds, *, prior=None, boxes=None, cache=None, **params):
         boxes = dict(boxes or {})
         codes = object_codes(seeds)
         if prior is not None or boxes:
@@ -43,6 +54,9 @@ def one_vs_rest(binary):
         if len(codes) == 1 and codes[0] == FOREGROUND and not boxes:
             pr = None if prior is None else prior > 0
             return (binary(image, seeds, prior=pr, **params) >= 0.5).astype(np.uint16)
+        if local and len(codes) >= 2:
+            cache = ObjectScores() if cache is None else cache
+            return cache.labels(binary, image, seeds, codes, boxes, prior, params)
         best = np.zeros(seeds.shape, dtype=np.float32)
         for code in codes:
             sub = np.where(seeds == code, FOREGROUND, np.where(seeds > 0, BACKGROUND, 0)).astype(np.uint8)
@@ -65,8 +79,11 @@ def one_vs_rest(binary):
     if "boxes" not in sig.parameters:
         at = next((i for i, q in enumerate(params) if q.kind is q.VAR_KEYWORD), len(params))
         params.insert(at, inspect.Parameter("boxes", inspect.Parameter.KEYWORD_ONLY, default=None))
+    at = next((i for i, q in enumerate(params) if q.kind is q.VAR_KEYWORD), len(params))
+    params.insert(at, inspect.Parameter("cache", inspect.Parameter.KEYWORD_ONLY, default=None))
     wrapper.__signature__ = sig.replace(parameters=params)
     wrapper.per_object_boxes = True
+    wrapper.local = bool(local)
     return wrapper
 
 

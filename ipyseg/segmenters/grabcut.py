@@ -18,7 +18,7 @@ PARAMS = {
 
 
 @register("grabcut", params=PARAMS)
-@one_vs_rest
+@one_vs_rest(local=False)  # its colour models need the whole image's background
 def grabcut(image, seeds, *, prior=None, iterations: int = 3, clean: bool = True):
     """Segment with OpenCV's GrabCut, seeds as hard constraints.
 

@@ -40,7 +40,7 @@ _DTYPES: dict[Callable, str] = {}  # func -> the image dtype it wants (default "
 DEFAULT_METHOD = "click_graphcut"
 DTYPES = ("uint8", "float32", "any")
 #: Inputs a segmenter receives from the caller, not from ``params``.
-INPUTS = ("image", "seeds", "prior", "boxes")
+INPUTS = ("image", "seeds", "prior", "boxes", "cache")
 _RESERVED = INPUTS
 
 
