@@ -29,24 +29,32 @@ import numpy as np
 from ipyseg import SegmentWidget
 
 
-def fluorescence(size: int, n_cells: int, seed: int = 0):
-    """(image uint16 (size, size), centres (n, 2) int, radii (n,)): nuclei on a jittered grid."""
+def fluorescence(size: int, n_cells: int, seed: int = 0, truth: bool = False, radius=(0.22, 0.32)):
+    """(image uint16 (size, size), centres (n, 2) int, radii (n,)): nuclei on a jittered grid.
+
+    ``truth``: also the ground-truth labels (uint16, cell k + 1 is label k + 1; a later cell
+    covers an earlier one where they overlap). ``radius``: the range of radii as fractions of
+    the grid step (from about 0.36 up, neighbours touch).
+    """
     rng = np.random.default_rng(seed)
     cols = int(np.ceil(np.sqrt(n_cells)))
     step = size / cols
     img = np.zeros((size, size), np.float32)
+    gt = np.zeros((size, size), np.uint16)
     centres, radii = [], []
     for k in range(n_cells):
         i, j = divmod(k, cols)
         r = int((i + 0.5) * step + rng.uniform(-0.12, 0.12) * step)
         c = int((j + 0.5) * step + rng.uniform(-0.12, 0.12) * step)
-        rad = max(3, int(step * rng.uniform(0.22, 0.32)))
+        rad = max(3, int(step * rng.uniform(*radius)))
         cv2.circle(img, (c, r), rad, float(rng.uniform(0.5, 1.0)), -1)
+        cv2.circle(gt, (c, r), rad, k + 1, -1)
         centres.append((r, c))
         radii.append(rad)
     img = cv2.GaussianBlur(img, (0, 0), max(1.0, step / 40))
     photons = rng.poisson(img * 3000 + 100).astype(np.float32)
-    return np.clip(photons * 16, 0, 65535).astype(np.uint16), np.array(centres), np.array(radii)
+    out = np.clip(photons * 16, 0, 65535).astype(np.uint16), np.array(centres), np.array(radii)
+    return (*out, gt) if truth else out
 
 
 def _wait(w):

@@ -8,7 +8,7 @@ from ipyseg import display, export, io, sam, session, sources
 from ipyseg._constants import BACKGROUND, FOREGROUND, MAX_OBJECTS, UNMARKED
 from ipyseg._validation import as_image, sample_path
 from ipyseg.dataset import Annotator
-from ipyseg.segmentation import segment
+from ipyseg.segmentation import propose, segment
 from ipyseg.segmenters import Param
 from ipyseg.segmenters import available as methods
 from ipyseg.segmenters import register as _register
@@ -70,6 +70,7 @@ __all__ = [
     "export",
     "io",
     "methods",
+    "propose",
     "register_method",
     "sam",
     "sample_image",

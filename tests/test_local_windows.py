@@ -167,3 +167,21 @@ def test_a_new_image_version_redecides_the_whole_band():
     fresh = Multiscale(brighter, final_pixels=4_000, preview_seconds=0).segment(func, seeds).labels
     assert ms.final_factor == 2
     assert np.array_equal(inc, fresh)
+
+
+def test_objects_enclosed_by_marks_are_their_seeds_without_solving():
+    img, centres = _cells(seed=6, n=6)
+    seeds = np.zeros((H, W), np.uint16)
+    for k, (r, c) in enumerate(centres):
+        seeds[r - 6 : r + 7, c - 6 : c + 7] = BACKGROUND  # a ring two pixels wide at least
+        seeds[r - 3 : r + 4, c - 3 : c + 4] = k + 2
+    cache = ObjectScores()
+    labels = segmenters.get("click_graphcut")(img, seeds, cache=cache)
+    assert cache.solved == 0
+    assert np.array_equal(labels, np.where(seeds >= 2, seeds - 1, 0))
+    r, c = centres[0]
+    seeds[r - 5, c] = 0  # a gap in the first ring's outer pixels: object 1 must be solved
+    seeds[r - 6, c] = 0
+    seeds[r - 4, c] = 0
+    segmenters.get("click_graphcut")(img, seeds, cache=cache)
+    assert cache.solved >= 1

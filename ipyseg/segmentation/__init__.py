@@ -3,6 +3,7 @@
 Nothing here knows widgets: inputs are arrays, outputs are label images.
 """
 
+from ipyseg.segmentation.propose import propose
 from ipyseg.segmentation.run import run_segmenter, segment
 
-__all__ = ["run_segmenter", "segment"]
+__all__ = ["propose", "run_segmenter", "segment"]

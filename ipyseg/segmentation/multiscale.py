@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 from ipyseg._util.arrays import changed_window
-from ipyseg.seeds import codes_present
+from ipyseg.objects import regions
 from ipyseg.segmentation.engine import Cancelled
 from ipyseg.segmentation.run import run_segmenter
 from ipyseg.segmenters.local import ObjectScores
@@ -513,22 +513,35 @@ class Multiscale:
         colors = self.image[rr, cc].reshape(bi.size, k * k, 3).astype(np.float32)  # (n, k*k, 3)
         own = coarse[bi, bj]
         # every label the pixels' neighbourhoods can hold (not only the band blocks' own), so a
-        # block's decision does not depend on which other blocks are decided with it
-        candidates = codes_present(sub)
+        # block's decision does not depend on which other blocks are decided with it; each
+        # label's local means are computed over its own bounding box (plus the reach) only, so
+        # a band of 1,000 objects costs their areas, not 1,000 passes over the image
         best = np.full((bi.size, k * k), -np.inf, np.float32)
         out = np.repeat(own[:, None], k * k, axis=1)
-        for lab in candidates:
-            m = ((sub == lab) & inner).astype(np.float32)
-            cnt = cv2.boxFilter(m, -1, ksize, normalize=False, borderType=cv2.BORDER_CONSTANT)[li, lj]
-            sums = cv2.boxFilter(small * m[:, :, None], -1, ksize, normalize=False, borderType=cv2.BORDER_CONSTANT)[
-                li, lj
-            ]
-            mean = sums / np.maximum(cnt, 1)[:, None]  # (n, 3)
-            score = np.matmul(colors, mean[:, :, None])[:, :, 0] - 0.5 * (mean * mean).sum(axis=1)[:, None]
+        sh, sw = sub.shape
+        reg = regions(sub)
+        boxes = [(0, (0, sh, 0, sw))] if (sub == 0).any() else []
+        boxes += [(int(lab), tuple(int(v) for v in reg.bbox[i])) for i, lab in enumerate(reg.ids)]
+        for lab, (a0, a1, b0, b1) in boxes:
+            a0, a1, b0, b1 = max(0, a0 - r), min(sh, a1 + r), max(0, b0 - r), min(sw, b1 + r)
+            rows = np.flatnonzero((li >= a0) & (li < a1) & (lj >= b0) & (lj < b1))
+            if rows.size == 0:
+                continue
+            m = ((sub[a0:a1, b0:b1] == lab) & inner[a0:a1, b0:b1]).astype(np.float32)
+            pi, pj = li[rows] - a0, lj[rows] - b0
+            cnt = cv2.boxFilter(m, -1, ksize, normalize=False, borderType=cv2.BORDER_CONSTANT)[pi, pj]
+            box_sums = cv2.boxFilter(
+                small[a0:a1, b0:b1] * m[:, :, None], -1, ksize, normalize=False, borderType=cv2.BORDER_CONSTANT
+            )
+            mean = box_sums[pi, pj] / np.maximum(cnt, 1)[:, None]  # (n, 3)
+            score = np.matmul(colors[rows], mean[:, :, None])[:, :, 0] - 0.5 * (mean * mean).sum(axis=1)[:, None]
             score[cnt == 0] = -np.inf
-            win = score > best
-            out[win] = lab
-            np.maximum(best, score, out=best)
+            b = best[rows]
+            win = score > b
+            o = out[rows]
+            o[win] = lab
+            out[rows] = o
+            best[rows] = np.maximum(b, score)
         s = seeds[rr, cc].reshape(bi.size, k * k)
         out = np.where(s >= 2, s - 1, np.where(s == 1, 0, out)).astype(np.uint16)
         labels[rr, cc] = out.reshape(bi.size, k, k)

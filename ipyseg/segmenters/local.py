@@ -20,13 +20,17 @@ crop and reuses it while none of these changed, so an edit costs the objects who
 touches, not every object of the image. The incremental result equals a fresh computation
 bit for bit (tested over random edit sequences).
 
-One object alone keeps the whole image (a single photo's object is not windowed).
+An object whose seeds are enclosed by other marks (every pixel next to them is marked: an object
+taken exactly, from proposals, a loaded label image or a proofreading edit) is exactly its seeds,
+without solving anything. One object alone keeps the whole image (a single photo's object is not
+windowed).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from ipyseg._constants import BACKGROUND, FOREGROUND
@@ -148,6 +152,10 @@ class ObjectScores:
         shape = seeds.shape
         h, w = shape
         r0, r1, c0, c1 = extent
+        if box is None and prior is None:
+            enclosed = _enclosed(seeds, code, extent)
+            if enclosed is not None:
+                return enclosed
         while True:
             win = (max(0, r0 - margin), min(h, r1 + margin), max(0, c0 - margin), min(w, c1 + margin))
             score = _sub_score(binary, image, seeds, code, box, prior, params, win)
@@ -174,6 +182,28 @@ class ObjectScores:
             win = (s >= 0.5) & (s > bsub)
             lab[a0 - r0 : a1 - r0, b0 - c0 : b1 - c0][win] = code - 1
             np.maximum(bsub, s, out=bsub)
+
+
+def _enclosed(seeds, code, extent):
+    """``(window, score)`` of an object whose seeds are enclosed by other marks, else ``None``.
+
+    Enclosed: no unmarked pixel next to the object's seeds can reach the rest of the image,
+    because every pixel two steps away is marked (8-neighbours; unmarked pixels right next to
+    the seeds are then trapped, as where a block-reduced copy of an exact object's background
+    ring mixes object and outside). This is how an object taken exactly looks (proposals, a
+    loaded label image, the proofreading edits): it is its seeds, and nothing is solved (at full
+    resolution the band takes every seeded pixel's label).
+    """
+    h, w = seeds.shape
+    r0, r1, c0, c1 = extent
+    win = (max(0, r0 - 2), min(h, r1 + 2), max(0, c0 - 2), min(w, c1 + 2))
+    s = seeds[win[0] : win[1], win[2] : win[3]]
+    fg = (s == code).view(np.uint8)
+    near = cv2.dilate(fg, np.ones((3, 3), np.uint8))
+    ring2 = cv2.dilate(near, np.ones((3, 3), np.uint8)) > near
+    if (ring2 & (s == 0)).any():
+        return None
+    return win, fg.astype(np.float32)
 
 
 def _params_key(params: dict):

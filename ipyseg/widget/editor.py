@@ -20,10 +20,11 @@ import numpy as np
 
 from ipyseg._constants import BACKGROUND, FOREGROUND, MAX_OBJECTS
 from ipyseg._util.arrays import nonzero_rect, union_windows
-from ipyseg._validation import as_label_code, as_object_id
+from ipyseg._validation import as_label_code, as_labels, as_object_id
 from ipyseg.geometry import polygon_footprint, stroke_footprint
 from ipyseg.objects import regions
 from ipyseg.seeds import codes_present
+from ipyseg.segmentation.propose import propose
 from ipyseg.widget.document import ImageDocument
 
 
@@ -220,6 +221,67 @@ class Editor:
             edits += self._exact(comp == part, code)
         self.after_edit(self._doc.seed_state.apply_many(edits))
         return new
+
+    def add_objects(self, labels) -> list[int]:
+        """Add the objects of a label image as exact objects, in one undo step.
+
+        Parameters
+        ----------
+        labels : (H, W) array_like of int, or a path
+            ``0`` background, ``k`` object k (any integer dtype; a 0/255 mask is one object),
+            the photo's height and width: proposals (:func:`ipyseg.propose`), a loaded
+            segmentation (cellpose, StarDist, a threshold).
+
+        Returns
+        -------
+        list of int
+            The ids the added objects got, in the order of their ids in ``labels``.
+
+        Objects that overlap an object already here (its labels or its seeds) are left out, so
+        nothing drawn or corrected is overwritten; the others get the next free ids. Each added
+        object is seeded as it is, with a background ring on unmarked pixels (one pixel, and two
+        blocks of the coarse stage on big photos), so every method keeps it exactly until it is
+        edited, and the one-vs-rest methods take it without solving anything.
+        """
+        h, w = self._doc.picture.shape[:2]
+        lab = as_labels(labels, (h, w), "labels")
+        seeds = self._doc.seed_state.array
+        busy = (self._host.labels > 0) | (seeds >= FOREGROUND)
+        taken = np.zeros(65536, bool)
+        taken[codes_present(lab[busy])] = True
+        taken[0] = True
+        ids = codes_present(lab)
+        ids = ids[~taken[ids]]
+        if ids.size == 0:
+            return []
+        free = max([0, *self._doc.label_ids, *(int(c) - 1 for c in codes_present(seeds))])
+        if free + ids.size > MAX_OBJECTS:
+            raise ValueError(
+                f"`labels` holds {ids.size} new objects; with ids from {free + 1} that exceeds {MAX_OBJECTS}"
+            )
+        lut = np.zeros(65536, np.uint32)
+        lut[ids] = np.arange(free + 2, free + 2 + ids.size)  # seed codes: id + 1
+        code = lut[lab]
+        new = seeds.copy()
+        obj = code > 0
+        new[obj] = code[obj]
+        # the background ring is as wide as two blocks of the coarse stage (plus one pixel), so
+        # that the block-reduced seeds enclose the object too and it is taken without solving
+        # anything (ipyseg.segmenters.local); on unmarked pixels only
+        width = 2 * self._doc.multiscale.final_factor + 1
+        kernel = np.ones((2 * width - 1, 2 * width - 1), np.uint8)
+        ring = cv2.dilate(obj.view(np.uint8), kernel).view(bool) & (new == 0)
+        new[ring] = BACKGROUND
+        self.after_edit(self._doc.seed_state.replace(new))
+        return list(range(free + 1, free + 1 + ids.size))
+
+    def propose(self, method: str | None = None, **params) -> list[int]:
+        """Propose objects on this photo (:func:`ipyseg.propose`) and add them (:meth:`add_objects`).
+
+        The proposals are computed on the photo's data (its own dtype, all channels); ``params``
+        are ``propose``'s (``diameter``, ``dark``). One undo step; returns the new ids.
+        """
+        return self.add_objects(propose(self._doc.picture.data, method, **params))
 
     def fill_holes(self, obj: int) -> None:
         """Fill the holes of object ``obj`` (background enclosed by it, not other objects)."""
