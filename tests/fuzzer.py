@@ -289,7 +289,7 @@ class Fuzzer:
         objs = [o for o in w.objects() if o >= 1] or [1]
         label = int(rng.choice([BACKGROUND, FOREGROUND] + [o + 1 for o in objs]))
         if valid:
-            choice = int(rng.integers(22))
+            choice = int(rng.integers(27))
             calls = {
                 0: lambda: w.paint([self._point(rng, w) for _ in range(int(rng.integers(1, 4)))], label=label),
                 1: lambda: w.click(*self._inside(rng, w), label=label),
@@ -317,6 +317,15 @@ class Fuzzer:
                 19: lambda: setattr(w, "label", label),
                 20: lambda: setattr(w, "brush_size", float(rng.uniform(*w.brush_size_range))),
                 21: lambda: setattr(w, "overlay_mode", str(rng.choice(["filled", "contour", "hidden"]))),
+                22: lambda: w.editor.add_objects(rng.integers(0, 4, (h, wd)) * int(rng.choice([1, 300, 20000]))),
+                23: lambda: w.editor.propose(
+                    diameter=float(rng.uniform(1.5, max(2, h, wd))), dark=bool(rng.random() < 0.3)
+                ),
+                24: lambda: w.editor.delete(int(rng.choice(objs))),
+                25: lambda: w.editor.merge(objs[0], objs[-1]) if len(objs) > 1 else None,
+                26: lambda: w.editor.split(
+                    int(rng.choice(objs)), np.array([self._point(rng, w)[::-1] for _ in range(2)], float)
+                ),
             }
             try:
                 calls[choice]()
@@ -324,7 +333,7 @@ class Fuzzer:
                 notes.append(f"valid call #{choice} raised {type(err).__name__}: {err}")
             return
         seeds_before = w.seeds.copy()
-        bad = int(rng.integers(12))
+        bad = int(rng.integers(14))
         g = self._garbage(rng)
         calls = {
             0: lambda: w.paint(g),
@@ -339,6 +348,8 @@ class Fuzzer:
             9: lambda: setattr(w, "tool", g),
             10: lambda: w.load_mask(np.zeros((h, wd + 2), bool)),
             11: lambda: setattr(w, "params", {"nonexistent_param": 1}),
+            12: lambda: w.editor.add_objects(np.zeros((h + 1, wd), np.uint16)),
+            13: lambda: w.editor.propose(diameter=g),
         }
         try:
             calls[bad]()
@@ -347,7 +358,7 @@ class Fuzzer:
         except Exception as err:
             notes.append(f"invalid call #{bad} raised {type(err).__name__} (not a clean error): {err}")
         else:
-            if bad in (4, 8, 10, 11):  # cannot be valid whatever the garbage
+            if bad in (4, 8, 10, 11, 12):  # cannot be valid whatever the garbage
                 notes.append(f"invalid call #{bad} did not raise")
         if not (w.seeds == seeds_before).all() and bad != 0:
             notes.append(f"invalid call #{bad} changed the seeds")

@@ -45,7 +45,7 @@ def test_propose_validates_its_parameters():
     img = np.zeros((20, 30), np.uint8)
     with pytest.raises(ValueError, match="`method`.*'cellpose'"):
         ipyseg.propose(img, "cellpose")
-    for bad in (0.5, float("nan"), -3):
+    for bad in (0.5, float("nan"), -3, 31.0, 1e12):  # the image is 20 x 30
         with pytest.raises(ValueError, match="`diameter`"):
             ipyseg.propose(img, diameter=bad)
     with pytest.raises(TypeError, match="`diameter`.*'big'"):

@@ -44,8 +44,8 @@ def propose(image, method: str | None = None, *, diameter: float = 20.0, dark: b
     Raises
     ------
     ValueError
-        An unknown ``method``, a ``diameter`` not a finite number > 1, more than
-        ``MAX_OBJECTS`` objects.
+        An unknown ``method``, a ``diameter`` not a finite number in (1, the image's larger
+        side], more than ``MAX_OBJECTS`` objects.
     """
     name = "blobs" if method is None else method
     if name not in METHODS:
@@ -57,6 +57,10 @@ def propose(image, method: str | None = None, *, diameter: float = 20.0, dark: b
     if not isinstance(dark, (bool, np.bool_)):
         raise TypeError(f"`dark` must be True or False; got {dark!r}")
     gray = _intensity(image)
+    if float(diameter) > max(gray.shape):
+        raise ValueError(
+            f"`diameter` must be at most the image's larger side ({max(gray.shape)} pixels); got {diameter!r}"
+        )
     return _blobs(gray, float(diameter), bool(dark))
 
 

@@ -368,7 +368,7 @@ class SegmentWidget(widgets.VBox):
         Parameters
         ----------
         mask_or_path : (H, W) ndarray or path
-            Bool, 0/255 (0/65535) or label image with ids 0..254, as an array or an 8/16-bit
+            Bool, 0/255 (0/65535) or label image with ids 0..65,534, as an array or an 8/16-bit
             file (``save_labels``' PNG, a cellpose TIFF); a JPEG or gray/anti-aliased 8-bit
             mask is thresholded at 128. It becomes
             ``labels`` now, and later strokes refine it (methods that accept a prior, such as
