@@ -3,8 +3,8 @@
 A segmenter is a function ``func(image, seeds, *, prior=None, **params) -> labels`` where
 ``image`` is a validated (H, W, 3) RGB array (uint8 by default; float32 in [0, 1] at full
 precision for segmenters registered with ``dtype="float32"``, either for ``dtype="any"``; see
-:func:`adapt_image`), ``seeds`` a validated (H, W) uint8 seed array
-(``0`` unmarked, ``1`` background, ``k + 1`` object k), ``prior`` an optional (H, W) uint8 label
+:func:`adapt_image`), ``seeds`` a validated (H, W) uint16 seed array
+(``0`` unmarked, ``1`` background, ``k + 1`` object k), ``prior`` an optional (H, W) uint16 label
 image (a loaded mask or a box) that unmarked pixels should lean towards, and ``labels`` an (H, W)
 integer array (``0`` background, ``k`` object k). Segmenters are pure: no widgets, no globals.
 
@@ -13,7 +13,11 @@ Optional seams, any segmenter (function or callable object) may use them:
 * keyword inputs besides ``prior``, detected from the signature (:func:`accepts`):
   ``boxes`` receives the box tool's rectangles ``{seed code: (r0, r1, c0, c1)}`` (end
   exclusive) as they are; a segmenter without it gets them as a prior plus background seeds
-  outside the boxes (GrabCut's rectangle).
+  outside the boxes (GrabCut's rectangle). ``cache`` receives an
+  :class:`~ipyseg.segmenters.local.ObjectScores` the caller keeps for one photo (the
+  one-vs-rest methods reuse the score crops of the objects an edit did not touch).
+* ``func.local``: set by :func:`~ipyseg.segmenters.common.one_vs_rest`; ``True`` when each object
+  is solved in its own window, ``False`` for methods that need the whole image (``grabcut``).
 * ``func.prepare(image, **params)``: expensive per-photo work (an image encoder, say). The widget
   calls it in its background thread as soon as the photo or method is set, with the busy state
   shown; ``func`` itself must still work when ``prepare`` was not called.
