@@ -129,21 +129,11 @@ class SeedState:
             r0, r1, c0, c1 = window
             patch = self.array[r0:r1, c0:c1]
             change = footprint & (patch != label)
-            if isinstance(protect, range) and protect.step == 1 and len(protect) > 4:
-                table = np.zeros(65536, bool)  # a range of codes (every object): no loop over it
-                table[max(0, protect.start) : max(0, protect.stop)] = True
-                table[label] = False
+            table, kept = _protected(protect, label)
+            if table is not None:  # one table lookup instead of a pass per code (thousands of objects)
                 change &= ~table[patch]
-                kept = ()
-            else:
-                kept = np.fromiter((c for c in protect if c != label), np.int64)
-            if len(kept) > 4:  # one table lookup instead of a pass per code (thousands of objects)
-                table = np.zeros(65536, bool)
-                table[kept] = True
-                change &= ~table[patch]
-            else:
-                for code in kept:
-                    change &= patch != code
+            for code in kept:
+                change &= patch != code
             if change.any():
                 index = np.flatnonzero(change)
                 atoms.append(self._make_atom(window, patch, index, label))
@@ -264,6 +254,24 @@ class SeedState:
         total = sum(a.nbytes for it in self._undo for a in it)
         while len(self._undo) > 1 and total > self._history_bytes:
             total -= sum(a.nbytes for a in self._undo.popleft())
+
+
+def _protected(protect, label: int) -> tuple:
+    """The codes ``protect`` keeps (``label`` excluded): ``(lookup table, ())`` for more than four,
+    else ``(None, codes)`` (a pass per code is cheaper). A contiguous ``range`` (every object)
+    fills a slice of the table instead of iterating over its codes.
+    """
+    if isinstance(protect, range) and protect.step == 1 and len(protect) > 4:
+        table = np.zeros(65536, bool)
+        table[max(0, protect.start) : max(0, protect.stop)] = True
+    else:
+        kept = np.fromiter((c for c in protect if c != label), np.int64)
+        if kept.size <= 4:
+            return None, kept
+        table = np.zeros(65536, bool)
+        table[kept] = True
+    table[label] = False
+    return table, ()
 
 
 def codes_present(arr: np.ndarray) -> np.ndarray:

@@ -59,33 +59,28 @@ def _random_edit(rng, seeds, boxes, centres):
         boxes[code] = (max(0, r - 9), min(seeds.shape[0], r + 10), max(0, c - 9), min(seeds.shape[1], c + 10))
 
 
-@pytest.mark.parametrize("trial", range(6))
-def test_incremental_equals_fresh_over_random_edits(trial):
-    rng = np.random.default_rng(100 + trial)
-    img, centres = _cells(seed=trial)
-    seeds = np.zeros((H, W), np.uint16)
+def _check_incremental_equals_fresh(func, img, centres, rng, steps, tag):
+    """Random edits; after each, ``func`` with a kept cache equals ``func`` computed fresh."""
+    seeds = np.zeros(img.shape[:2], np.uint16)
     boxes: dict = {}
     cache = ObjectScores()
-    for step in range(25):
+    for step in range(steps):
         _random_edit(rng, seeds, boxes, centres)
-        inc = toy(img, seeds, boxes=dict(boxes), cache=cache)
-        fresh = toy(img, seeds, boxes=dict(boxes))
-        assert np.array_equal(inc, fresh), (trial, step)
+        inc = func(img, seeds, boxes=dict(boxes), cache=cache)
+        fresh = func(img, seeds, boxes=dict(boxes))
+        assert np.array_equal(inc, fresh), (tag, step)
+
+
+@pytest.mark.parametrize("trial", range(6))
+def test_incremental_equals_fresh_over_random_edits(trial):
+    img, centres = _cells(seed=trial)
+    _check_incremental_equals_fresh(toy, img, centres, np.random.default_rng(100 + trial), 25, trial)
 
 
 @pytest.mark.parametrize("method", ["click_graphcut", "grabcut"])
 def test_incremental_equals_fresh_for_the_built_in_one_vs_rest_methods(method):
-    func = segmenters.get(method)
-    rng = np.random.default_rng(7)
     img, centres = _cells(seed=3, n=6)
-    seeds = np.zeros((H, W), np.uint16)
-    boxes: dict = {}
-    cache = ObjectScores()
-    for step in range(6):
-        _random_edit(rng, seeds, boxes, centres)
-        inc = func(img, seeds, boxes=dict(boxes), cache=cache)
-        fresh = func(img, seeds, boxes=dict(boxes))
-        assert np.array_equal(inc, fresh), (method, step)
+    _check_incremental_equals_fresh(segmenters.get(method), img, centres, np.random.default_rng(7), 6, method)
 
 
 @pytest.mark.parametrize("method", ["toy", "click_graphcut", "grabcut", "watershed"])

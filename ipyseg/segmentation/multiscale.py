@@ -590,8 +590,8 @@ def segment_fast(
     ----------
     func : callable
         A segmenter, e.g. ``ipyseg.segmenters.get("grabcut")``.
-    image : (H, W, 3|4) ndarray of uint16
-        Validated photo.
+    image : (H, W, 3|4) ndarray of uint8, or of float32 in [0, 1]
+        Validated photo (or a display-mapped segmentation image).
     seeds : (H, W) ndarray of uint16
         Validated seeds.
     prior : (H, W) ndarray of uint16, optional

@@ -8,9 +8,9 @@ import inspect
 import cv2
 import numpy as np
 
-from ipyseg._constants import BACKGROUND, FOREGROUND
+from ipyseg._constants import FOREGROUND
 from ipyseg.seeds import codes_present
-from ipyseg.segmenters.local import ObjectScores
+from ipyseg.segmenters.local import ObjectScores, object_score
 
 
 def object_codes(seeds: np.ndarray) -> list[int]:
@@ -58,17 +58,9 @@ def one_vs_rest(binary=None, *, local: bool = True):
             cache = ObjectScores() if cache is None else cache
             return cache.labels(binary, image, seeds, codes, boxes, prior, params)
         best = np.zeros(seeds.shape, dtype=np.float32)
+        whole = (0, seeds.shape[0], 0, seeds.shape[1])
         for code in codes:
-            sub = np.where(seeds == code, FOREGROUND, np.where(seeds > 0, BACKGROUND, 0)).astype(np.uint8)
-            pr = None if prior is None else prior == code - 1
-            if code in boxes:
-                r0, r1, c0, c1 = boxes[code]
-                inside = np.zeros(seeds.shape, bool)
-                inside[r0:r1, c0:c1] = True
-                sub[~inside & (sub == 0)] = BACKGROUND
-                free = inside if prior is None else inside & (prior == 0)
-                pr = free if pr is None else pr | free
-            score = binary(image, sub, prior=pr, **params).astype(np.float32)
+            score = object_score(binary, image, seeds, code, boxes.get(code), prior, params, whole)
             win = (score >= 0.5) & (score > best)
             labels[win] = code - 1
             best = np.maximum(best, score)

@@ -158,7 +158,7 @@ class ObjectScores:
                 return enclosed
         while True:
             win = (max(0, r0 - margin), min(h, r1 + margin), max(0, c0 - margin), min(w, c1 + margin))
-            score = _sub_score(binary, image, seeds, code, box, prior, params, win)
+            score = object_score(binary, image, seeds, code, box, prior, params, win)
             self.solved += 1
             if win == (0, h, 0, w) or not _touches(score >= 0.5, win, shape):
                 return win, score
@@ -273,8 +273,29 @@ def _touches(mask, win, shape) -> bool:
     )
 
 
-def _sub_score(binary, image, seeds, code, box, prior, params, win) -> np.ndarray:
-    """Object ``code``'s score in ``win``: its seeds against every other mark (and its box)."""
+def object_score(binary, image, seeds, code, box, prior, params, win) -> np.ndarray:
+    """Object ``code``'s sub-problem solved in image window ``win``: its seeds against every
+    other mark; unmarked pixels outside its ``box`` are background and those inside lean to it.
+
+    Parameters
+    ----------
+    binary : callable
+        ``binary(image, seeds, prior=None, **params)`` with seeds of codes 0/1/2.
+    image : (H, W, 3) ndarray
+    seeds : (H, W) ndarray of uint16
+    code : int
+        The object's seed code (``k + 1``).
+    box : tuple or None
+        ``(r0, r1, c0, c1)``, image coordinates.
+    prior : (H, W) ndarray of uint16 or None
+    params : dict
+    win : tuple
+        ``(r0, r1, c0, c1)``; the whole image passes ``image`` itself to ``binary``.
+
+    Returns
+    -------
+    (r1 - r0, c1 - c0) ndarray of float32
+    """
     r0, r1, c0, c1 = win
     s = seeds[r0:r1, c0:c1]
     sub = np.where(s == code, FOREGROUND, np.where(s > 0, BACKGROUND, 0)).astype(np.uint8)
@@ -286,7 +307,8 @@ def _sub_score(binary, image, seeds, code, box, prior, params, win) -> np.ndarra
         sub[~inside & (sub == 0)] = BACKGROUND
         free = inside if prior is None else inside & (prior[r0:r1, c0:c1] == 0)
         pr = free if pr is None else pr | free
-    crop = np.ascontiguousarray(image[r0:r1, c0:c1])
+    whole = (r0, r1, c0, c1) == (0, seeds.shape[0], 0, seeds.shape[1])
+    crop = image if whole else np.ascontiguousarray(image[r0:r1, c0:c1])
     return np.asarray(binary(crop, sub, prior=pr, **params), dtype=np.float32)
 
 

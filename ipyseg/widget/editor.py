@@ -209,7 +209,7 @@ class Editor:
             return []
         sizes = np.bincount(comp.ravel(), minlength=n)[1:]
         order = np.argsort(-sizes, kind="stable") + 1  # component numbers, largest first
-        free = max([0, *self._doc.label_ids, *(int(c) - 1 for c in codes_present(self._doc.seed_state.array))])
+        free = self._largest_id()
         new = list(range(free + 1, free + n - 1))
         if new and new[-1] > MAX_OBJECTS:
             raise ValueError(f"at most {MAX_OBJECTS} objects are supported; the split needs ids up to {new[-1]}")
@@ -254,7 +254,7 @@ class Editor:
         ids = ids[~taken[ids]]
         if ids.size == 0:
             return []
-        free = max([0, *self._doc.label_ids, *(int(c) - 1 for c in codes_present(seeds))])
+        free = self._largest_id()
         if free + ids.size > MAX_OBJECTS:
             raise ValueError(
                 f"`labels` holds {ids.size} new objects; with ids from {free + 1} that exceeds {MAX_OBJECTS}"
@@ -331,6 +331,10 @@ class Editor:
 
     def _crop(self, arr: np.ndarray, win: tuple) -> np.ndarray:
         return arr[win[0] : win[1], win[2] : win[3]]
+
+    def _largest_id(self) -> int:
+        """The largest object id labelled or seeded (0 if none): new objects get the ids after it."""
+        return max([0, *self._doc.label_ids, *(int(c) - 1 for c in codes_present(self._doc.seed_state.array))])
 
     def _replace_code(self, old: int, new: int) -> list:
         """Edits that recode every seed ``old`` as ``new``."""
