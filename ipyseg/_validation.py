@@ -140,6 +140,22 @@ def as_labels(mask, shape: tuple, name: str = "mask") -> np.ndarray:
     return np.ascontiguousarray(mask, dtype=np.uint16).copy()
 
 
+def as_instance_labels(labels, shape: tuple, name: str = "labels") -> np.ndarray:
+    """Like :func:`as_labels`, but ids of any size: an instance label image whose ids exceed
+    ``MAX_OBJECTS`` (int32 / int64 ids from another tool) is renumbered 1..n in id order, as long
+    as it holds at most ``MAX_OBJECTS`` objects. (H, W) uint16.
+    """
+    if isinstance(labels, np.ndarray) and labels.dtype.kind in "iu" and labels.ndim == 2 and labels.size:
+        vals = np.unique(labels)
+        if vals.size > 2 and vals.max() > MAX_OBJECTS and vals.min() >= 0:
+            n = vals.size - (vals[0] == 0)
+            if n > MAX_OBJECTS:
+                raise ValueError(f"`{name}` holds {n} objects; at most {MAX_OBJECTS} are supported")
+            ranks = np.searchsorted(vals, labels) + (vals[0] != 0)
+            labels = ranks.astype(np.uint16)
+    return as_labels(labels, shape, name)
+
+
 def as_points(points, name: str = "points") -> np.ndarray:
     """Convert (x, y) points in image pixels to an (N, 2) float array of (row, col).
 

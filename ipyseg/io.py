@@ -134,6 +134,10 @@ def read_tiff(path, name: str = "image") -> ImageFile:
             return ImageFile(s.asarray(), str(s.axes).upper(), path)
     except (tifffile.TiffFileError, OSError, KeyError, IndexError) as err:
         raise ValueError(f"`{name}`: cannot read '{path}' as a TIFF image ({err})") from err
+    except ValueError as err:  # e.g. a compression no codec here decodes
+        if str(err).startswith(f"`{name}`"):
+            raise
+        raise ValueError(f"`{name}`: cannot decode the TIFF image '{path}' ({err})") from err
 
 
 # ------------------------------------------------------------------ TIFF stacks, plane by plane

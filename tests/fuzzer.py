@@ -289,7 +289,7 @@ class Fuzzer:
         objs = [o for o in w.objects() if o >= 1] or [1]
         label = int(rng.choice([BACKGROUND, FOREGROUND] + [o + 1 for o in objs]))
         if valid:
-            choice = int(rng.integers(27))
+            choice = int(rng.integers(31))
             calls = {
                 0: lambda: w.paint([self._point(rng, w) for _ in range(int(rng.integers(1, 4)))], label=label),
                 1: lambda: w.click(*self._inside(rng, w), label=label),
@@ -312,7 +312,7 @@ class Fuzzer:
                 18: lambda: setattr(
                     w,
                     "tool",
-                    str(rng.choice(["brush", "point", "eraser", "box", "wand", "polygon", "pan", "livewire"])),
+                    str(rng.choice([t.value for t in ipyseg.ui.tools.Tool])),
                 ),
                 19: lambda: setattr(w, "label", label),
                 20: lambda: setattr(w, "brush_size", float(rng.uniform(*w.brush_size_range))),
@@ -326,6 +326,10 @@ class Fuzzer:
                 26: lambda: w.editor.split(
                     int(rng.choice(objs)), np.array([self._point(rng, w)[::-1] for _ in range(2)], float)
                 ),
+                27: lambda: w.load_labels(rng.integers(0, 3, (h, wd)) * int(rng.choice([1, 70000, 2**40]))),
+                28: lambda: w.editor.merge_into_current(*self._inside(rng, w)[::-1]),
+                29: lambda: w.editor.split_where(np.array([self._point(rng, w)[::-1] for _ in range(3)], float)),
+                30: lambda: w.editor.next_class(int(rng.choice(objs))),
             }
             try:
                 calls[choice]()
@@ -333,7 +337,7 @@ class Fuzzer:
                 notes.append(f"valid call #{choice} raised {type(err).__name__}: {err}")
             return
         seeds_before = w.seeds.copy()
-        bad = int(rng.integers(14))
+        bad = int(rng.integers(16))
         g = self._garbage(rng)
         calls = {
             0: lambda: w.paint(g),
@@ -350,6 +354,8 @@ class Fuzzer:
             11: lambda: setattr(w, "params", {"nonexistent_param": 1}),
             12: lambda: w.editor.add_objects(np.zeros((h + 1, wd), np.uint16)),
             13: lambda: w.editor.propose(diameter=g),
+            14: lambda: w.load_labels(-np.ones((h, wd), np.int32)),
+            15: lambda: w.editor.set_class(1, "no such class" if g is None else g),
         }
         try:
             calls[bad]()
@@ -358,7 +364,7 @@ class Fuzzer:
         except Exception as err:
             notes.append(f"invalid call #{bad} raised {type(err).__name__} (not a clean error): {err}")
         else:
-            if bad in (4, 8, 10, 11, 12):  # cannot be valid whatever the garbage
+            if bad in (4, 8, 10, 11, 12, 14):  # cannot be valid whatever the garbage
                 notes.append(f"invalid call #{bad} did not raise")
         if not (w.seeds == seeds_before).all() and bad != 0:
             notes.append(f"invalid call #{bad} changed the seeds")

@@ -240,14 +240,23 @@ def test_preserve_other_objects(small):
 def test_object_names_and_dropdown(small):
     w, _ = small
     w.object_names = {1: "cat", 2: "dog"}
-    opts = dict(w.controls["object"].options)
-    assert opts["1: cat"] == 2 and opts["2: dog"] == 3
-    w.controls["object"].value = 3
+    opts = w.controls["object"].options
+    assert "1: cat" in opts and "2: dog" in opts
+    w.controls["object"].value = "2: dog"
+    assert w.label == 3 and w.controls["object"].value == "2: dog"
+    w.controls["object"].value = "CAT"  # a name, any case
+    assert w.label == 2
+    w.controls["object"].value = "do"  # part of a name
     assert w.label == 3
+    w.controls["object"].value = "7"  # an id: a new object
+    assert w.label == 8
+    w.controls["object"].value = "3"
+    w.controls["object"].value = "no such object"
+    assert w.label == 4 and w.controls["object"].value == "3" and "no object 'no such object'" in w.status
     w.controls["label"].value = BACKGROUND
     assert w.label == BACKGROUND
     w.controls["label"].value = FOREGROUND
-    assert w.label == 3  # back to the current object
+    assert w.label == 4  # back to the current object
     with pytest.raises(ValueError, match="`object_names`"):
         w.object_names = {0: "bad"}
 

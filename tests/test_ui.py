@@ -272,6 +272,7 @@ def test_every_tooltip_names_a_shortcut_that_does_what_the_button_does():
         assert shortcuts.handle_key(w, m.group(1), False, False, False)
         assert w.tool == value and tool.value == value, (label, tip)
     keys = {"undo": "ctrl+z", "redo": "ctrl+shift+z", "new_object": "n", "zoom_in": "+", "zoom_out": "-", "fit": "Home"}
+    keys.update(delete_object="Delete", propose="i")
     for name, combo in keys.items():
         assert f"({combo}" in w.buttons[name].tooltip, (name, w.buttons[name].tooltip)
         assert combo in shortcuts._TABLE
@@ -293,7 +294,17 @@ def test_controls_and_buttons_keep_their_keys():
         "wand_tolerance",
         "class",
     }
-    assert set(w.buttons) == {"undo", "redo", "clear", "new_object", "zoom_in", "zoom_out", "fit"}
+    assert set(w.buttons) == {
+        "undo",
+        "redo",
+        "clear",
+        "new_object",
+        "delete_object",
+        "propose",
+        "zoom_in",
+        "zoom_out",
+        "fit",
+    }
     rows = w.toolbar.box.children
     assert len(rows) == 3 and rows[2] is w.toolbar.contrast.box  # two rows, the contrast row below
     assert rows[2].layout.display == "none"  # hidden for an 8-bit RGB photo

@@ -45,6 +45,7 @@ from ipyseg.dataset.records import (  # noqa: F401  (INDEX_* and PLANES_NAME: th
     write_plane_counts,
 )
 from ipyseg.dataset.sources import items_from
+from ipyseg.dataset.starts import ItemStarts
 from ipyseg.dataset.store import ItemStore
 from ipyseg.dataset.workers import Autosaver, Prefetcher
 from ipyseg.session import SessionError, SessionState
@@ -86,6 +87,16 @@ class Annotator(widgets.VBox):
     carry_over : bool
         Start each new item from the previous item's labels (a z-stack or a video clip is then
         refined, not redrawn).
+    labels : str or Path, optional
+        A folder of label images (cellpose, StarDist, a threshold, an earlier ``export_labels``)
+        named after the items (``img01.png`` / ``img01.tif`` / ``img01_masks.png`` /
+        ``img01_cp_masks.png`` / ``img01_labels.tif`` / ``.npy`` for ``img01.jpg``; any integer
+        dtype): a new item starts with its objects, each one to correct.
+    propose : bool or dict, optional
+        Start new items (without a label file) from object proposals (:func:`ipyseg.propose`);
+        a dict gives its parameters, e.g. ``{"diameter": 30}``. Label files and proposals are
+        prepared in the background with the next photos, and only ever used for an item with no
+        saved work; ``carry_over`` applies to items neither gives objects.
     max_display_pixels : int, optional
         As for ``SegmentWidget``.
     channel_axis, rgb : optional
@@ -120,6 +131,8 @@ class Annotator(widgets.VBox):
         classes=None,
         method: str | None = None,
         carry_over: bool = False,
+        labels=None,
+        propose=None,
         max_display_pixels: int | None = None,
         channel_axis: int | None = None,
         rgb: bool | None = None,
@@ -134,6 +147,7 @@ class Annotator(widgets.VBox):
         display = _display_of(channels, channel_colors, display_range, gamma)
         out = Path(out).absolute()
         self._items, known = _read_source(source, out, channel_axis)
+        starts = ItemStarts(self._items, labels, propose)  # checked before anything is opened
         self.classes = _checked_classes(classes)
         self.carry_over = bool(carry_over)
         self.out = out
@@ -142,7 +156,7 @@ class Annotator(widgets.VBox):
         try:
             if self._items.plane_counts != known:
                 write_plane_counts(self.out, self._items.plane_counts)
-            self._open(method, max_display_pixels, params, layout, display)
+            self._open(method, max_display_pixels, params, layout, display, starts)
         except BaseException:
             self._lock.release()
             for worker in (getattr(self, "_saver", None), getattr(self, "_prefetcher", None)):
@@ -150,7 +164,7 @@ class Annotator(widgets.VBox):
                     worker.close()
             raise
 
-    def _open(self, method, max_display_pixels, params, layout, display) -> None:
+    def _open(self, method, max_display_pixels, params, layout, display, starts) -> None:
         session.remove_stray_temporaries(self.out)
         self._nav = threading.RLock()
         self._current: int | None = None
@@ -160,9 +174,8 @@ class Annotator(widgets.VBox):
         self._current_picture = None
         self._store = ItemStore(self.out, self._items, self._records, lambda: self.classes, self._save_failed)
         self._saver = self._store.saver
-        self._loader = ItemLoader(
-            self._items, self._store, layout, display, max_display_pixels, method, params, warm=self._warm_item
-        )
+        setup = (layout, display, max_display_pixels, method, params)
+        self._loader = ItemLoader(self._items, self._store, *setup, warm=self._warm_item, starts=starts)
         self._prefetcher = self._loader.prefetcher
         self._reprepare = Later(REPREPARE_DELAY, weakref.WeakMethod(self._prefetch_around))
         start, first = self._loader.first(self._records, MAX_UNREADABLE_AT_OPEN)
@@ -424,11 +437,24 @@ class Annotator(widgets.VBox):
             finally:
                 self._restoring = False
             self._saved_revision = w.revision
-            if state is None and rec.error is None and self.carry_over and i > 0:
-                self._carry_over(i)
+            if state is None and rec.error is None:
+                self._start_new(i, item)
             self.set_trait("index", i)
             self._update_header()
         self._prefetch_around()
+
+    def _start_new(self, i: int, item: Prefetched) -> None:
+        """Item ``i`` has no saved work: its label file's objects or proposals, else ``carry_over``."""
+        start = item.start
+        if start is None and self._loader.starts.active:  # prefetched before the item's work was removed
+            start = self._loader.starts.make(i, self.widget.data)
+        if start is not None:
+            self._records[i].note = "; ".join(n for n in (self._records[i].note, start.note) if n)
+            if start.labels is not None and start.labels.shape == self.widget.labels.shape:
+                self.widget.load_labels(start.labels)
+                return
+        if self.carry_over and i > 0:
+            self._carry_over(i)
 
     def _carry_over(self, i: int) -> None:
         """Start item ``i`` (new) from the previous item's labels and their classes."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from ipyseg import segmenters
 from ipyseg.dataset.records import ItemRecords
+from ipyseg.dataset.starts import ItemStarts, Start
 from ipyseg.dataset.store import ItemStore
 from ipyseg.dataset.workers import Prefetcher
 from ipyseg.display import default_colors
@@ -29,6 +30,7 @@ class Prefetched:
     display_version: int
     note: str = ""  # why the annotator's display settings could not be used for this item
     saver_version: tuple = (0, True)  # the autosaver's version of the item when its file was read
+    start: Start | None = None  # objects a new item starts from (a label file, proposals), see starts.py
 
 
 class ItemLoader:
@@ -53,6 +55,8 @@ class ItemLoader:
         Its parameters (checked here).
     warm : callable, optional
         ``warm(i, item)`` for the prefetcher (default :meth:`warm`).
+    starts : ItemStarts, optional
+        What new items start from (read or computed here, in the prefetcher's thread).
 
     Attributes
     ----------
@@ -60,7 +64,9 @@ class ItemLoader:
         The background worker that prepares items ahead of time.
     """
 
-    def __init__(self, items, store: ItemStore, layout, display, max_display_pixels, method, params, *, warm=None):
+    def __init__(
+        self, items, store: ItemStore, layout, display, max_display_pixels, method, params, *, warm=None, starts=None
+    ):
 
         self.items = items
         self.store = store
@@ -72,6 +78,7 @@ class ItemLoader:
         # The method and params new items get (checked before anything is decoded).
         self.default_method = method or segmenters.DEFAULT_METHOD
         self.default_params = segmenters.check_params(self.default_method, params)
+        self.starts = starts if starts is not None else ItemStarts(items)
         self.prefetcher = Prefetcher(self.prepare, size=3, warm=warm or self.warm)
 
     def photo(self, i: int, display: dict | None = None) -> PreparedImage:
@@ -99,7 +106,9 @@ class ItemLoader:
             except (ValueError, TypeError):
                 raise err from None
             note = f"shown with its own display settings: {err}"
-        return Prefetched(prepared, self.store.saved_state(i, prepared), version, note, saver_version)
+        state = self.store.saved_state(i, prepared)
+        start = self.starts.make(i, prepared.picture.data) if state is None else None
+        return Prefetched(prepared, state, version, note, saver_version, start)
 
     def first(self, records: ItemRecords, tries: int) -> tuple[int, Prefetched]:
         """The item to open first, prepared: the first unfinished one, passing over up to ``tries``

@@ -392,6 +392,32 @@ class SamModel:
 
     def _decode(self, emb, coords, kinds, has_box, mask_input):
         """Run the decoder: (N, 2) input-frame coords and SAM point labels -> ((M, M) logits, score)."""
+        low, iou = self.decode_all(emb, coords, kinds, has_box=has_box, mask_input=mask_input)
+        best = int(np.argmax(iou)) if len(low) > 1 and iou.size == len(low) else 0
+        return np.ascontiguousarray(low[best]), float(iou[best] if iou.size > best else np.nan)
+
+    def decode_all(self, emb: Embedding, coords, kinds, *, has_box: bool = False, mask_input=None):
+        """One decoder run on a cached embedding, every mask it outputs (the automatic mask generator's seam).
+
+        Parameters
+        ----------
+        emb : Embedding
+            From :meth:`embed`.
+        coords : (N, 2) array_like
+            Prompt points in the input frame (``emb.frame.to_input`` of image ``(x, y)``).
+        kinds : (N,) array_like
+            SAM point labels: 1 foreground, 0 background, 2 / 3 box corners.
+        has_box : bool
+            Whether the last two points are a box's corners (no padding point is added then).
+        mask_input : (M, M) ndarray, optional
+
+        Returns
+        -------
+        low : (C, M, M) ndarray of float32
+            The low-resolution logits of each of the decoder's C masks.
+        iou : (C,) ndarray of float32
+            Its IoU predictions (may be shorter than C for decoders without one per mask).
+        """
         spec = self._spec
         coords = np.asarray(coords, np.float32).reshape(-1, 2)
         kinds = np.asarray(kinds, np.float32).reshape(-1)
@@ -420,9 +446,7 @@ class SamModel:
                 f"the decoder's `{spec.low_res_output}` has shape {low.shape}; expected (1, C, {m}, {m}) "
                 "like `mask_input`"
             )
-        iou = np.asarray(iou, np.float32).reshape(-1)
-        best = int(np.argmax(iou)) if low.shape[1] > 1 and iou.size == low.shape[1] else 0
-        return np.ascontiguousarray(low[0, best]), float(iou[best] if iou.size > best else np.nan)
+        return low[0], np.asarray(iou, np.float32).reshape(-1)
 
     def _dry_run(self) -> None:
         """Run the decoder once on zero features, so that a model the runtime cannot execute fails now.

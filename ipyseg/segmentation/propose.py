@@ -9,6 +9,8 @@ size parameter, the expected object diameter in pixels. Pure numpy + OpenCV.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -16,52 +18,101 @@ import numpy as np
 from ipyseg._constants import MAX_OBJECTS
 from ipyseg.io import as_image_data
 
-METHODS = ("blobs",)
+
+@dataclass(frozen=True)
+class Proposer:
+    """One proposal method: ``check(**params) -> params`` (checked, defaults filled in, before any
+    image is read) and ``run(image, **params) -> (H, W) uint16`` instance labels.
+    """
+
+    check: Callable
+    run: Callable
 
 
-def propose(image, method: str | None = None, *, diameter: float = 20.0, dark: bool = False) -> np.ndarray:
+#: Proposal methods by name: ``"blobs"`` here; ``"sam"`` (the automatic mask generator) is added
+#: by ``ipyseg.sam`` with :func:`register_proposer`.
+PROPOSERS: dict[str, Proposer] = {}
+
+
+def register_proposer(name: str, check: Callable, run: Callable) -> None:
+    """Make ``propose(image, name, **params)`` call ``run(image, **check(**params))``."""
+    PROPOSERS[name] = Proposer(check, run)
+
+
+def propose(image, method: str | None = None, **params) -> np.ndarray:
     """Propose objects: an instance label image.
 
     Parameters
     ----------
     image : array_like, PIL image or path
         (H, W) gray, (H, W, 3|4) RGB(A) or any image :func:`ipyseg.io.as_image_data` reads,
-        any integer dtype or finite floats; colour images are reduced to their mean intensity.
-    method : {"blobs"} or None
-        ``None`` = ``"blobs"``.
-    diameter : float
-        Expected object diameter in pixels (> 1): it sets the smoothing (``diameter / 10``), the
-        smallest distance between two object centres (``diameter / 2``) and the smallest object
-        kept (a disk of ``diameter / 4``).
-    dark : bool
-        Objects darker than the background (stained nuclei in bright field).
+        any integer dtype or finite floats.
+    method : {"blobs", "sam"} or None
+        ``None`` = ``"blobs"``: bright (or ``dark``) roughly round objects, one size parameter;
+        colour images are reduced to their mean intensity. ``"sam"``: Segment-Anything's
+        automatic mask generator with your model (see :func:`ipyseg.sam.automask.auto_masks`).
+    **params
+        ``"blobs"``: ``diameter`` (float > 1, default 20), the expected object diameter in pixels:
+        it sets the smoothing (``diameter / 10``), the smallest distance between two object
+        centres (``diameter / 2``) and the smallest object kept (a disk of ``diameter / 4``);
+        ``dark`` (bool, default False): objects darker than the background (stained nuclei in
+        bright field). ``"sam"``: ``model`` (a :class:`ipyseg.sam.SamModel`, required),
+        ``points_per_side``, ``min_score``, ``min_stability``, ``nms_iou``, ``max_area``.
 
     Returns
     -------
     (H, W) ndarray of uint16
-        ``0`` background, ``1..n`` objects in reading order of their centres.
+        ``0`` background, ``1..n`` objects (``"blobs"``: in reading order of their centres).
 
     Raises
     ------
     ValueError
-        An unknown ``method``, a ``diameter`` not a finite number in (1, the image's larger
-        side], more than ``MAX_OBJECTS`` objects.
+        An unknown ``method``, a parameter value out of range (``diameter`` not a finite number
+        in (1, the image's larger side]), more than ``MAX_OBJECTS`` objects.
+    TypeError
+        An unknown parameter or one of the wrong type.
+    """
+    name, checked = check_propose_params(method, **params)
+    return PROPOSERS[name].run(image, **checked)
+
+
+def check_propose_params(method=None, **params) -> tuple[str, dict]:
+    """Check :func:`propose`'s ``method`` and parameters before any image is read.
+
+    Returns ``(method, params)`` with the defaults filled in; raises ``TypeError`` for an
+    unknown parameter or a wrong type, ``ValueError`` for a wrong value (bounds that depend on
+    the image, such as ``diameter``'s, are checked by ``propose``).
     """
     name = "blobs" if method is None else method
-    if name not in METHODS:
-        raise ValueError(f"`method` must be one of {list(METHODS)} or None; got {method!r}")
+    if not isinstance(name, str) or name not in PROPOSERS:
+        raise ValueError(f"`method` must be one of {sorted(PROPOSERS)} or None; got {method!r}")
+    return name, PROPOSERS[name].check(**params)
+
+
+def _check_blobs(**params) -> dict:
+    unknown = sorted(set(params) - {"diameter", "dark"})
+    if unknown:
+        raise TypeError(f"unknown parameter(s) {unknown} for propose method 'blobs'; it takes diameter, dark")
+    diameter, dark = params.get("diameter", 20.0), params.get("dark", False)
     if isinstance(diameter, bool) or not isinstance(diameter, (int, float, np.integer, np.floating)):
         raise TypeError(f"`diameter` must be a number of pixels > 1; got {diameter!r}")
     if not math.isfinite(float(diameter)) or float(diameter) <= 1:
         raise ValueError(f"`diameter` must be a finite number of pixels > 1; got {diameter!r}")
     if not isinstance(dark, (bool, np.bool_)):
         raise TypeError(f"`dark` must be True or False; got {dark!r}")
+    return {"diameter": float(diameter), "dark": bool(dark)}
+
+
+def _run_blobs(image, *, diameter: float, dark: bool) -> np.ndarray:
     gray = _intensity(image)
-    if float(diameter) > max(gray.shape):
+    if diameter > max(gray.shape):
         raise ValueError(
             f"`diameter` must be at most the image's larger side ({max(gray.shape)} pixels); got {diameter!r}"
         )
-    return _blobs(gray, float(diameter), bool(dark))
+    return _blobs(gray, diameter, dark)
+
+
+register_proposer("blobs", _check_blobs, _run_blobs)
 
 
 def _intensity(image) -> np.ndarray:

@@ -52,6 +52,20 @@ def _brush(factor):
     return run
 
 
+def _on_current(op):
+    """A shortcut that runs an editor operation on the current object."""
+    return lambda w: op(w.editor, w.object_code - 1)
+
+
+def propose_from_ui(w) -> None:
+    """Propose objects from the toolbar or the ``i`` key: ``w.propose()``, its expected diameter
+    (20 px) capped at the photo's larger side so that a small photo gets proposals, not an error.
+    """
+    side = max(w.labels.shape)
+    if side >= 2:
+        w.propose(diameter=min(20.0, float(side)))
+
+
 def _cycle_overlay(w):
     modes = ["filled", "contour", "hidden"]
     w.overlay_mode = modes[(modes.index(w.overlay_mode) + 1) % len(modes)]
@@ -72,6 +86,16 @@ SHORTCUTS = [
     Shortcut(("l",), "live-wire", _tool("livewire")),
     Shortcut(("p",), "polygon", _tool("polygon")),
     Shortcut(("h",), "pan (hand) tool", _tool("pan")),
+    Shortcut(
+        ("v",), "pick tool: click an object to select it, shift-click merges it into the current one", _tool("pick")
+    ),
+    Shortcut(("k",), "split (knife) tool: drag across an object to cut it in two", _tool("split")),
+    Shortcut(("Delete", "Backspace"), "delete the current object", _on_current(lambda ed, k: ed.delete(k))),
+    Shortcut(
+        ("t",), "the current object's class: the next one of `classes`", _on_current(lambda ed, k: ed.next_class(k))
+    ),
+    Shortcut(("g",), "fill the holes of the current object", _on_current(lambda ed, k: ed.fill_holes(k))),
+    Shortcut(("i",), "propose objects (`w.propose()`, blobs of about 20 px)", propose_from_ui),
     Shortcut(("[",), "smaller brush", _brush(1 / 1.25)),
     Shortcut(("]",), "larger brush", _brush(1.25)),
     Shortcut(("ctrl+z",), "undo", lambda w: w.undo()),

@@ -11,7 +11,8 @@ import ipywidgets as widgets
 import traitlets
 
 from ipyseg import segmenters
-from ipyseg._constants import BACKGROUND, FOREGROUND
+from ipyseg._constants import BACKGROUND, FOREGROUND, MAX_OBJECTS
+from ipyseg.ui import shortcuts
 from ipyseg.ui.contrast import ContrastControl
 from ipyseg.ui.guards import guard_updates
 from ipyseg.ui.tools import Tool
@@ -26,7 +27,50 @@ _TOOL_BUTTONS = [
     ("Live-wire", Tool.LIVEWIRE, "scissors", "Live-wire (l): click anchors along edges; double-click or Enter closes"),
     ("Polygon", Tool.POLYGON, "pencil-square-o", "Polygon (p): click vertices; double-click or Enter closes"),
     ("Pan", Tool.PAN, "arrows", "Pan (h): drag to move the zoomed view; ctrl/⌘ + wheel or pinch zooms"),
+    (
+        "Pick",
+        Tool.PICK,
+        "hand-pointer-o",
+        "Pick (v): click an object to select it; shift-click merges it into the current one",
+    ),
+    ("Split", Tool.SPLIT, "chain-broken", "Split (k): drag a line across an object to cut it in two"),
 ]
+
+#: Most entries the object box suggests (ids around the current one, then named objects).
+MAX_SUGGESTIONS = 100
+
+
+def object_text(k: int, names: dict) -> str:
+    """How object ``k`` shows in the object box: ``"3"`` or ``"3: cat"``."""
+    return f"{k}: {names[k]}" if k in names else str(k)
+
+
+def object_suggestions(ids: list, names: dict, current: int) -> list[str]:
+    """The object box's suggestions: the ids nearest ``current`` and the named objects, in id order."""
+    ids = sorted(ids)
+    near = sorted(ids, key=lambda k: (abs(k - current), k))[: MAX_SUGGESTIONS // 2]
+    named = [k for k in sorted(names) if k not in near][: MAX_SUGGESTIONS - len(near)]
+    return [object_text(k, names) for k in sorted(set(near) | set(named))]
+
+
+def find_object(text, names: dict) -> int | None:
+    """The object id typed into the object box: ``"12"``, ``"12: cat"``, or a name (exact, then the
+    first containing it, case-insensitive); ``None`` if nothing matches.
+    """
+    if not isinstance(text, str) or not text.strip():
+        return None
+    text = text.strip()
+    head = text.split(":", 1)[0].strip()
+    if head.isdigit():
+        k = int(head)
+        return k if 1 <= k <= MAX_OBJECTS else None
+    low = text.lower()
+    for match in (lambda n: n.lower() == low, lambda n: low in n.lower()):
+        found = [k for k in sorted(names) if match(str(names[k]))]
+        if found:
+            return found[0]
+    return None
+
 
 #: Tools whose footprint is the brush size (its slider shows while one of them is active).
 BRUSH_TOOLS = (Tool.BRUSH.value, Tool.ERASER.value)
@@ -43,7 +87,8 @@ class Toolbar:
         ``label``, ``object``, ``class``, ``tool``, ``brush_size``, ``method``, ``opacity``,
         ``overlay_mode``, ``show_seeds``, ``wand_tolerance`` widgets.
     buttons : dict
-        ``undo``, ``redo``, ``clear``, ``new_object``, ``zoom_in``, ``zoom_out``, ``fit``.
+        ``undo``, ``redo``, ``clear``, ``new_object``, ``delete_object``, ``propose``, ``zoom_in``,
+        ``zoom_out``, ``fit``.
     contrast : ipyseg.ui.contrast.ContrastControl
         Channel, display range, *Auto* and gamma (its row is hidden for 8-bit RGB photos).
     """
@@ -60,12 +105,15 @@ class Toolbar:
                 tooltips=["Foreground (f): paint the current object", "Background (b, 0): paint background"],
                 style={"button_width": "90px"},
             ),
-            "object": widgets.Dropdown(
-                options=[("1", FOREGROUND)],
-                value=FOREGROUND,
+            "object": widgets.Combobox(  # type an id or a name: no list of thousands of entries
+                value="1",
+                options=["1"],
+                placeholder="id or name",
+                ensure_option=False,
+                continuous_update=False,
                 description="Object",
-                tooltip="The object the brush paints (1-9 select, n new)",
-                layout=lay(width="104px"),
+                tooltip="The object the brush paints: type its id or name, Enter (1-9 select, n new, v pick)",
+                layout=lay(width="150px"),
                 style={"description_width": "initial"},
             ),
             "class": widgets.Dropdown(  # the current object's class; shown when `w.classes` is set
@@ -139,6 +187,8 @@ class Toolbar:
             "redo": icon_button("repeat", "Redo (ctrl+shift+z, ctrl+y)"),
             "clear": icon_button("trash", "Clear: remove all seeds", "Clear"),
             "new_object": icon_button("plus", "New object (n)"),
+            "delete_object": icon_button("minus", "Delete the current object (Delete)"),
+            "propose": icon_button("th", "Propose objects (i): blobs of about 20 px, each an object to correct"),
             "zoom_in": icon_button("search-plus", "Zoom in (+, ctrl/⌘ + wheel)"),
             "zoom_out": icon_button("search-minus", "Zoom out (-, ctrl/⌘ + wheel)"),
             "fit": icon_button("expand", "Fit the whole image (Home)"),
@@ -168,6 +218,8 @@ class Toolbar:
         b["redo"].on_click(ui(w.redo))
         b["clear"].on_click(ui(w.clear))
         b["new_object"].on_click(ui(w.new_object))
+        b["delete_object"].on_click(ui(lambda: w.editor.delete(w.object_code - 1)))
+        b["propose"].on_click(ui(lambda: shortcuts.propose_from_ui(w)))
         b["zoom_in"].on_click(ui(lambda: w.zoom_by(2.0)))
         b["zoom_out"].on_click(ui(lambda: w.zoom_by(0.5)))
         b["fit"].on_click(ui(w.reset_view))
@@ -176,7 +228,8 @@ class Toolbar:
             return widgets.Box(layout=lay(width="1px")).add_class("ipyseg-sep")
 
         row1 = widgets.HBox(
-            [c["label"], c["object"], b["new_object"], c["class"], sep(), c["tool"], sep()]
+            [c["label"], c["object"], b["new_object"], b["delete_object"], b["propose"], c["class"], sep()]
+            + [c["tool"], sep()]
             + [b["undo"], b["redo"], b["clear"], sep(), b["zoom_out"], b["zoom_in"], b["fit"]]
         )
         # The last slot holds the current tool's option (brush size, wand tolerance), as in
@@ -230,16 +283,17 @@ class Toolbar:
         control.observe(to_widget, "value")
 
     def refresh_objects(self) -> None:
-        """Rebuild the object dropdown from the widget's objects and names."""
+        """Show the current object in the object box, with the ids around it and the named ones as
+        its suggestions (at most :data:`MAX_SUGGESTIONS`, however many objects there are).
+        """
         w = self.widget
-        names = w.object_names
-        options = [(f"{k}: {names[k]}" if k in names else str(k), k + 1) for k in w.objects()]
-        dd = self.controls["object"]
+        box = self.controls["object"]
+        options = object_suggestions(w.objects(), w.object_names, w.object_code - 1)
         self._refreshing = True
         try:
-            if list(dd.options) != options:
-                dd.options = options  # ipywidgets resets the value here
-            dd.value = w.object_code if w.object_code in [v for _, v in options] else None
+            if list(box.options) != options:
+                box.options = options
+            box.value = object_text(w.object_code - 1, w.object_names)
             self._refresh_class()
         finally:
             self._refreshing = False
@@ -290,10 +344,16 @@ class Toolbar:
     def _object_picked(self, change):
         if self._refreshing:
             return
-        if change.new is None:
+        w = self.widget
+        k = find_object(change.new, w.object_names)
+        if k is None:
+            if isinstance(change.new, str) and change.new.strip():
+                w.controller.show_status(f"no object {change.new.strip()!r}: type an id (1-{MAX_OBJECTS}) or a name")
             self.refresh_objects()
-        elif change.new != self.widget.label:
-            self.widget.label = change.new
+        elif k + 1 != w.label:
+            w.label = k + 1
+        else:
+            self.refresh_objects()  # e.g. "3" typed for "3: cat"
 
     def _methods(self) -> list[str]:
         """The dropdown's methods: those runnable on defaults, plus those given to this widget.

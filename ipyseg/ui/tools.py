@@ -36,6 +36,8 @@ class Tool(str, Enum):
     LIVEWIRE = "livewire"
     POLYGON = "polygon"
     PAN = "pan"
+    PICK = "pick"
+    SPLIT = "split"
 
 
 class ToolTarget(Protocol):
@@ -97,6 +99,19 @@ class ToolTarget(Protocol):
 
     def livewire(self):
         """The live wire of the photo (``anchor(p)``, ``path_to(p)``)."""
+
+    @property
+    def shift_pressed(self) -> bool:
+        """Whether shift was held at the press of the current gesture."""
+
+    def pick(self, row: float, col: float) -> None:
+        """Make the object at image ``(row, col)`` current."""
+
+    def merge_into_current(self, row: float, col: float) -> None:
+        """Merge the object at image ``(row, col)`` into the current one, as one undo step."""
+
+    def commit_split(self, points_rc: np.ndarray) -> None:
+        """Split the object the stroke crosses most, as one undo step."""
 
 
 class _Handler:
@@ -358,6 +373,49 @@ class _PanTool(_PressTool):
         self.at = None
 
 
+class _PickTool(_ClickTool):
+    """Click an object to make it current; shift-click merges the clicked one into it."""
+
+    def down(self, ctl, row, col):
+        super().down(ctl, row, col)
+        self.shift = False
+
+    def up(self, ctl, row, col):
+        self.shift = ctl.shift_pressed  # ipyevents' report of the press has arrived by now
+        super().up(ctl, row, col)
+
+    def act(self, ctl, row, col):
+        if self.shift:
+            ctl.merge_into_current(row, col)
+        else:
+            ctl.pick(row, col)
+
+
+class _SplitTool(_StrokeTool):
+    """Drag a line across an object: it is cut in two along it (a knife, shown as a thin guide)."""
+
+    def down(self, ctl, row, col):
+        self.points = [(row, col)]
+
+    def move(self, ctl, row, col):
+        if self.points:
+            self.points.append((row, col))
+            ctl.show_guide(np.array(self.points), closed=False)
+
+    def up(self, ctl, row, col):
+        if not self.points:
+            return
+        self.points.append((row, col))
+        pts, self.points = np.array(self.points), []
+        ctl.clear_guide()
+        ctl.commit_split(pts)
+
+    def cancel(self, ctl):
+        if self.points:
+            self.points = []
+            ctl.clear_guide()
+
+
 HANDLERS = {
     Tool.BRUSH: _BrushTool,
     Tool.ERASER: _EraserTool,
@@ -367,6 +425,8 @@ HANDLERS = {
     Tool.LIVEWIRE: _LiveWireTool,
     Tool.POLYGON: _PolygonTool,
     Tool.PAN: _PanTool,
+    Tool.PICK: _PickTool,
+    Tool.SPLIT: _SplitTool,
 }
 
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from ipyseg._constants import BACKGROUND, FOREGROUND, MAX_OBJECTS
 from ipyseg._util.arrays import nonzero_rect, union_windows
-from ipyseg._validation import as_label_code, as_labels, as_object_id
+from ipyseg._validation import as_instance_labels, as_label_code, as_object_id
 from ipyseg.geometry import polygon_footprint, stroke_footprint
 from ipyseg.objects import regions
 from ipyseg.seeds import codes_present
@@ -38,6 +38,7 @@ class Edited(Protocol):
     label: int
     object_names: dict
     object_classes: dict
+    classes: list
 
     @property
     def document(self) -> ImageDocument:
@@ -140,6 +141,25 @@ class Editor:
         everything = range(BACKGROUND, MAX_OBJECTS + 2)  # the ring only takes unmarked pixels
         return [(window, footprint, code, protect), (outer, halo, BACKGROUND, everything)]
 
+    def fill_mask(self, mask: np.ndarray, code: int) -> None:
+        """Set ``code`` on every True pixel of a full-image (H, W) bool ``mask`` (one undo step)."""
+        window = _window(mask)
+        if window is not None:
+            self.fill(window, self._crop(mask, window), code)
+
+    def livewire(self, points_rc: np.ndarray, code: int) -> np.ndarray:
+        """Close an edge-snapping contour through (N, 2) image ``(row, col)`` anchors; its inside
+        becomes object ``code`` exactly. Returns the contour, (M, 2) ``(row, col)``.
+        """
+        lw = self._doc.livewire()
+        path = [points_rc[:1]]
+        for a, b in zip(points_rc, np.vstack([points_rc[1:], points_rc[:1]]), strict=True):
+            lw.anchor(a)
+            path.append(lw.path_to(b))
+        contour = np.concatenate(path)
+        self.polygon(contour, code, exact=True)
+        return contour
+
     def box(self, window, code: int) -> None:
         """Constrain object ``code`` to image ``window`` ``(r0, r1, c0, c1)`` (its box)."""
         self.after_edit(self._doc.seed_state.set_box(code, window))
@@ -154,13 +174,76 @@ class Editor:
     # it becomes background, so every method keeps it as shown; other objects' seeds are kept.
     def pick(self, row: int, col: int) -> int:
         """Make the object under image pixel ``(row, col)`` current; returns its id (0: background)."""
+        k = self.object_at(row, col)
+        if k:
+            self._host.label = k + 1  # and paints it, also after background
+        return k
+
+    def object_at(self, row: float, col: float) -> int:
+        """The object shown at image pixel ``(row, col)`` (0: background)."""
         h, w = self._doc.picture.shape[:2]
         if not (0 <= row < h and 0 <= col < w):
             raise ValueError(f"`(row, col)` must lie in the image ({h} x {w}); got ({row}, {col})")
-        k = int(self._host.labels[int(row), int(col)])
-        if k:
-            self._host.label = k + 1
+        return int(self._host.labels[int(row), int(col)])
+
+    def merge_into_current(self, row: float, col: float) -> int:
+        """Merge the object at image ``(row, col)`` into the current object (the pick tool's
+        shift-click); returns the merged id (0: nothing merged, e.g. background or the current one).
+        """
+        k, current = self.object_at(row, col), self._doc.last_object_code - 1
+        if k == 0 or k == current:
+            return 0
+        if current not in self._doc.label_ids:  # no current object shown: the click picks
+            self._make_current(k)
+            return 0
+        self.merge(current, k)
         return k
+
+    def split_where(self, points_rc: np.ndarray, radius: float = 1.5) -> list[int]:
+        """Split the object the stroke through (N, 2) image ``(row, col)`` points crosses most
+        (the split tool); returns the new ids (none if it crosses no object or does not cut it).
+        """
+        h, w = self._doc.picture.shape[:2]
+        rc = np.clip(np.rint(np.asarray(points_rc, float)).astype(np.int64), 0, [h - 1, w - 1])
+        hit = self._host.labels[rc[:, 0], rc[:, 1]]
+        hit = hit[hit > 0]
+        if hit.size == 0:
+            return []
+        return self.split(int(np.bincount(hit).argmax()), points_rc, radius)
+
+    def set_class(self, obj: int, name) -> None:
+        """Give object ``obj`` the class ``name`` (one of the widget's ``classes``; ``None`` removes it).
+
+        Classes are not part of the seeds' undo history: undo does not change them back.
+        """
+        k = as_object_id(obj, "obj")
+        classes = list(self._host.classes)
+        if name is not None and name not in classes:
+            raise ValueError(f"`name` must be one of the widget's classes {classes}; got {name!r}")
+        current = dict(self._host.object_classes)
+        if name is None:
+            current.pop(k, None)
+        else:
+            current[k] = name
+        self._host.object_classes = current
+
+    def next_class(self, obj: int) -> str | None:
+        """Give object ``obj`` the class after its own in ``classes`` (the ``t`` key); returns it."""
+        classes = list(self._host.classes)
+        if not classes:
+            return None
+        k = as_object_id(obj, "obj")
+        now = self._host.object_classes.get(k)
+        name = classes[(classes.index(now) + 1) % len(classes)] if now in classes else classes[0]
+        self.set_class(k, name)
+        return name
+
+    def _make_current(self, k: int) -> None:
+        """Object ``k`` becomes the current one (what the brush paints while on foreground)."""
+        if self._host.label >= FOREGROUND:
+            self._host.label = k + 1
+        else:
+            self._doc.last_object_code = k + 1
 
     def delete(self, *objs: int) -> None:
         """Delete objects: their seeds and boxes go, and the pixels they covered become background seeds."""
@@ -209,10 +292,7 @@ class Editor:
             return []
         sizes = np.bincount(comp.ravel(), minlength=n)[1:]
         order = np.argsort(-sizes, kind="stable") + 1  # component numbers, largest first
-        free = self._largest_id()
-        new = list(range(free + 1, free + n - 1))
-        if new and new[-1] > MAX_OBJECTS:
-            raise ValueError(f"at most {MAX_OBJECTS} objects are supported; the split needs ids up to {new[-1]}")
+        new = self.free_ids(n - 2)
         edits = self._replace_code(k + 1, 0)
         win = _window(line)
         if win is not None:
@@ -228,7 +308,7 @@ class Editor:
         Parameters
         ----------
         labels : (H, W) array_like of int, or a path
-            ``0`` background, ``k`` object k (any integer dtype; a 0/255 mask is one object),
+            ``0`` background, ``k`` object k (any integer dtype and any ids; a 0/255 mask is one object),
             the photo's height and width: proposals (:func:`ipyseg.propose`), a loaded
             segmentation (cellpose, StarDist, a threshold).
 
@@ -244,7 +324,7 @@ class Editor:
         edited, and the one-vs-rest methods take it without solving anything.
         """
         h, w = self._doc.picture.shape[:2]
-        lab = as_labels(labels, (h, w), "labels")
+        lab = as_instance_labels(labels, (h, w), "labels")
         seeds = self._doc.seed_state.array
         busy = (self._host.labels > 0) | (seeds >= FOREGROUND)
         taken = np.zeros(65536, bool)
@@ -254,11 +334,7 @@ class Editor:
         ids = ids[~taken[ids]]
         if ids.size == 0:
             return []
-        free = self._largest_id()
-        if free + ids.size > MAX_OBJECTS:
-            raise ValueError(
-                f"`labels` holds {ids.size} new objects; with ids from {free + 1} that exceeds {MAX_OBJECTS}"
-            )
+        free = self.free_ids(int(ids.size))[0] - 1
         lut = np.zeros(65536, np.uint32)
         lut[ids] = np.arange(free + 2, free + 2 + ids.size)  # seed codes: id + 1
         code = lut[lab]
@@ -273,7 +349,10 @@ class Editor:
         ring = cv2.dilate(obj.view(np.uint8), kernel).view(bool) & (new == 0)
         new[ring] = BACKGROUND
         self.after_edit(self._doc.seed_state.replace(new))
-        return list(range(free + 1, free + 1 + ids.size))
+        added = list(range(free + 1, free + 1 + ids.size))
+        if self._doc.last_object_code - 1 in added:  # the next stroke starts a new object, not proposal k
+            self._make_current(self.free_ids(1)[0])
+        return added
 
     def propose(self, method: str | None = None, **params) -> list[int]:
         """Propose objects on this photo (:func:`ipyseg.propose`) and add them (:meth:`add_objects`).
@@ -332,9 +411,29 @@ class Editor:
     def _crop(self, arr: np.ndarray, win: tuple) -> np.ndarray:
         return arr[win[0] : win[1], win[2] : win[3]]
 
-    def _largest_id(self) -> int:
-        """The largest object id labelled or seeded (0 if none): new objects get the ids after it."""
-        return max([0, *self._doc.label_ids, *(int(c) - 1 for c in codes_present(self._doc.seed_state.array))])
+    def taken_ids(self) -> set:
+        """Ids of the objects that hold something: labels, seeds, a box, a name or a class."""
+        state, host = self._doc.seed_state, self._host
+        ids = {int(c) - 1 for c in codes_present(state.array) if c >= FOREGROUND}
+        ids |= {int(k) for k in self._doc.label_ids} | {c - 1 for c in state.boxes}
+        return ids | {int(k) for k in host.object_names} | {int(k) for k in host.object_classes}
+
+    def object_ids(self) -> list[int]:
+        """Ids of the objects that exist (:meth:`taken_ids` and the current one), ascending."""
+        return sorted(self.taken_ids() | {self._doc.last_object_code - 1})
+
+    def free_ids(self, n: int) -> list[int]:
+        """The next ``n`` object ids no object holds anything under (after the largest taken one).
+
+        The one seam every operation that makes objects uses (split, add_objects), so that a new
+        object never inherits another's name, class or box.
+        """
+        first = max(self.taken_ids(), default=0) + 1
+        if first + n - 1 > MAX_OBJECTS:
+            raise ValueError(
+                f"at most {MAX_OBJECTS} objects are supported; {n} new ones need ids up to {first + n - 1}"
+            )
+        return list(range(first, first + n))
 
     def _replace_code(self, old: int, new: int) -> list:
         """Edits that recode every seed ``old`` as ``new``."""

@@ -92,6 +92,7 @@ class PointerInput:
         self._down_at = None  # (time, row, col) of a mouse-down not yet matched with ipyevents' report
         self._dom_report = None  # (time, kind) of an ipyevents report not yet matched with a mouse-down
         self._button_code = None  # BACKGROUND during a right-button gesture
+        self._shift = False  # shift held at the current press (the pick tool merges)
         self._key_callbacks = []  # see on_key()
 
     # ------------------------------------------------------------ wiring
@@ -196,6 +197,7 @@ class PointerInput:
         report, self._dom_report = self._dom_report, None
         self._down_at = (now, float(row), float(col))
         self._button_code = None
+        self._shift = False
         with self.from_ui():
             if report is not None and now - report[0] < PRESS_MATCH_SECONDS:  # ipyevents came first
                 self._down_at = None
@@ -213,6 +215,8 @@ class PointerInput:
             return
         if event.get("button") == 2:
             kind = "background"
+        elif event.get("shiftKey") and event.get("button") != 1 and self._host.tool == Tool.PICK:
+            kind = "shift"  # shift-click merges, it does not pan
         elif event.get("button") == 1 or event.get("shiftKey"):
             kind = "pan"
         else:
@@ -231,7 +235,9 @@ class PointerInput:
         ``started``: the tool's handler has already seen the mouse-down (it is cancelled; no
         tool commits anything before mouse-up).
         """
-        if kind == "background":
+        if kind == "shift":
+            self._shift = True
+        elif kind == "background":
             self._button_code = BACKGROUND
             handler = self.handlers[self._host.tool]
             if started and isinstance(getattr(handler, "points", None), list) and handler.points:
@@ -273,6 +279,7 @@ class PointerInput:
                 self.active_handler().up(self, float(row), float(col))
         finally:
             self._button_code = None
+            self._shift = False
 
     def on_mouse_out(self, x, y):
         """The pointer left the canvas: a drag ends there (a polygon or live wire stays open)."""
@@ -410,3 +417,20 @@ class PointerInput:
     def livewire(self):
         """The live wire of the photo."""
         return self._host.document.livewire()
+
+    @property
+    def shift_pressed(self) -> bool:
+        """Whether shift was held at the current press (the pick tool's merge)."""
+        return self._shift
+
+    def pick(self, row: float, col: float) -> None:
+        """Make the object at image ``(row, col)`` current."""
+        self._editor.pick(int(row), int(col))
+
+    def merge_into_current(self, row: float, col: float) -> None:
+        """Merge the object at image ``(row, col)`` into the current one."""
+        self._editor.merge_into_current(row, col)
+
+    def commit_split(self, points_rc: np.ndarray) -> None:
+        """Split the object the stroke crosses most."""
+        self._editor.split_where(points_rc)

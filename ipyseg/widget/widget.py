@@ -26,7 +26,6 @@ from ipyseg._validation import (
 from ipyseg.display import Mapping
 from ipyseg.export import save_label_image, save_png
 from ipyseg.geometry import MAX_DISPLAY_PIXELS, Viewport, box_window
-from ipyseg.seeds import codes_present
 from ipyseg.segmentation.engine import Engine
 from ipyseg.session import SessionState
 from ipyseg.ui.canvas_view import SHARED_WIDGETS, CanvasView
@@ -643,13 +642,8 @@ class SegmentWidget(widgets.VBox):
 
     # ----------------------------------------------------------- objects
     def objects(self) -> list[int]:
-        """Ids of the objects that exist (seeded, segmented, boxed, named or selected), ascending."""
-        ids = {int(c) - 1 for c in codes_present(self._doc.seed_state.array) if c >= FOREGROUND}
-        ids |= {int(k) for k in self._doc.label_ids}
-        ids |= {c - 1 for c in self._doc.seed_state.boxes}
-        ids |= {int(k) for k in self.object_names}
-        ids.add(self._doc.last_object_code - 1)
-        return sorted(ids)
+        """Ids of the objects that exist (seeded, segmented, boxed, named, classed or selected), ascending."""
+        return self._editor.object_ids()
 
     def objects_table(self):
         """One row per object of ``labels`` (id, class, name, area, box, centroid), see :func:`ipyseg.objects.table`."""
@@ -663,6 +657,26 @@ class SegmentWidget(widgets.VBox):
             raise ValueError(f"at most {MAX_OBJECTS} objects are supported; all ids are in use")
         self.label = k + 1
         return k
+
+    @_editing
+    def propose(self, method: str | None = None, **params) -> list[int]:
+        """Propose objects (:func:`ipyseg.propose` on the photo's data) and add them as exact objects.
+
+        One undo step; objects overlapping work already here are left out; ``params`` are
+        ``propose``'s (``diameter``, ``dark``). Returns the new ids (see :meth:`Editor.add_objects`).
+        """
+        return self._editor.propose(method, **params)
+
+    @_editing
+    def load_labels(self, labels) -> list[int]:
+        """Add the objects of a label image (any integer dtype, an array or a file) to correct them.
+
+        ``labels``: (H, W), 0 background, k object k (cellpose, StarDist, a threshold, a saved
+        ``save_labels``). Like :meth:`propose`: one undo step, new ids after the existing ones,
+        nothing over existing work; unlike :meth:`load_mask` (a prior that strokes refine), each
+        object is kept exactly until it is edited. Returns the new ids.
+        """
+        return self._editor.add_objects(labels)
 
     @_editing
     def paint_box(self, box, label: int | None = None, *, obj: int | None = None) -> None:
@@ -723,23 +737,13 @@ class SegmentWidget(widgets.VBox):
         if len(pts) < 2:
             raise ValueError(f"`anchors` must have at least 2 points; got {len(pts)}")
         code = self._editor.drawing_code(label, obj)
-        lw = self._doc.livewire()
-        path = [pts[:1]]
-        for a, b in zip(pts, np.vstack([pts[1:], pts[:1]]), strict=True):
-            lw.anchor(a)
-            path.append(lw.path_to(b))
-        contour = np.concatenate(path)
-        self._editor.polygon(contour, code, exact=True)
-        return contour[:, ::-1].copy()
+        return self._editor.livewire(pts, code)[:, ::-1].copy()
 
     @_editing
     def fill(self, mask, label: int | None = None) -> None:
         """Set seeds of ``label`` (default the current object) on every pixel of a (H, W) bool ``mask`` (one undo step)."""
         m = as_labels(mask, self._doc.picture.shape, "mask") > 0
-        rows, cols = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))
-        if rows.size:
-            window = (int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
-            self._editor.fill(window, m[window[0] : window[1], window[2] : window[3]], self._editor.drawing_code(label))
+        self._editor.fill_mask(m, self._editor.drawing_code(label))
 
     # -------------------------------------------------------------- view
     @property
@@ -852,18 +856,14 @@ class SegmentWidget(widgets.VBox):
         self._presenter.redraw_seeds()
 
     # ------------------------------------------------ display (display.py, issue 11)
-    @traitlets.validate("display_range")
-    def _valid_display_range(self, proposal):
-        pic = self._doc.picture
-        return pic.public_range(pic.check_range(proposal.value, pic.mapping.ranges))
-
-    @traitlets.validate("channels")
-    def _valid_channels(self, proposal):
-        return self._doc.picture.check_channels(proposal.value)
-
-    @traitlets.validate("channel_colors")
-    def _valid_channel_colors(self, proposal):
-        return self._doc.picture.check_colors(proposal.value, len(self.channels))
+    @traitlets.validate("display_range", "channels", "channel_colors")
+    def _valid_display(self, proposal):
+        pic, value = self._doc.picture, proposal.value
+        if proposal.trait.name == "channels":
+            return pic.check_channels(value)
+        if proposal.trait.name == "channel_colors":
+            return pic.check_colors(value, len(self.channels))
+        return pic.public_range(pic.check_range(value, pic.mapping.ranges))
 
     @traitlets.observe("display_range", "gamma", "channels", "channel_colors")
     def _display_changed(self, change):
