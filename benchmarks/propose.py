@@ -5,7 +5,13 @@ of the grid step, so neighbours touch, and a harder 0.30-0.48, where they overla
 proposals taken into a ``SegmentWidget`` (``w.editor.propose``: 1,000 exact objects in one undo
 step) until the final labels are shown. Usage::
 
-    python benchmarks/propose.py [--size 2048] [--cells 1000] [--repeat 3]
+    python benchmarks/propose.py [--size 2048] [--cells 1000] [--repeat 3] [--sam tiny | --sam ENC.onnx,DEC.onnx]
+
+``--sam``: also SAM's automatic mask generator (``propose(image, "sam", model=m)``) on the same
+field, 16 x 16 and 32 x 32 point grids: total time, of which decoder runs (timed on their own on
+the cached embedding) and the rest (filters, NMS, painting). ``tiny`` is the test suite's tiny
+ONNX pair (tests/tiny_sam.py, needs the ``onnx`` package): its masks are disks, so its F1 means
+nothing; it measures ipyseg's own cost around the decoder. With real weights F1 is reported too.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ def main(argv=None):
     ap.add_argument("--size", type=int, default=2048)
     ap.add_argument("--cells", type=int, default=1000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--sam", default=None, help="tiny, or ENCODER.onnx,DECODER.onnx")
     args = ap.parse_args(argv)
     print(f"{args.size} x {args.size} uint16, {args.cells} nuclei, load average {os.getloadavg()[0]:.2f}")
     for name, radius in (("touching", (0.25, 0.40)), ("overlapping", (0.30, 0.48))):
@@ -67,6 +74,44 @@ def main(argv=None):
         print(f"then delete one of them: {1000 * (time.perf_counter() - t):.0f} ms")
     finally:
         w.close()
+    if args.sam:
+        _sam(args, img, gt)
+
+
+def _sam(args, img, gt) -> None:
+    import tempfile
+
+    from ipyseg.sam import SamModel
+
+    if args.sam == "tiny":
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+        import tiny_sam
+
+        d = Path(tempfile.mkdtemp())
+        enc = tiny_sam.build_encoder(d / "e.onnx", size=1024)
+        dec = tiny_sam.build_decoder(d / "d.onnx", size=1024, radii=(20.0, 40.0, 80.0), ious=(0.9, 0.8, 0.7))
+    else:
+        enc, dec = args.sam.split(",")
+    model = SamModel(enc, dec)
+    t = time.perf_counter()
+    emb = model.embed(img)
+    print(f"SAM ({model.backend}): embedding {time.perf_counter() - t:.2f} s (once per photo; then cached)")
+    for side in (16, 32):
+        t = time.perf_counter()
+        lab = ipyseg.propose(img, "sam", model=model, points_per_side=side)
+        total = time.perf_counter() - t
+        pts = (np.arange(side) + 0.5) / side * img.shape[0]
+        t = time.perf_counter()
+        for y in pts:
+            for x in pts:
+                model.decode_all(emb, emb.frame.to_input(np.array([[x, y]])), np.ones(1))
+        decoder = time.perf_counter() - t
+        f1 = "" if args.sam == "tiny" else f", F1 at IoU 0.5 {f1_at_half(gt, lab):.3f}"
+        print(
+            f"  {side} x {side} grid: {total:.2f} s, of which {side * side} decoder runs {decoder:.2f} s "
+            f"and the rest {total - decoder:.2f} s; {int(lab.max())} objects{f1}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -72,32 +72,29 @@ def auto_masks(
     t = (np.arange(points_per_side) + 0.5) / points_per_side
     xs, ys = np.meshgrid(t * w, t * h)
     points = np.column_stack([xs.ravel(), ys.ravel()])
-    lows, scores = [], []
+    # masks are filtered as they come (a 32 x 32 grid of 3 masks would be 0.8 GB of logits)
+    kept, score, area = [], [], []
     for xy in points:
         low, iou = model.decode_all(emb, frame.to_input(xy[None]), np.ones(1))
+        m = low.shape[-1]  # the part of the low-resolution grid that covers the photo (the rest is padding):
+        vh, vw = max(1, math.ceil(m * frame.new_h / frame.size)), max(1, math.ceil(m * frame.new_w / frame.size))
         iou = iou if iou.size == len(low) else np.full(len(low), float(iou.max()) if iou.size else 1.0)
-        lows.append(low)
-        scores.append(iou)
-    low = np.concatenate(lows)  # (K, M, M)
-    score = np.concatenate(scores).astype(np.float64)
-    m = low.shape[-1]
-    # the part of the low-resolution grid that covers the photo (the rest is padding)
-    vh = max(1, math.ceil(m * frame.new_h / frame.size))
-    vw = max(1, math.ceil(m * frame.new_w / frame.size))
-    low = low[:, :vh, :vw]
-    inside = low > 0
-    area = inside.reshape(len(low), -1).sum(1)
-    stable = (low > 1.0).reshape(len(low), -1).sum(1) / np.maximum((low > -1.0).reshape(len(low), -1).sum(1), 1)
-    keep = (score >= min_score) & (stable >= min_stability) & (area > 0) & (area <= max_area * vh * vw)
-    idx = np.flatnonzero(keep)
-    if idx.size == 0:
+        for c in np.flatnonzero(iou >= min_score):
+            g = low[c, :vh, :vw]
+            n_in = int(np.count_nonzero(g > 0))
+            if n_in == 0 or n_in > max_area * vh * vw:
+                continue
+            if np.count_nonzero(g > 1.0) < min_stability * np.count_nonzero(g > -1.0):
+                continue
+            kept.append(np.ascontiguousarray(g))
+            score.append(float(iou[c]))
+            area.append(n_in)
+    if not kept:
         return np.zeros((h, w), np.uint16)
-    boxes = [_box(inside[k]) for k in idx]
-    chosen = cv2.dnn.NMSBoxes(boxes, [float(score[k]) for k in idx], 0.0, float(nms_iou))
-    chosen = [int(idx[c]) for c in np.asarray(chosen).reshape(-1)]  # by decreasing score
-    if len(chosen) > MAX_OBJECTS:
-        chosen = chosen[:MAX_OBJECTS]
-    return _paint(low, chosen, area, frame, m)
+    boxes = [_box(g > 0) for g in kept]
+    chosen = cv2.dnn.NMSBoxes(boxes, score, 0.0, float(nms_iou))
+    chosen = [int(c) for c in np.asarray(chosen).reshape(-1)][:MAX_OBJECTS]  # by decreasing score
+    return _paint(kept, chosen, np.asarray(area), frame, m)
 
 
 def _box(mask: np.ndarray) -> list[int]:
@@ -106,7 +103,7 @@ def _box(mask: np.ndarray) -> list[int]:
     return [int(x), int(y), int(bw), int(bh)]
 
 
-def _paint(low: np.ndarray, chosen: list, area: np.ndarray, frame, m: int) -> np.ndarray:
+def _paint(low: list, chosen: list, area: np.ndarray, frame, m: int) -> np.ndarray:
     """Full-resolution labels: each chosen mask's logits warped (bilinear) into its own box,
     largest first; ids by decreasing score.
     """
@@ -130,7 +127,12 @@ def _paint(low: np.ndarray, chosen: list, area: np.ndarray, frame, m: int) -> np
             borderMode=cv2.BORDER_REPLICATE,
         )
         labels[r0:r1, c0:c1][crop > 0] = ids[k]
-    return labels
+    # masks entirely covered by smaller ones leave no pixel: number what is shown 1..n
+    shown = np.bincount(labels.ravel(), minlength=len(chosen) + 1) > 0
+    shown[0] = False
+    lut = np.zeros(len(shown), np.uint16)
+    lut[shown] = np.arange(1, int(shown.sum()) + 1)
+    return lut[labels]
 
 
 def _check(**params) -> dict:
