@@ -47,6 +47,18 @@ PREVIEW_SECONDS = 0.03
 MIN_PREVIEW_PIXELS = 5_000
 
 
+@dataclass(frozen=True)
+class _Previous:
+    """The last result of a :class:`Multiscale`, what the next one at the same factor reuses."""
+
+    factor: int
+    labels: np.ndarray  # (H, W) uint16, read-only
+    coarse: np.ndarray | None = None  # (h, w) coarse labels (None at factor 1)
+    band: np.ndarray | None = None  # (h, w) bool: the blocks decided pixel by pixel
+    seeds: np.ndarray | None = None  # (H, W) the full-resolution seeds it was made with
+    image: np.ndarray | None = None  # the full-resolution colours the band was decided with
+
+
 @dataclass
 class FastResult:
     """Labels from :meth:`Multiscale.segment` and what is needed to show them cheaply.
@@ -219,7 +231,7 @@ class Multiscale:
         self._levels: dict[int, np.ndarray] = {}
         self._seeds: dict[int, tuple] = {}  # k -> (full seeds copy, code, mixed)
         self._priors: dict[int, tuple] = {}  # k -> (full prior copy, coarse prior)
-        self._last: tuple | None = None  # (k, labels, coarse labels, band, seeds, image)
+        self._last: _Previous | None = None
         self._objects: dict[int, ObjectScores] = {}  # k -> per-object scores of one-vs-rest methods
         self._lock = threading.RLock()  # one segment() at a time (see Notes)
         self._cost: dict = {}  # method key -> {factor: seconds of the coarse segmentation}
@@ -354,9 +366,9 @@ class Multiscale:
             if _has_work(seeds, prior, boxes):  # an empty answer costs nothing: it says nothing of the cost
                 self._learn(func, params, time.perf_counter() - t0, 1)
             last = self._last
-            base = last[1] if last is not None and last[0] == 1 else None
+            base = last.labels if last is not None and last.factor == 1 else None
             window = None if base is None else changed_window(base, labels)
-            self._last = (1, labels, None, None, None, None)
+            self._last = _Previous(1, labels)
             return FastResult(labels, window, 1, base=base, seconds={"coarse": time.perf_counter() - t0})
 
         code, mixed = self._coarse_seeds(seeds, k)
@@ -378,8 +390,9 @@ class Multiscale:
         image = self.image  # the full-resolution colours the band was decided with
         labels, window, band = self._refine(coarse, code, mixed, seeds, k, refine, image)
         labels.flags.writeable = False
-        base = self._last[1] if window is not None else None
-        self._last = (k, labels, coarse, band, self._seeds[k][0] if k in self._seeds else seeds.copy(), image)
+        base = self._last.labels if window is not None else None
+        used = self._seeds[k][0] if k in self._seeds else seeds.copy()
+        self._last = _Previous(k, labels, coarse, band, used, image)
         t2 = time.perf_counter()
         if work and refine and k == self.final_factor:  # what the user waits for without a preview
             key = _key(func, params)
@@ -463,16 +476,16 @@ class Multiscale:
         # within ``radius + 1`` blocks, so blocks farther than that from a changed coarse label
         # or a changed seed keep their pixels.
         last = self._last
-        if last is not None and last[0] == k and last[5] is image:
-            labels = last[1].copy()
-            changed = coarse != last[2]
-            swin = changed_window(last[4], seeds)
+        if last is not None and last.factor == k and last.image is image:
+            labels = last.labels.copy()
+            changed = coarse != last.coarse
+            swin = changed_window(last.seeds, seeds)
             if swin is not None:
                 r0, r1, c0, c1 = swin
                 changed[r0 // k : -(-r1 // k), c0 // k : -(-c1 // k)] = True
             reach = np.ones((2 * self.radius + 3, 2 * self.radius + 3), np.uint8)
             near = cv2.dilate(changed.view(np.uint8), reach).view(bool)
-            dirty = changed | ((band | last[3]) & near)
+            dirty = changed | ((band | last.band) & near)
             cwin = changed_window(np.zeros_like(dirty), dirty)
         else:
             labels = np.empty((h, w), np.uint16)
@@ -489,7 +502,7 @@ class Multiscale:
             bi += b0
             bj += d0
             self._decide_band(labels, coarse, band, seeds, bi, bj, k)
-        window = None if last is None or last[0] != k else (r0, r1, c0, c1)  # a new image: still the changed blocks
+        window = None if last is None or last.factor != k else (r0, r1, c0, c1)  # a new image: still the changed blocks
         return labels, window, band
 
     def _decide_band(self, labels, coarse, band, seeds, bi, bj, k):
