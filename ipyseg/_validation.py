@@ -145,6 +145,10 @@ def as_instance_labels(labels, shape: tuple, name: str = "labels") -> np.ndarray
     ``MAX_OBJECTS`` (int32 / int64 ids from another tool) is renumbered 1..n in id order, as long
     as it holds at most ``MAX_OBJECTS`` objects. (H, W) uint16.
     """
+    if isinstance(labels, (str, os.PathLike)) and Path(labels).suffix.lower() in (".tif", ".tiff", ".png"):
+        read = read_image_file(labels, name)  # ids beyond MAX_OBJECTS: a 32-bit TIFF from another tool
+        if read.ndim == 2 and read.dtype.kind in "iu" and read.size and int(read.max()) > MAX_OBJECTS:
+            labels = read
     if isinstance(labels, np.ndarray) and labels.dtype.kind in "iu" and labels.ndim == 2 and labels.size:
         vals = np.unique(labels)
         if vals.size > 2 and vals.max() > MAX_OBJECTS and vals.min() >= 0:

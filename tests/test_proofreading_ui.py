@@ -147,6 +147,12 @@ def test_load_labels_from_a_16_bit_file_keeps_work_and_each_object_exactly(cells
     big[62:66, 2:10], big[62:66, 20:30], big[62:66, 40:50] = 2**40, 70000, 5  # any ids: kept apart
     assert w.load_labels(big) == [13, 14, 15]
     assert w.wait(30) and w.labels[63, 45] == 13 and w.labels[63, 25] == 14 and w.labels[63, 5] == 15
+    w.undo()
+    import tifffile
+
+    ids = np.where(big > 0, big // 1024 + 1, 0).astype(np.int32)  # 2**30 + 1, 69, 1: beyond 65,535 in a file
+    tifffile.imwrite(tmp_path / "int32.tif", ids)
+    assert w.load_labels(tmp_path / "int32.tif") == [13, 14, 15]
     with pytest.raises(ValueError, match="negative"):
         w.load_labels(-big)
 
