@@ -105,7 +105,7 @@ def test_propose_merge_split_delete_and_undo_with_the_mouse(nb):
     ymid = objs[c][1]
     nb.drag([nb.to_client(x0 - 3, ymid, (N, N), g=g), nb.to_client(x1 + 3, ymid, (N, N), g=g)], steps=12)
     parts = nb.wait_kernel(
-        f"assert w.wait(60)\nresult = int(w.labels.max())",
+        "assert w.wait(60)\nresult = int(w.labels.max())",
         lambda v: v > max(objs),
         what="the split's new object",
     )
