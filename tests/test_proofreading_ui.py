@@ -52,6 +52,15 @@ def test_pick_tool_click_selects_and_shift_click_merges(cells):
     send(w, "mouse_down", x, y)
     send(w, "mouse_up", x, y)
     assert w.wait(30) and 8 not in w.labels
+    w.undo()
+    assert w.wait(30) and 8 in w.labels
+    # ... or after the release (two channels): the plain pick it made becomes the merge
+    send(w, "mouse_move", x, y)
+    send(w, "mouse_down", x, y)
+    send(w, "mouse_up", x, y)
+    assert w.label == 9  # picked object 8 for now
+    w.input.dom_events._handle_mouse_msg(None, {"type": "mousedown", "button": 0, "shiftKey": True}, [])
+    assert w.wait(30) and 8 not in w.labels and w.label == 8 and (w.labels == 7).sum() == area
     # a click on background picks nothing; a plain click after a shift-click only picks
     click(w, *at(w, (1, 1)))
     assert w.label == 8

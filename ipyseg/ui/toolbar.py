@@ -108,13 +108,11 @@ class Toolbar:
             "object": widgets.Combobox(  # type an id or a name: no list of thousands of entries
                 value="1",
                 options=["1"],
-                placeholder="id or name",
+                placeholder="object",
                 ensure_option=False,
                 continuous_update=False,
-                description="Object",
-                tooltip="The object the brush paints: type its id or name, Enter (1-9 select, n new, v pick)",
-                layout=lay(width="150px"),
-                style={"description_width": "initial"},
+                tooltip="Object: the one the brush paints; type its id or name, Enter (1-9 select, n new, v pick)",
+                layout=lay(width="70px"),
             ),
             "class": widgets.Dropdown(  # the current object's class; shown when `w.classes` is set
                 options=[],
@@ -127,12 +125,12 @@ class Toolbar:
                 options=[(d, t.value) for d, t, _, _ in _TOOL_BUTTONS],
                 icons=[i for _, _, i, _ in _TOOL_BUTTONS],
                 tooltips=[tip for _, _, _, tip in _TOOL_BUTTONS],
-                style={"button_width": "30px"},
+                style={"button_width": "28px"},
             ),
             "method": widgets.Dropdown(
                 options=self._methods(),
                 description="Method",
-                layout=lay(width="190px"),
+                layout=lay(width="176px"),
                 style={"description_width": "initial"},
             ),
             "brush_size": widgets.FloatSlider(
@@ -151,7 +149,7 @@ class Toolbar:
                 step=0.05,
                 description="Opacity",
                 readout_format=".2f",
-                layout=lay(width="184px"),
+                layout=lay(width="164px"),
                 style={"description_width": "initial"},
             ),
             "overlay_mode": widgets.Dropdown(
@@ -228,14 +226,23 @@ class Toolbar:
             return widgets.Box(layout=lay(width="1px")).add_class("ipyseg-sep")
 
         row1 = widgets.HBox(
-            [c["label"], c["object"], b["new_object"], b["delete_object"], b["propose"], c["class"], sep()]
-            + [c["tool"], sep()]
+            [c["label"], c["object"], b["new_object"], c["class"], sep(), c["tool"], sep()]
             + [b["undo"], b["redo"], b["clear"], sep(), b["zoom_out"], b["zoom_in"], b["fit"]]
         )
         # The last slot holds the current tool's option (brush size, wand tolerance), as in
         # napari's layer controls: the row stays short and shows what applies.
         row2 = widgets.HBox(
-            [c["method"], c["opacity"], c["overlay_mode"], c["show_seeds"], sep(), c["brush_size"], c["wand_tolerance"]]
+            [
+                b["delete_object"],
+                b["propose"],
+                c["method"],
+                c["opacity"],
+                c["overlay_mode"],
+                c["show_seeds"],
+                sep(),
+                c["brush_size"],
+                c["wand_tolerance"],
+            ]
         )
         self.contrast = ContrastControl(w)  # display range and gamma (contrast.py); hidden for 8-bit photos
         self.box = widgets.VBox([row1, row2, self.contrast.box])

@@ -110,6 +110,9 @@ class ToolTarget(Protocol):
     def merge_into_current(self, row: float, col: float) -> None:
         """Merge the object at image ``(row, col)`` into the current one, as one undo step."""
 
+    def select(self, code: int) -> None:
+        """Make the object of seed code ``code`` current again."""
+
     def commit_split(self, points_rc: np.ndarray) -> None:
         """Split the object the stroke crosses most, as one undo step."""
 
@@ -374,21 +377,42 @@ class _PanTool(_PressTool):
 
 
 class _PickTool(_ClickTool):
-    """Click an object to make it current; shift-click merges the clicked one into it."""
+    """Click an object to make it current; shift-click merges the clicked one into it.
+
+    ipycanvas reports the click and ipyevents reports shift, on two channels: when shift is
+    reported only after the release, the click has picked already, and :meth:`shift_came_late`
+    turns that pick into the merge it was meant to be.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.shift = False
+        self.last = None  # (current object code before the last plain pick, row, col)
 
     def down(self, ctl, row, col):
         super().down(ctl, row, col)
         self.shift = False
 
     def up(self, ctl, row, col):
-        self.shift = ctl.shift_pressed  # ipyevents' report of the press has arrived by now
+        self.shift = ctl.shift_pressed  # ipyevents' report of the press, when it came first
         super().up(ctl, row, col)
 
     def act(self, ctl, row, col):
         if self.shift:
+            self.last = None
             ctl.merge_into_current(row, col)
         else:
+            self.last = (ctl.object_code, row, col)
             ctl.pick(row, col)
+
+    def shift_came_late(self, ctl):
+        """Shift was held at the press just released: undo its pick, merge instead."""
+        if self.last is None:
+            return
+        code, row, col = self.last
+        self.last = None
+        ctl.select(code)
+        ctl.merge_into_current(row, col)
 
 
 class _SplitTool(_StrokeTool):

@@ -93,6 +93,7 @@ class PointerInput:
         self._dom_report = None  # (time, kind) of an ipyevents report not yet matched with a mouse-down
         self._button_code = None  # BACKGROUND during a right-button gesture
         self._shift = False  # shift held at the current press (the pick tool merges)
+        self._released = True  # the current press has been released (see _apply_press_info)
         self._key_callbacks = []  # see on_key()
 
     # ------------------------------------------------------------ wiring
@@ -198,6 +199,7 @@ class PointerInput:
         self._down_at = (now, float(row), float(col))
         self._button_code = None
         self._shift = False
+        self._released = False
         with self.from_ui():
             if report is not None and now - report[0] < PRESS_MATCH_SECONDS:  # ipyevents came first
                 self._down_at = None
@@ -236,7 +238,10 @@ class PointerInput:
         tool commits anything before mouse-up).
         """
         if kind == "shift":
-            self._shift = True
+            if started and self._released:  # the click has acted already (as a plain pick)
+                self.handlers[Tool.PICK].shift_came_late(self)
+            else:
+                self._shift = True
         elif kind == "background":
             self._button_code = BACKGROUND
             handler = self.handlers[self._host.tool]
@@ -280,6 +285,7 @@ class PointerInput:
         finally:
             self._button_code = None
             self._shift = False
+            self._released = True
 
     def on_mouse_out(self, x, y):
         """The pointer left the canvas: a drag ends there (a polygon or live wire stays open)."""
@@ -430,6 +436,10 @@ class PointerInput:
     def merge_into_current(self, row: float, col: float) -> None:
         """Merge the object at image ``(row, col)`` into the current one."""
         self._editor.merge_into_current(row, col)
+
+    def select(self, code: int) -> None:
+        """Make the object of seed code ``code`` current again."""
+        self._host.label = code
 
     def commit_split(self, points_rc: np.ndarray) -> None:
         """Split the object the stroke crosses most."""

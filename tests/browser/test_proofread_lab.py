@@ -49,7 +49,7 @@ def _icon(nb, title):
 
 def _central(objs, n=4):
     """Ids of ``n`` large objects near the middle of the photo, far apart."""
-    big = sorted(objs, key=lambda k: (abs(objs[k][0] - N / 2) + abs(objs[k][1] - N / 2)))
+    big = sorted(objs, key=lambda k: abs(objs[k][0] - N / 2) + abs(objs[k][1] - N / 2))
     chosen = []
     for k in big:
         if objs[k][6] > 150 and all(abs(objs[k][0] - objs[j][0]) + abs(objs[k][1] - objs[j][1]) > 150 for j in chosen):

@@ -368,10 +368,10 @@ def test_toolbar_is_compact_with_a_clear_active_tool_and_shortcut_tooltips(fresh
     print(f"\ntoolbar: {rows} rows, {height:.0f} CSS px tall")
     assert rows == 2 and height <= 80
     tools = nb.widget().locator(".ipyseg-icons button")
-    assert tools.count() == 8
+    assert tools.count() == 10
     titles = tools.evaluate_all("bs => bs.map(b => b.title)")
     names = {"Brush": "brush", "Point": "point", "Eraser": "eraser", "Box": "box", "Magic wand": "wand"}
-    names.update({"Live-wire": "livewire", "Polygon": "polygon", "Pan": "pan"})
+    names.update({"Live-wire": "livewire", "Polygon": "polygon", "Pan": "pan", "Pick": "pick", "Split": "split"})
     # each tooltip names its key, and that key selects the tool (the pointer is over the canvas)
     g = nb.geometry()
     page.mouse.move(*nb.to_client(W * 0.5, H * 0.2, (H, W), g=g), steps=4)
@@ -382,7 +382,7 @@ def test_toolbar_is_compact_with_a_clear_active_tool_and_shortcut_tooltips(fresh
         page.keyboard.press(m.group(2))
         nb.wait_kernel("result = w.tool", lambda v, want=want: v == want, what=f"key {m.group(2)}")
     others = nb.widget().locator("button.ipyseg-icon").evaluate_all("bs => bs.map(b => b.title)")
-    for key in ("(ctrl+z)", "(ctrl+shift+z", "(+", "(-", "(Home)", "(n)"):
+    for key in ("(ctrl+z)", "(ctrl+shift+z", "(+", "(-", "(Home)", "(n)", "(Delete)", "(i)"):
         assert any(key in t for t in others), (key, others)
     # the active tool stands out: its background differs strongly from the others'
     nb.kernel("w.tool = 'polygon'")
