@@ -16,7 +16,7 @@ _counter = itertools.count()
 
 
 # ------------------------------------------------------------------------------- lock
-def _process_start(pid: int) -> str | None:
+def process_start(pid: int) -> str | None:
     """Start time of process ``pid`` (Linux ``/proc``), to tell a reused pid from the holder."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
@@ -25,7 +25,8 @@ def _process_start(pid: int) -> str | None:
         return None
 
 
-def _alive(pid: int, start: str | None) -> bool:
+def process_alive(pid: int, start: str | None) -> bool:
+    """Whether process ``pid`` of this host runs and is the one that started at ``start``."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -34,7 +35,7 @@ def _alive(pid: int, start: str | None) -> bool:
         return True
     except OSError:
         return False
-    return start is None or _process_start(pid) in (None, start)
+    return start is None or process_start(pid) in (None, start)
 
 
 #: Folders (resolved) whose lock this process holds -> the spelling they were locked under.
@@ -143,7 +144,7 @@ class FolderLock:
             pid = int(info.get("pid", -1))
         except (TypeError, ValueError):
             return False
-        return not _alive(pid, info.get("start"))
+        return not process_alive(pid, info.get("start"))
 
     def _take_over(self, judged: bytes) -> None:
         """Remove the lock file if it still is ``judged`` (the content found stale)."""
@@ -188,7 +189,7 @@ class FolderLock:
         me = {
             "pid": os.getpid(),
             "host": socket.gethostname(),
-            "start": _process_start(os.getpid()),
+            "start": process_start(os.getpid()),
             "since": now_iso(),
         }
         for _ in range(5):
