@@ -18,7 +18,6 @@ contrast control, ``a.widget.display_range = ...``) becomes the setting for the 
 from __future__ import annotations
 
 import atexit
-import os
 import threading
 import weakref
 from pathlib import Path
@@ -29,7 +28,14 @@ import traitlets
 
 from ipyseg import session
 from ipyseg._util.timers import Later
-from ipyseg._validation import check_max_display_pixels
+from ipyseg.dataset.arguments import (
+    check_arguments,
+    checked_advance,
+    checked_classes,
+    checked_index,
+    display_of,
+    read_source,
+)
 from ipyseg.dataset.exports import check_label_suffix, save_label_files, write_coco_of
 from ipyseg.dataset.header import Header
 from ipyseg.dataset.loading import ItemLoader, Prefetched
@@ -44,7 +50,6 @@ from ipyseg.dataset.records import (  # noqa: F401  (INDEX_* and PLANES_NAME: th
     read_plane_counts,
     write_plane_counts,
 )
-from ipyseg.dataset.sources import items_from
 from ipyseg.dataset.starts import ItemStarts
 from ipyseg.dataset.store import ItemStore
 from ipyseg.dataset.workers import Autosaver, Prefetcher
@@ -142,13 +147,13 @@ class Annotator(widgets.VBox):
         gamma: float = 1.0,
         **params,
     ):
-        _check_arguments(out=out, carry_over=carry_over, max_display_pixels=max_display_pixels)
+        check_arguments(out=out, carry_over=carry_over, max_display_pixels=max_display_pixels)
         layout = {"channel_axis": channel_axis, "rgb": rgb}
-        display = _display_of(channels, channel_colors, display_range, gamma)
+        display = display_of(channels, channel_colors, display_range, gamma)
         out = Path(out).absolute()
-        self._items, known = _read_source(source, out, channel_axis)
+        self._items, known = read_source(source, out, channel_axis)
         starts = ItemStarts(self._items, labels, propose)  # checked before anything is opened
-        self.classes = _checked_classes(classes)
+        self.classes = checked_classes(classes)
         self.carry_over = bool(carry_over)
         self.out = out
         self.out.mkdir(parents=True, exist_ok=True)
@@ -304,12 +309,12 @@ class Annotator(widgets.VBox):
         Waits for a segmentation still running, so that the saved labels are final.
         """
         self._check_open()
-        self._set_status("done", _checked_advance(advance))
+        self._set_status("done", checked_advance(advance))
 
     def skip(self, *, advance: bool = True) -> None:
         """Mark the current item skipped (not to be annotated), then go to the next unfinished one."""
         self._check_open()
-        self._set_status("skipped", _checked_advance(advance))
+        self._set_status("skipped", checked_advance(advance))
 
     def labels(self, i: int) -> np.ndarray:
         """(H, W) labels of item ``i`` (0 background, k object k), read from disk if not loaded.
@@ -406,7 +411,7 @@ class Annotator(widgets.VBox):
                 raise
 
     def _check_index(self, i) -> int:
-        return _checked_index(i, len(self._items))
+        return checked_index(i, len(self._items))
 
     def _show(self, i: int, prepared=None) -> None:
         w = self.widget
@@ -585,88 +590,6 @@ def _restore(widget, state, rec, path) -> str | None:
         except (ValueError, TypeError) as err:
             return f"'{path}': {err}"
     return None
-
-
-def _display_of(channels, channel_colors, display_range, gamma) -> dict:
-    """The display-settings arguments as the annotator keeps them (lists made tuples)."""
-    return {
-        "channels": tuple(channels) if isinstance(channels, list) else channels,
-        "channel_colors": tuple(channel_colors) if isinstance(channel_colors, list) else channel_colors,
-        "display_range": display_range,
-        "gamma": gamma,
-    }
-
-
-def _read_source(source, out: Path, channel_axis):
-    """The items of ``source`` (the annotator's own files in ``out`` left out) and the plane counts known before."""
-    known = read_plane_counts(out)
-    items = _without_our_files(
-        items_from(source, image_ndim=None if channel_axis is None else 3, plane_counts=known), out
-    )
-    if not len(items):
-        raise ValueError(f"`source` holds no images ({items.description})")
-    return items, known
-
-
-def _checked_classes(classes) -> list[str]:
-    """The ``classes`` argument, checked (``None``: one category, ``"object"``)."""
-    if classes is None:
-        classes = ["object"]
-    if isinstance(classes, str) or not all(isinstance(c, str) and c for c in classes):
-        raise TypeError(f"`classes` must be a list of non-empty names (str); got {classes!r}")
-    if not classes or len(set(classes)) != len(classes):
-        raise ValueError(f"`classes` must be a non-empty list of distinct names; got {classes!r}")
-    return list(classes)
-
-
-def _checked_index(i, n: int) -> int:
-    if isinstance(i, bool) or not isinstance(i, (int, np.integer)):
-        raise TypeError(f"`index` must be an integer; got {type(i).__name__} {i!r}")
-    if not -n <= int(i) < n:
-        raise IndexError(f"`index` must be in [0, {n - 1}] (or negative from the end); got {i}")
-    return int(i) % n
-
-
-def _checked_advance(advance) -> bool:
-    if not isinstance(advance, (bool, np.bool_)):
-        raise TypeError(f"`advance` must be True or False; got {advance!r}")
-    return bool(advance)
-
-
-#: Files an annotator writes next to an item's sidecar (``<key>.<kind>.png``).
-_COMPANION_SUFFIXES = (".labels.png", ".seeds.png", ".prior.png")
-
-
-def _without_our_files(items, out: Path):
-    """``items`` without the annotator's own PNGs, when ``out`` lies in the source folder (or a
-    recursive glob reaches it): they are not photos to annotate.
-    """
-    if items.root is None:
-        return items
-    out = out.resolve()
-
-    def ours(f) -> bool:
-        p = Path(f)
-        if not p.name.endswith(_COMPANION_SUFFIXES):
-            return False
-        try:
-            return p.resolve().is_relative_to(out)
-        except OSError:
-            return False
-
-    keep = [i for i in range(len(items)) if not ours(items.path(i))]
-    return items if len(keep) == len(items) else items.subset(keep)
-
-
-def _check_arguments(*, out, carry_over, max_display_pixels) -> None:
-    """The Annotator's own arguments, checked before anything is read or created."""
-    if not isinstance(out, (str, os.PathLike)):
-        raise TypeError(f"`out` must be a folder path; got {type(out).__name__} {out!r}")
-    if Path(out).exists() and not Path(out).is_dir():
-        raise ValueError(f"`out` must be a folder (created if missing); got '{out}', which is a file")
-    if not isinstance(carry_over, (bool, np.bool_)):
-        raise TypeError(f"`carry_over` must be True or False; got {carry_over!r}")
-    check_max_display_pixels(max_display_pixels, allow_none=True)
 
 
 def _claim_folder(key: str, owner: Annotator) -> FolderLock:
