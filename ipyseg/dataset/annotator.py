@@ -36,10 +36,10 @@ from ipyseg.dataset.arguments import (
     display_of,
     read_source,
 )
+from ipyseg.dataset.claims import ItemClaims, ItemHeld
 from ipyseg.dataset.exports import check_label_suffix, save_label_files, write_coco_of
 from ipyseg.dataset.header import Header
 from ipyseg.dataset.loading import ItemLoader, Prefetched
-from ipyseg.dataset.lock import FolderLock
 from ipyseg.dataset.records import (  # noqa: F401  (INDEX_* and PLANES_NAME: the names they had here)
     INDEX_FORMAT,
     INDEX_NAME,
@@ -84,7 +84,9 @@ class Annotator(widgets.VBox):
         :func:`ipyseg.dataset.sources.items_from`).
     out : str or Path
         Folder for everything saved (created if missing). Opening a folder with earlier work
-        resumes it at the first item that is neither done nor skipped.
+        resumes it at the first item that is neither done nor skipped. Several annotators (other
+        processes, other machines on a shared file system) may open the same folder: each item
+        is claimed while one of them has it open, and the others pass over it.
     classes : list of str, optional
         Category names; ``None`` means one category, ``"object"``.
     method : str, optional
@@ -102,6 +104,8 @@ class Annotator(widgets.VBox):
         a dict gives its parameters, e.g. ``{"diameter": 30}``. Label files and proposals are
         prepared in the background with the next photos, and only ever used for an item with no
         saved work; ``carry_over`` applies to items neither gives objects.
+    user : str, optional
+        Who annotates (default: the OS user name), written into the claims the others see.
     max_display_pixels : int, optional
         As for ``SegmentWidget``.
     channel_axis, rgb : optional
@@ -138,6 +142,7 @@ class Annotator(widgets.VBox):
         carry_over: bool = False,
         labels=None,
         propose=None,
+        user: str | None = None,
         max_display_pixels: int | None = None,
         channel_axis: int | None = None,
         rgb: bool | None = None,
@@ -157,19 +162,21 @@ class Annotator(widgets.VBox):
         self.carry_over = bool(carry_over)
         self.out = out
         self.out.mkdir(parents=True, exist_ok=True)
-        self._take_folder()
+        _enter_folder(self._open_key(), self)
         try:
             if self._items.plane_counts != known:
                 write_plane_counts(self.out, self._items.plane_counts)
-            self._open(method, max_display_pixels, params, layout, display, starts)
+            self._open(method, max_display_pixels, params, layout, display, starts, user)
         except BaseException:
-            self._lock.release()
             for worker in (getattr(self, "_saver", None), getattr(self, "_prefetcher", None)):
                 if worker is not None:
                     worker.close()
+            if getattr(self, "_claims", None) is not None:
+                self._claims.close()
+            _leave_folder(self._open_key(), self)
             raise
 
-    def _open(self, method, max_display_pixels, params, layout, display, starts) -> None:
+    def _open(self, method, max_display_pixels, params, layout, display, starts, user) -> None:
         session.remove_stray_temporaries(self.out)
         self._nav = threading.RLock()
         self._current: int | None = None
@@ -177,13 +184,22 @@ class Annotator(widgets.VBox):
         self._saved_revision = -1
         self._restoring = False
         self._current_picture = None
-        self._store = ItemStore(self.out, self._items, self._records, lambda: self.classes, self._save_failed)
+        # several annotators on one folder: each item claimed while open (claims.py, leases.py)
+        self._claims = ItemClaims(self.out, user=user, saved=lambda key: self._saver.version(key)[1])
+        store = (self.out, self._items, self._records, lambda: self.classes, self._save_failed)
+        self._store = ItemStore(*store, claims=self._claims)
         self._saver = self._store.saver
         setup = (layout, display, max_display_pixels, method, params)
         self._loader = ItemLoader(self._items, self._store, *setup, warm=self._warm_item, starts=starts)
         self._prefetcher = self._loader.prefetcher
         self._reprepare = Later(REPREPARE_DELAY, weakref.WeakMethod(self._prefetch_around))
-        start, first = self._loader.first(self._records, MAX_UNREADABLE_AT_OPEN)
+        keys = self._items.keys
+        start, first = self._loader.first(
+            self._records,
+            MAX_UNREADABLE_AT_OPEN,
+            claim=lambda i: self._claims.take(keys[i]) is None,
+            unclaim=lambda i: self._claims.leave(keys[i]),
+        )
         self._prefetcher.put(start, first)
         kw = {} if max_display_pixels is None else {"max_display_pixels": max_display_pixels}
         self.widget = SegmentWidget(first.prepared, method=method, **kw, **params)
@@ -201,7 +217,7 @@ class Annotator(widgets.VBox):
         self._current_picture = first.prepared.picture  # the widget shows it already
         self._show(start, prepared=first)
         self._finalizer = weakref.finalize(
-            self, _close_quietly, self._saver, self._prefetcher, self._lock, self._reprepare
+            self, _close_quietly, self._saver, self._prefetcher, self._claims, self._reprepare
         )
         atexit.register(self._finalizer)
 
@@ -283,11 +299,15 @@ class Annotator(widgets.VBox):
         return self.index
 
     def _opened(self, i: int) -> bool:
-        """Go to item ``i``; ``False`` if its image is known, or now found, not to open."""
+        """Go to item ``i``; ``False`` if its image is known, or now found, not to open, or
+        another annotator holds it.
+        """
         if self._records[i].unreadable is not None:
             return False
         try:
             self.index = i
+        except ItemHeld:
+            return False
         except ValueError:
             if self._records[i].unreadable is None:
                 raise  # not a file that cannot be read
@@ -388,7 +408,7 @@ class Annotator(widgets.VBox):
             self._reprepare.cancel()
             self._saver.close()
             self._prefetcher.close()
-            self._lock.release()
+            self._claims.close()  # after the last save: the next annotator reads it
             _leave_folder(self._open_key(), self)
             atexit.unregister(self._finalizer)
             self.widget.close()
@@ -415,7 +435,12 @@ class Annotator(widgets.VBox):
 
     def _show(self, i: int, prepared=None) -> None:
         w = self.widget
+        key = self._items.keys[i]
         with self._nav:
+            previous = self._current
+            holder = self._claims.take(key)
+            if holder is not None:
+                raise ItemHeld(i, self._items.name(i), holder)
             if self._current is not None and self._current != i:
                 # a segmentation still running gives the labels to save (exports read them); one
                 # slower than LEAVE_WAIT is saved as not current and redone when the item is opened
@@ -425,10 +450,14 @@ class Annotator(widgets.VBox):
             try:
                 item = self._loader.fetch(i, self._records, prepared)
             except ValueError:
+                if previous != i:
+                    self._claims.leave(key)
                 self._update_header()  # names the item passed over
                 raise
             state = self._loader.newest_state(i, item)
             rec = self._records[i]
+            if isinstance(state, SessionState) and state.status in session.STATUSES:
+                rec.status = state.status  # another annotator may have saved it since the folder was opened
             self._restoring = True
             try:
                 self._current = i
@@ -446,6 +475,8 @@ class Annotator(widgets.VBox):
                 self._start_new(i, item)
             self.set_trait("index", i)
             self._update_header()
+            if previous is not None and previous != i:
+                self._claims.leave(self._items.keys[previous])  # once its last save is written
         self._prefetch_around()
 
     def _start_new(self, i: int, item: Prefetched) -> None:
@@ -569,9 +600,6 @@ class Annotator(widgets.VBox):
     def _open_key(self) -> str:
         return str(self.out.resolve())  # x/../out and a symlink name the same folder
 
-    def _take_folder(self) -> None:
-        self._lock = _claim_folder(self._open_key(), self)
-
 
 def prepare_for(annotator: Annotator, i: int, display: dict | None = None) -> PreparedImage:
     """Item ``i``'s photo made ready for the annotator's widget (any thread)."""
@@ -592,14 +620,15 @@ def _restore(widget, state, rec, path) -> str | None:
     return None
 
 
-def _claim_folder(key: str, owner: Annotator) -> FolderLock:
-    """Lock ``owner.out`` (``key``: its resolved path), closing this process's annotator of it first."""
+def _enter_folder(key: str, owner: Annotator) -> None:
+    """Make ``owner`` this process's annotator of its folder (``key``: its resolved path), closing
+    the one it had first (the same folder re-opened in this process: a re-run cell). Other
+    processes share the folder item by item (claims.py).
+    """
     old = _OPEN.get(key)
     if old is not None and old() is not None:
-        old().close()  # the same folder re-opened in this process (a re-run cell)
-    lock = FolderLock(owner.out).acquire()
+        old().close()
     _OPEN[key] = weakref.ref(owner)
-    return lock
 
 
 def _leave_folder(key: str, owner: Annotator) -> None:
@@ -607,10 +636,10 @@ def _leave_folder(key: str, owner: Annotator) -> None:
         del _OPEN[key]
 
 
-def _close_quietly(saver, prefetcher, lock, later) -> None:
+def _close_quietly(saver, prefetcher, claims, later) -> None:
     try:
         later.cancel()
         saver.close(10)
         prefetcher.close()
     finally:
-        lock.release()
+        claims.close()

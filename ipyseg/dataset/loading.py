@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 
 from ipyseg import segmenters
-from ipyseg.dataset.records import ItemRecords
+from ipyseg.dataset.records import UNFINISHED, ItemRecords
 from ipyseg.dataset.starts import ItemStarts, Start
 from ipyseg.dataset.store import ItemStore
 from ipyseg.dataset.workers import Prefetcher
@@ -31,6 +31,7 @@ class Prefetched:
     note: str = ""  # why the annotator's display settings could not be used for this item
     saver_version: tuple = (0, True)  # the autosaver's version of the item when its file was read
     start: Start | None = None  # objects a new item starts from (a label file, proposals), see starts.py
+    file_version: int | None = None  # mtime_ns of the item's sidecar when it was read
 
 
 class ItemLoader:
@@ -95,6 +96,7 @@ class ItemLoader:
         """
         version, display = self.display_version, dict(self.display)
         saver_version = self.store.saver.version(self.items.keys[i])  # before the file is read
+        file_version = self.store.file_version(i)
         note = ""
         try:
             prepared = self.photo(i, {**self.layout, **display})
@@ -108,21 +110,36 @@ class ItemLoader:
             note = f"shown with its own display settings: {err}"
         state = self.store.saved_state(i, prepared)
         start = self.starts.make(i, prepared.picture.data) if state is None else None
-        return Prefetched(prepared, state, version, note, saver_version, start)
+        return Prefetched(prepared, state, version, note, saver_version, start, file_version)
 
-    def first(self, records: ItemRecords, tries: int) -> tuple[int, Prefetched]:
+    def first(self, records: ItemRecords, tries: int, claim=None, unclaim=None) -> tuple[int, Prefetched]:
         """The item to open first, prepared: the first unfinished one, passing over up to ``tries``
         unreadable ones (marked in ``records``); else the first one's error is raised.
+
+        With several annotators on one folder, ``claim(i)`` claims item ``i`` (``False``: another
+        annotator holds it, it is passed over) and ``unclaim(i)`` gives back one that cannot be
+        opened. If every item is held by others, the first one is opened anyway (read-only is not
+        a mode of the Annotator), and claiming it again raises when it is shown.
         """
+        n = len(self.items)
         start = records.first_open()
-        for attempt in range(min(len(self.items), tries)):
+        if claim is not None:
+            order = [(start + d) % n for d in range(n)]
+            unfinished = [i for i in order if records[i].status in UNFINISHED]
+            start = next((i for i in dict.fromkeys(unfinished + order) if claim(i)), start)
+        for attempt in range(min(n, tries)):
             try:
                 return start, self.prepare(start, strict=True)  # bad display settings raise here
             except (ValueError, TypeError, OSError) as err:
                 if attempt == 0:
                     first_error = err
                 records[start].unreadable = str(err)
-                start = (start + 1) % len(self.items)
+                if unclaim is not None:
+                    unclaim(start)
+                for _ in range(n):  # the next one this annotator can claim
+                    start = (start + 1) % n
+                    if claim is None or claim(start):
+                        break
         raise first_error
 
     def want_around(self, i: int, unfinished: int | None) -> None:
@@ -155,7 +172,7 @@ class ItemLoader:
 
     def newest_state(self, i: int, item: Prefetched):
         """The state to open item ``i`` with: a pending save's, the prefetch's, or the files' now."""
-        return self.store.newest_state(i, item.prepared, item.state, item.saver_version)
+        return self.store.newest_state(i, item.prepared, item.state, item.saver_version, item.file_version)
 
     def method_of(self, item: Prefetched) -> tuple[str, dict] | None:
         """The method and params the item will be segmented with (its saved ones, or the defaults)."""

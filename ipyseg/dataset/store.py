@@ -35,14 +35,23 @@ class ItemStore:
         Returns the category names written into the index.
     on_error : callable
         ``on_error(key, exception)`` when a write fails (autosave thread).
+    claims : ItemClaims, optional
+        The annotator's claims: a write goes to the item's files only while the item is still
+        claimed (else to a conflict file beside them, and ``on_error`` says so), and a left
+        item is released once its last save is written.
     """
 
-    def __init__(self, out: Path, items, records: ItemRecords, classes: Callable[[], list], on_error: Callable):
+    def __init__(
+        self, out: Path, items, records: ItemRecords, classes: Callable[[], list], on_error: Callable, claims=None
+    ):
         self.out = Path(out)
         self.items = items
         self.records = records
         self._classes = classes
-        self.saver = Autosaver(self._write, on_error=on_error)
+        self._on_error = on_error
+        self.claims = claims
+        written = None if claims is None else claims.written
+        self.saver = Autosaver(self._write, on_error=on_error, on_written=written)
 
     def saved_state(self, i: int, prepared: PreparedImage):
         """Item ``i``'s state from its files (checked against the photo), ``None`` or the SessionError."""
@@ -58,15 +67,24 @@ class ItemStore:
             return err
         return state
 
-    def newest_state(self, i: int, prepared: PreparedImage, state, saver_version: tuple):
+    def file_version(self, i: int) -> int | None:
+        """``mtime_ns`` of item ``i``'s sidecar (``None``: no file): another annotator's save changes it."""
+        try:
+            return self.records.json_path(i).stat().st_mtime_ns
+        except OSError:
+            return None
+
+    def newest_state(self, i: int, prepared: PreparedImage, state, saver_version: tuple, file_version=None):
         """The state to open item ``i`` with: a pending save's, else ``state`` (read by the prefetch
-        when the autosaver's version was ``saver_version``) or the files as they are now.
+        when the autosaver's version was ``saver_version`` and the sidecar's ``file_version``) or the
+        files as they are now (saved since, by this annotator or another).
         """
         key = self.items.keys[i]
         latest = self.saver.latest(key)
         if latest is not None:
             return latest
-        if not saver_version[1] or saver_version != self.saver.version(key):
+        stale = not saver_version[1] or saver_version != self.saver.version(key)
+        if stale or file_version != self.file_version(i):
             return self.saved_state(i, prepared)  # saved since (or being saved when) it was read
         return state
 
@@ -110,6 +128,16 @@ class ItemStore:
     def _write(self, key: str, state: SessionState) -> None:
         """Autosave thread: write an item's files, then tell the index."""
         path = self.out / (key + ".json")
+        if self.claims is not None and not self.claims.owns(key):
+            # another annotator took the item over (this one was silent for longer than the
+            # claims' ttl): never over their work; this work is kept beside it
+            stamp = session.now_iso().replace(":", "").replace("-", "")[:15]
+            aside = self.out / f"{key}.conflict-{self.claims.user}-{stamp}.json"
+            session.save(state, aside)
+            self._on_error(
+                key, RuntimeError(f"the item was taken over by another annotator; this work is in '{aside}'")
+            )
+            return
         session.save(state, path)
         self.records.saved(key, state.status, path.stat().st_mtime_ns, len(_ids(state.labels)), self._classes())
 

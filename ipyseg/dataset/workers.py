@@ -25,6 +25,8 @@ class Autosaver:
     on_error : callable, optional
         ``on_error(key, exception)`` when a write fails. The snapshot is kept and written again
         (after 0.5 s, doubling up to :attr:`MAX_BACKOFF`) unless a newer one replaced it.
+    on_written : callable, optional
+        ``on_written(key)`` after a snapshot of ``key`` was written (saver thread).
 
     Notes
     -----
@@ -38,8 +40,16 @@ class Autosaver:
 
     MAX_BACKOFF = 5.0
 
-    def __init__(self, write: Callable, delay: float = 0.3, on_error: Callable | None = None, keep: int = 4):
+    def __init__(
+        self,
+        write: Callable,
+        delay: float = 0.3,
+        on_error: Callable | None = None,
+        keep: int = 4,
+        on_written: Callable | None = None,
+    ):
         self._write = write
+        self._on_written = on_written or (lambda key: None)
         self._delay = float(delay)
         self._on_error = on_error or (lambda key, err: None)
         self._cond = threading.Condition()
@@ -213,6 +223,7 @@ class Autosaver:
                         with self._cond:
                             self._failing.discard(key)
                             self._written[key] = max(self._written.get(key, 0), seq)
+                        self._on_written(key)
                     except Exception as err:  # a failing write must not stop autosaving, nor lose the snapshot
                         self.errors += 1
                         failed = True
