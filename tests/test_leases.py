@@ -187,3 +187,19 @@ def test_processes_racing_with_kill_9_never_edit_one_item_at_once(tmp_path):
     assert len(by_key) == 6 and len({tok for _, _, tok in edits}) > 20
     for f in (out / LEASE_DIR).glob("*.lease"):
         json.loads(f.read_text())  # every lease left by a kill is whole
+
+
+def test_stray_temporaries_of_live_writers_are_kept(tmp_path):
+    from ipyseg._util.files import TMP_MARK, remove_stray_temporaries, temp_tag
+
+    p = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = int(p.stdout)
+    live = tmp_path / f".a.json{TMP_MARK}{temp_tag()}-1"  # this process: another annotator writing now
+    gone = tmp_path / f".b.json{TMP_MARK}{temp_tag().rsplit('-', 1)[0]}-{dead}-1"  # killed mid-write
+    other = tmp_path / f".c.json{TMP_MARK}0badc0de-{os.getpid()}-1"  # another host's writer
+    old = tmp_path / f".d.json{TMP_MARK}0badc0de-1-1"
+    for f in (live, gone, other, old):
+        f.write_text("x")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    assert remove_stray_temporaries(tmp_path) == 2
+    assert live.exists() and other.exists() and not gone.exists() and not old.exists()

@@ -50,10 +50,10 @@ from ipyseg.dataset.records import (  # noqa: F401  (INDEX_* and PLANES_NAME: th
     read_plane_counts,
     write_plane_counts,
 )
-from ipyseg.dataset.starts import ItemStarts
+from ipyseg.dataset.starts import ItemStarts, start_new_item
 from ipyseg.dataset.store import ItemStore
 from ipyseg.dataset.workers import Autosaver, Prefetcher
-from ipyseg.session import SessionError, SessionState
+from ipyseg.session import SessionState
 from ipyseg.ui import shortcuts
 from ipyseg.widget.prepare import PreparedImage
 from ipyseg.widget.widget import SegmentWidget
@@ -162,18 +162,16 @@ class Annotator(widgets.VBox):
         self.carry_over = bool(carry_over)
         self.out = out
         self.out.mkdir(parents=True, exist_ok=True)
-        _enter_folder(self._open_key(), self)
+        _enter_folder(_open_key(self.out), self)
         try:
             if self._items.plane_counts != known:
                 write_plane_counts(self.out, self._items.plane_counts)
             self._open(method, max_display_pixels, params, layout, display, starts, user)
         except BaseException:
-            for worker in (getattr(self, "_saver", None), getattr(self, "_prefetcher", None)):
-                if worker is not None:
-                    worker.close()
-            if getattr(self, "_claims", None) is not None:
-                self._claims.close()
-            _leave_folder(self._open_key(), self)
+            for part in ("_saver", "_prefetcher", "_claims"):  # the claims after the last save
+                if getattr(self, part, None) is not None:
+                    getattr(self, part).close()
+            _leave_folder(_open_key(self.out), self)
             raise
 
     def _open(self, method, max_display_pixels, params, layout, display, starts, user) -> None:
@@ -184,22 +182,17 @@ class Annotator(widgets.VBox):
         self._saved_revision = -1
         self._restoring = False
         self._current_picture = None
-        # several annotators on one folder: each item claimed while open (claims.py, leases.py)
         self._claims = ItemClaims(self.out, user=user, saved=lambda key: self._saver.version(key)[1])
-        store = (self.out, self._items, self._records, lambda: self.classes, self._save_failed)
-        self._store = ItemStore(*store, claims=self._claims)
+        self._store = ItemStore(
+            self.out, self._items, self._records, lambda: self.classes, self._save_failed, self._claims
+        )
         self._saver = self._store.saver
         setup = (layout, display, max_display_pixels, method, params)
         self._loader = ItemLoader(self._items, self._store, *setup, warm=self._warm_item, starts=starts)
         self._prefetcher = self._loader.prefetcher
         self._reprepare = Later(REPREPARE_DELAY, weakref.WeakMethod(self._prefetch_around))
-        keys = self._items.keys
-        start, first = self._loader.first(
-            self._records,
-            MAX_UNREADABLE_AT_OPEN,
-            claim=lambda i: self._claims.take(keys[i]) is None,
-            unclaim=lambda i: self._claims.leave(keys[i]),
-        )
+        claim, unclaim = self._claims.by_index(self._items.keys)
+        start, first = self._loader.first(self._records, MAX_UNREADABLE_AT_OPEN, claim, unclaim)
         self._prefetcher.put(start, first)
         kw = {} if max_display_pixels is None else {"max_display_pixels": max_display_pixels}
         self.widget = SegmentWidget(first.prepared, method=method, **kw, **params)
@@ -409,7 +402,7 @@ class Annotator(widgets.VBox):
             self._saver.close()
             self._prefetcher.close()
             self._claims.close()  # after the last save: the next annotator reads it
-            _leave_folder(self._open_key(), self)
+            _leave_folder(_open_key(self.out), self)
             atexit.unregister(self._finalizer)
             self.widget.close()
             super().close()
@@ -456,8 +449,6 @@ class Annotator(widgets.VBox):
                 raise
             state = self._loader.newest_state(i, item)
             rec = self._records[i]
-            if isinstance(state, SessionState) and state.status in session.STATUSES:
-                rec.status = state.status  # another annotator may have saved it since the folder was opened
             self._restoring = True
             try:
                 self._current = i
@@ -484,25 +475,8 @@ class Annotator(widgets.VBox):
         start = item.start
         if start is None and self._loader.starts.active:  # prefetched before the item's work was removed
             start = self._loader.starts.make(i, self.widget.data)
-        if start is not None:
-            self._records[i].note = "; ".join(n for n in (self._records[i].note, start.note) if n)
-            if start.labels is not None and start.labels.shape == self.widget.labels.shape:
-                self.widget.load_labels(start.labels)
-                return
-        if self.carry_over and i > 0:
-            self._carry_over(i)
-
-    def _carry_over(self, i: int) -> None:
-        """Start item ``i`` (new) from the previous item's labels and their classes."""
-        w = self.widget
-        try:
-            prior, classes = self._labels_and_classes(i - 1)
-        except SessionError as err:  # the previous item's files are damaged: nothing to carry
-            self._records[i].note = f"labels not carried over: {err}"
-            return
-        if prior.shape == w.image.shape[:2] and prior.any():
-            w.load_mask(prior)
-            w.object_classes = {k: c for k, c in classes.items() if (prior == k).any()}
+        previous = (lambda: self._labels_and_classes(i - 1)) if self.carry_over and i > 0 else None
+        start_new_item(self.widget, self._records[i], start, previous)
 
     def _prefetch_around(self) -> None:
         """Prefetch the next item, the next unfinished one and the previous one (in that order)."""
@@ -596,10 +570,6 @@ class Annotator(widgets.VBox):
     def _update_header(self) -> None:
         self._header.update(self._current, self._records, self._items.name)
 
-    # ------------------------------------------------------------------ the folder
-    def _open_key(self) -> str:
-        return str(self.out.resolve())  # x/../out and a symlink name the same folder
-
 
 def prepare_for(annotator: Annotator, i: int, display: dict | None = None) -> PreparedImage:
     """Item ``i``'s photo made ready for the annotator's widget (any thread)."""
@@ -611,6 +581,8 @@ def _restore(widget, state, rec, path) -> str | None:
     if isinstance(state, Exception):
         return str(state)
     if state is not None:
+        if state.status in session.STATUSES:
+            rec.status = state.status  # another annotator may have saved it since the folder was opened
         if state.created:
             rec.created = state.created
         try:
@@ -618,6 +590,10 @@ def _restore(widget, state, rec, path) -> str | None:
         except (ValueError, TypeError) as err:
             return f"'{path}': {err}"
     return None
+
+
+def _open_key(out: Path) -> str:
+    return str(out.resolve())  # x/../out and a symlink name the same folder
 
 
 def _enter_folder(key: str, owner: Annotator) -> None:

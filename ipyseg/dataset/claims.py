@@ -53,10 +53,10 @@ class ItemClaims:
 
     def take(self, key: str) -> Holder | None:
         """Claim item ``key``: ``None`` when this annotator holds it now, else who holds it."""
-        with self._lock:
+        with self._lock:  # one lock with written(): a release must not pass a re-take
             self._leaving.discard(key)
-        if self.leases.claim(key):
-            return None
+            if self.leases.claim(key):
+                return None
         return self.leases.held_by_others(key) or Holder("another annotator", "?", None, "just now")
 
     def leave(self, key: str) -> None:
@@ -65,15 +65,18 @@ class ItemClaims:
             if not self._saved(key):
                 self._leaving.add(key)
                 return
-        self.leases.release(key)
+            self.leases.release(key)
 
     def written(self, key: str) -> None:
         """A save of ``key`` reached the disk (autosave thread): release it if it was left."""
         with self._lock:
-            if key not in self._leaving or not self._saved(key):
-                return
-            self._leaving.discard(key)
-        self.leases.release(key)
+            if key in self._leaving and self._saved(key):
+                self._leaving.discard(key)
+                self.leases.release(key)
+
+    def by_index(self, keys: list) -> tuple:
+        """``(claim(i) -> bool, unclaim(i))`` for items numbered as in ``keys`` (opening a folder)."""
+        return (lambda i: self.take(keys[i]) is None), (lambda i: self.leave(keys[i]))
 
     def owns(self, key: str) -> bool:
         """Whether this annotator still holds ``key`` (checked before each write)."""

@@ -44,7 +44,7 @@ import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ipyseg._util.files import TMP_MARK
+from ipyseg._util.files import TMP_MARK, temp_tag
 from ipyseg.dataset.lock import process_alive, process_start
 from ipyseg.session import now_iso
 
@@ -267,7 +267,7 @@ class ItemLeases:
 
     def _aside(self, key: str, why: str) -> Path:
         name = urllib.parse.quote(key, safe="")
-        return self.folder / f"{name}{TMP_MARK}{why}-{self._pid}-{next(_counter)}"
+        return self.folder / f"{name}{TMP_MARK}{why}-{temp_tag()}-{next(_counter)}"
 
     def _link_new(self, key: str, raw: bytes) -> bool:
         """Create the lease of ``key`` with ``raw`` if none exists (write aside, then link)."""

@@ -9,7 +9,7 @@ import socket
 import time
 from pathlib import Path
 
-from ipyseg._util.files import TMP_MARK
+from ipyseg._util.files import TMP_MARK, temp_tag
 from ipyseg.session import now_iso
 
 _counter = itertools.count()
@@ -148,7 +148,7 @@ class FolderLock:
 
     def _take_over(self, judged: bytes) -> None:
         """Remove the lock file if it still is ``judged`` (the content found stale)."""
-        aside = self.path.with_name(f"{self.NAME}{TMP_MARK}stale-{os.getpid()}-{next(_counter)}")
+        aside = self.path.with_name(f"{self.NAME}{TMP_MARK}stale-{temp_tag()}-{next(_counter)}")
         with _TakeoverGuard(self.path.parent):
             try:
                 os.rename(self.path, aside)

@@ -18,6 +18,7 @@ import numpy as np
 from ipyseg._validation import as_instance_labels
 from ipyseg.dataset.exports import label_file_names
 from ipyseg.segmentation.propose import check_propose_params, propose
+from ipyseg.session import SessionError
 
 #: Label files looked for, per item: the names ``Annotator.export_labels`` writes (item name,
 #: its suffix replaced), then cellpose's and common tools' names.
@@ -93,6 +94,30 @@ class ItemStarts:
         except (ValueError, TypeError) as err:
             return Start(None, f"no proposals: {err}")
         return Start(labels, f"{int(labels.max())} objects proposed")
+
+
+def start_new_item(widget, record, start: Start | None, previous=None) -> None:
+    """Give a new item (no saved work) its starting objects in ``widget``.
+
+    ``start``'s objects (a label file, proposals; its note goes to ``record``), else, with
+    ``previous`` (``carry_over``: returns the previous item's labels and classes), those labels
+    as a loaded mask that strokes refine.
+    """
+    if start is not None:
+        record.note = "; ".join(n for n in (record.note, start.note) if n)
+        if start.labels is not None and start.labels.shape == widget.labels.shape:
+            widget.load_labels(start.labels)
+            return
+    if previous is None:
+        return
+    try:
+        prior, classes = previous()
+    except SessionError as err:  # the previous item's files are damaged: nothing to carry
+        record.note = f"labels not carried over: {err}"
+        return
+    if prior.shape == widget.labels.shape and prior.any():
+        widget.load_mask(prior)
+        widget.object_classes = {k: c for k, c in classes.items() if (prior == k).any()}
 
 
 def _read_labels(path: Path, shape: tuple) -> np.ndarray:

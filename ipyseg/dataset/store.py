@@ -50,6 +50,7 @@ class ItemStore:
         self._classes = classes
         self._on_error = on_error
         self.claims = claims
+        self._written_at: dict = {}  # key -> mtime_ns of its sidecar as this annotator last wrote it
         written = None if claims is None else claims.written
         self.saver = Autosaver(self._write, on_error=on_error, on_written=written)
 
@@ -75,18 +76,20 @@ class ItemStore:
             return None
 
     def newest_state(self, i: int, prepared: PreparedImage, state, saver_version: tuple, file_version=None):
-        """The state to open item ``i`` with: a pending save's, else ``state`` (read by the prefetch
-        when the autosaver's version was ``saver_version`` and the sidecar's ``file_version``) or the
-        files as they are now (saved since, by this annotator or another).
+        """The state to open item ``i`` with: this annotator's newest snapshot while it is not yet
+        written (or written and nobody wrote the files since), else ``state`` (read by the prefetch
+        when the autosaver's version was ``saver_version`` and the sidecar's ``file_version``) if
+        nothing was saved since, else the files as they are now (saved by this annotator or another).
         """
         key = self.items.keys[i]
         latest = self.saver.latest(key)
-        if latest is not None:
+        version = self.saver.version(key)
+        now = self.file_version(i)
+        if latest is not None and (not version[1] or now == self._written_at.get(key)):
             return latest
-        stale = not saver_version[1] or saver_version != self.saver.version(key)
-        if stale or file_version != self.file_version(i):
-            return self.saved_state(i, prepared)  # saved since (or being saved when) it was read
-        return state
+        if saver_version[1] and saver_version == version and file_version == now:
+            return state
+        return self.saved_state(i, prepared)
 
     def state_of(self, i: int, live: Callable[[], SessionState] | None = None) -> SessionState | None:
         """Item ``i``'s newest state: ``live()`` (the widget's, when it holds the item), a pending save's, or the files'."""
@@ -139,7 +142,9 @@ class ItemStore:
             )
             return
         session.save(state, path)
-        self.records.saved(key, state.status, path.stat().st_mtime_ns, len(_ids(state.labels)), self._classes())
+        mtime = path.stat().st_mtime_ns
+        self._written_at[key] = mtime
+        self.records.saved(key, state.status, mtime, len(_ids(state.labels)), self._classes())
 
 
 def _ids(labels: np.ndarray) -> list[int]:

@@ -1,0 +1,113 @@
+"""Several annotator processes on one folder, killed with kill -9 at random (issue 19): no item is
+edited by two holders at once, no edit older than a second before a kill is lost, every file loads."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ipyseg import session
+
+REPO = Path(__file__).resolve().parents[1]
+N_ITEMS = 8
+
+WORKER = r"""
+import json, os, random, sys, time
+sys.path.insert(0, {repo!r})
+import ipyseg
+photos, out, journal, seed = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+rng = random.Random(seed)
+a = ipyseg.Annotator(photos, out=out, user=f"w{{seed}}", method="watershed")
+log = open(journal, "a", buffering=1)
+n = 0
+while True:
+    r = rng.random()
+    key = a.item_keys[a.index]
+    if r < 0.6:  # an edit: a dot no other edit makes (worker, number) -> its own pixel
+        n += 1
+        x, y = 4 + 6 * (seed % 16), 4 + 2 * (n % 60)
+        a.widget.click(x, y, label=ipyseg.FOREGROUND)
+        log.write(json.dumps({{"key": key, "x": x, "y": y, "t": time.time(), "token": a._claims.leases._held[key].token}}) + "\n")
+    elif r < 0.7:
+        a.mark_done()
+    elif r < 0.75:
+        a.skip()
+    elif r < 0.9:
+        a.next()
+    else:
+        a.previous()
+    time.sleep(rng.uniform(0, 0.05))
+"""
+
+
+def test_annotator_processes_with_kill_9(tmp_path):
+    photos, out, logs = tmp_path / "photos", tmp_path / "out", tmp_path / "logs"
+    for d in (photos, logs):
+        d.mkdir()
+    rng = np.random.default_rng(7)
+    for i in range(N_ITEMS):
+        Image.fromarray(rng.integers(0, 255, (130, 110, 3), dtype=np.uint8)).save(photos / f"p{i}.png")
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER.format(repo=str(REPO)))
+    procs, killed_at, seed, errs = {}, {}, 0, []
+
+    def start():
+        nonlocal seed
+        seed += 1
+        errs.append(open(logs / f"{seed}.err", "w"))
+        procs[seed] = subprocess.Popen(
+            [sys.executable, str(script), str(photos), str(out), str(logs / f"{seed}.log"), str(seed)], stderr=errs[-1]
+        )
+
+    for _ in range(4):
+        start()
+    time.sleep(4)  # let them open
+    deadline = time.monotonic() + 16
+    while time.monotonic() < deadline:
+        time.sleep(float(rng.uniform(0.8, 2.0)))
+        victim = int(rng.choice(list(procs)))
+        p = procs.pop(victim)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        killed_at[victim] = time.time()
+        start()
+    for victim, p in procs.items():
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        killed_at[victim] = time.time()
+    for f in errs:
+        f.close()
+    crashed = [f.read_text() for f in logs.glob("*.err") if "Traceback" in f.read_text()]
+    assert crashed == [], crashed[0][-3000:]
+    edits = []
+    for f in logs.glob("*.log"):
+        worker = int(f.stem)
+        for line in f.read_text().splitlines():
+            try:
+                edits.append({**json.loads(line), "worker": worker})
+            except ValueError:
+                pass  # the line the kill cut
+    assert len(edits) > 100 and len(killed_at) >= 12
+    # no two holders edit one item in turn: each claim's (token's) edits form one run
+    by_key = {}
+    for e in sorted(edits, key=lambda e: e["t"]):
+        by_key.setdefault(e["key"], []).append(e["token"])
+    for key, tokens in by_key.items():
+        runs = [tok for i, tok in enumerate(tokens) if i == 0 or tok != tokens[i - 1]]
+        assert len(runs) == len(set(runs)), f"{key}: two holders edited it in turn"
+    # every file loads, and every edit made more than a second before its worker's kill is there
+    saved = {}
+    for key in by_key:
+        saved[key] = session.load(out / f"{key}.json").seeds
+    for f in out.glob("*.json"):
+        if f.name != "index.json":
+            session.load(f)
+    lost = [e for e in edits if e["t"] < killed_at[e["worker"]] - 1.0 and saved[e["key"]][e["y"], e["x"]] == 0]
+    assert lost == [], f"{len(lost)} of {len(edits)} edits lost, e.g. {lost[:3]}"
