@@ -1,4 +1,4 @@
-"""Sessions on disk: round trips, atomic writes under SIGKILL, corrupt files, the folder lock."""
+"""Sessions on disk: round trips, atomic writes under SIGKILL, corrupt files (the claims of a shared folder: test_leases.py)."""
 
 import json
 import os
@@ -16,7 +16,6 @@ from PIL import Image
 
 import ipyseg
 from ipyseg import session
-from ipyseg.dataset.lock import FolderLock
 from ipyseg.session import SessionError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -230,120 +229,3 @@ def test_kill_during_write_leaves_old_or_new_complete_files(tmp_path):
     assert kills_in_pause >= 1  # some kills hit a writer holding a written, not yet renamed file
     assert session.remove_stray_temporaries(tmp_path) >= 0
     assert not any(".ipyseg-tmp-" in p.name for p in tmp_path.iterdir())
-
-
-def test_folder_lock(tmp_path):
-    lock = FolderLock(tmp_path).acquire()
-    info = json.loads((tmp_path / FolderLock.NAME).read_text())
-    assert info["pid"] == os.getpid()
-    with pytest.raises(RuntimeError, match="in use by another annotator"):
-        FolderLock(tmp_path).acquire()
-    lock.release()
-    assert not (tmp_path / FolderLock.NAME).exists()
-    # a stale lock (its process is gone) is taken over
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    import socket
-
-    stale = {"pid": int(dead.stdout), "host": socket.gethostname(), "start": None, "since": "then"}
-    (tmp_path / FolderLock.NAME).write_text(json.dumps(stale))
-    lock = FolderLock(tmp_path).acquire()
-    assert json.loads((tmp_path / FolderLock.NAME).read_text())["pid"] == os.getpid()
-    lock.release()
-    # another host's lock is never taken over
-    (tmp_path / FolderLock.NAME).write_text(json.dumps({**stale, "host": "elsewhere"}))
-    with pytest.raises(RuntimeError, match="elsewhere"):
-        FolderLock(tmp_path).acquire()
-
-
-def _dead_lock(folder):
-    import socket
-
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    info = {"pid": int(dead.stdout), "host": socket.gethostname(), "start": None, "since": "then"}
-    (folder / FolderLock.NAME).write_text(json.dumps(info))
-    return info
-
-
-def test_folder_lock_stale_takeover_has_one_winner(tmp_path, monkeypatch):
-    # A judges the dead holder's lock stale; before A removes it, B takes it over (forced interleaving)
-    _dead_lock(tmp_path)
-    a, b = FolderLock(tmp_path), FolderLock(tmp_path)
-    real = FolderLock.is_stale
-
-    def a_is_stale(self, info):
-        stale = real(self, info)
-        if self is a and not b.held:
-            b.acquire()
-        return stale
-
-    monkeypatch.setattr(FolderLock, "is_stale", a_is_stale)
-    with pytest.raises(RuntimeError, match="in use by another annotator in this process"):
-        a.acquire()
-    assert b.held and not a.held
-    assert json.loads((tmp_path / FolderLock.NAME).read_text())["pid"] == os.getpid()
-    assert [p.name for p in tmp_path.iterdir()] == [FolderLock.NAME]  # nothing left aside
-    b.release()
-    assert not (tmp_path / FolderLock.NAME).exists()
-
-
-def test_folder_lock_fresh_lock_renamed_aside_is_put_back(tmp_path, monkeypatch):
-    # B's fresh lock replaces the stale one between A's judgement and A's rename: A puts it back
-    _dead_lock(tmp_path)
-    a, b = FolderLock(tmp_path), FolderLock(tmp_path)
-    real_rename = os.rename
-
-    def rename(src, dst):
-        if not b.held:
-            (tmp_path / FolderLock.NAME).unlink()
-            b.acquire()
-        return real_rename(src, dst)
-
-    monkeypatch.setattr(session.os, "rename", rename)
-    with pytest.raises(RuntimeError, match="in use by another annotator"):
-        a.acquire()
-    assert b.held and not a.held
-    assert json.loads((tmp_path / FolderLock.NAME).read_text())["pid"] == os.getpid()
-    assert [p.name for p in tmp_path.iterdir()] == [FolderLock.NAME]
-
-
-def test_folder_lock_race_between_processes(tmp_path):
-    # several processes take over the same stale lock at once: exactly one holds it
-    _dead_lock(tmp_path)
-    code = (
-        "import sys, time; from ipyseg.dataset.lock import FolderLock\n"
-        "time.sleep(max(0.0, float(sys.argv[2]) - time.time()))\n"
-        "try:\n    FolderLock(sys.argv[1]).acquire(); print('won'); time.sleep(2)\n"
-        "except RuntimeError as e:\n    print('refused', e)\n"
-    )
-    env = {**os.environ, "PYTHONPATH": str(Path(session.__file__).parents[1])}
-    start = str(time.time() + 1.5)
-    procs = [
-        subprocess.Popen([sys.executable, "-c", code, str(tmp_path), start], stdout=subprocess.PIPE, text=True, env=env)
-        for _ in range(4)
-    ]
-    outs = [p.communicate(timeout=60)[0] for p in procs]
-    assert sum(o.startswith("won") for o in outs) == 1, outs
-    assert all(o.startswith(("won", "refused")) for o in outs), outs
-
-
-def test_folder_lock_messages(tmp_path):
-    (tmp_path / FolderLock.NAME).write_text("")  # fresh and empty: its writer may be writing it
-    with pytest.raises(RuntimeError, match="a lock file that cannot be read") as err:
-        FolderLock(tmp_path).acquire()
-    assert "None" not in str(err.value)
-    (tmp_path / FolderLock.NAME).write_text("[1, 2")
-    with pytest.raises(RuntimeError, match="a lock file that cannot be read"):
-        FolderLock(tmp_path).acquire()
-    old = time.time() - 60  # an old corrupt lock: its writer died, taken over
-    os.utime(tmp_path / FolderLock.NAME, (old, old))
-    lock = FolderLock(tmp_path).acquire()
-    # the same folder spelled differently in this process is named as such
-    (tmp_path / "x").mkdir()
-    (tmp_path / "link").symlink_to(tmp_path, target_is_directory=True)
-    for alias in (tmp_path / "x" / "..", tmp_path / "link"):
-        with pytest.raises(RuntimeError, match="in use by another annotator in this process") as err:
-            FolderLock(alias).acquire()
-        assert f"opened as '{tmp_path}'" in str(err.value)
-    lock.release()
-    FolderLock(tmp_path / "link").acquire().release()
-    assert not (tmp_path / FolderLock.NAME).exists()

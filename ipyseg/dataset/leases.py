@@ -45,7 +45,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ipyseg._util.files import TMP_MARK, temp_tag
-from ipyseg.dataset.lock import process_alive, process_start
 from ipyseg.session import now_iso
 
 #: Folder of the lease files inside the annotator's output folder.
@@ -54,6 +53,28 @@ LEASE_DIR = ".ipyseg-leases"
 DEFAULT_TTL = 30.0
 
 _counter = itertools.count()
+
+
+def process_start(pid: int) -> str | None:
+    """Start time of process ``pid`` (Linux ``/proc``), to tell a reused pid from the holder."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return None
+
+
+def process_alive(pid: int, start: str | None) -> bool:
+    """Whether process ``pid`` of this host runs and is the one that started at ``start``."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return start is None or process_start(pid) in (None, start)
 
 
 def default_user() -> str:
