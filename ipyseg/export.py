@@ -299,9 +299,11 @@ def to_coco(items, *, classes=None, segmentation: str = "rle", tolerance: float 
     Parameters
     ----------
     items : iterable
-        ``(file_name, labels)`` or ``(file_name, labels, object_classes)`` per image, where
-        ``labels`` is an (H, W) integer label image (0 background, k object k) and
-        ``object_classes`` maps object ids to class names.
+        ``(file_name, labels)``, ``(file_name, labels, object_classes)`` or ``(file_name, labels,
+        object_classes, attributes)`` per image, where ``labels`` is an (H, W) integer label image
+        (0 background, k object k), ``object_classes`` maps object ids to class names, and
+        ``attributes`` (a JSON-able dict, e.g. ``{"annotator": "ann", "status": "done"}``) is
+        written as every annotation's ``attributes`` (CVAT's field for them).
     classes : list of str, optional
         Category names; category ids are 1, 2, ... in this order. ``None``: one category,
         ``"object"``. An object without a class gets the first category.
@@ -330,7 +332,7 @@ def to_coco(items, *, classes=None, segmentation: str = "rle", tolerance: float 
     cat_id = {n: i + 1 for i, n in enumerate(names)}
     images, annotations = [], []
     for image_id, item in enumerate(items, start=1):
-        file_name, labels, obj_classes = (*item, {})[:3] if len(item) == 2 else item
+        file_name, labels, obj_classes, attributes = (*item, {}, None)[:4]
         labels = np.asarray(labels)
         if labels.ndim != 2 or labels.dtype.kind not in "iu":
             raise ValueError(
@@ -356,6 +358,7 @@ def to_coco(items, *, classes=None, segmentation: str = "rle", tolerance: float 
                     "area": int(crop.sum()),
                     "bbox": [int(c0), int(r0), int(crop.shape[1]), int(crop.shape[0])],
                     "iscrowd": 0,
+                    **({"attributes": dict(attributes)} if attributes else {}),
                 }
             )
     return {

@@ -137,6 +137,11 @@ class SessionState:
         ``"untouched"``, ``"in progress"``, ``"done"`` or ``"skipped"`` (set by the Annotator).
     created, modified : str or None
         ISO 8601 timestamps.
+    provenance : dict
+        Who did what to the item, when (set by the Annotator): ``created_by``, ``modified_by``,
+        ``finished_by`` and ``finished`` (who marked it done or skipped, when), and ``events``, a
+        list of ``{"at", "by", "what"}`` (``what``: ``"edit"`` when a new person starts editing, or
+        the status it was given; at most :data:`MAX_EVENTS`, oldest dropped).
     extra : dict
         Other JSON fields, kept as they are.
     """
@@ -159,6 +164,7 @@ class SessionState:
     created: str | None = None
     modified: str | None = None
     params_not_saved: tuple = ()
+    provenance: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -257,6 +263,8 @@ def to_json(state: SessionState, path: Path) -> dict:
         "modified": state.modified,
         **state.extra,
     }
+    if state.provenance:
+        doc["provenance"] = _jsonable(dict(state.provenance), "`provenance`")
     objects = tuple(sorted(set(objects) | set(state.params_not_saved) - set(params)))
     if objects:
         doc["params_not_saved"] = list(objects)
@@ -264,7 +272,9 @@ def to_json(state: SessionState, path: Path) -> dict:
 
 
 _KNOWN = {"format", "version", "image", "size", "status", "method", "params", "objects", "boxes"}
-_KNOWN |= {"labels_current", "files", "created", "modified", "params_not_saved"}
+_KNOWN |= {"labels_current", "files", "created", "modified", "params_not_saved", "provenance"}
+#: Most provenance events an item keeps (the oldest are dropped first).
+MAX_EVENTS = 200
 
 
 def save(state: SessionState, path, *, skip=()) -> Path:
@@ -336,6 +346,7 @@ def load(path) -> SessionState:
             created=doc.get("created"),
             modified=doc.get("modified"),
             params_not_saved=tuple(str(k) for k in doc.get("params_not_saved") or ()),
+            provenance=dict(doc.get("provenance") or {}),
             extra={k: v for k, v in doc.items() if k not in _KNOWN},
         )
         if (doc.get("files") or {}).get("prior"):

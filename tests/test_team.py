@@ -111,3 +111,44 @@ def test_annotator_processes_with_kill_9(tmp_path):
             session.load(f)
     lost = [e for e in edits if e["t"] < killed_at[e["worker"]] - 1.0 and saved[e["key"]][e["y"], e["x"]] == 0]
     assert lost == [], f"{len(lost)} of {len(edits)} edits lost, e.g. {lost[:3]}"
+
+
+def test_provenance_who_created_edited_and_finished_each_item(tmp_path):
+    import ipyseg
+
+    photos, out = tmp_path / "photos", tmp_path / "out"
+    photos.mkdir()
+    for i in range(2):
+        Image.fromarray(np.full((60, 80, 3), 40 * i, np.uint8)).save(photos / f"p{i}.png")
+    a = ipyseg.Annotator(photos, out=out, user="ann", method="watershed")
+    a.widget.click(20, 20)
+    a.mark_done()  # -> item 1
+    a.close()
+    b = ipyseg.Annotator(photos, out=out, user="bob", method="watershed")
+    b.index = 0
+    b.widget.click(40, 30)
+    b.flush()
+    b.close()
+    doc = json.loads((out / "p0.png.json").read_text())  # readable without ipyseg
+    prov = doc["provenance"]
+    assert prov["created_by"] == "ann" and prov["finished_by"] == "ann" and prov["modified_by"] == "bob"
+    assert [(e["by"], e["what"]) for e in prov["events"]] == [("ann", "edit"), ("ann", "done"), ("bob", "edit")]
+    assert doc["status"] == "done" and prov["finished"] <= doc["modified"]
+    assert doc["method"] == "watershed" and isinstance(doc["params"], dict)  # what made its labels
+    assert session.load(out / "p0.png.json").provenance == prov
+    # the COCO export names the annotator and status of every annotation
+    c = ipyseg.Annotator(photos, out=out, user="cy", method="watershed")
+    c.index = 1
+    c.widget.click(30, 30)
+    c.skip(advance=False)
+    coco = json.loads(c.export_coco(tmp_path / "coco.json", statuses=("done", "skipped")).read_text())
+    c.close()
+    by_image = {im["id"]: im["file_name"] for im in coco["images"]}
+    attrs = {by_image[a["image_id"]]: a["attributes"] for a in coco["annotations"]}
+    assert attrs == {
+        "p0.png": {"annotator": "ann", "status": "done"},
+        "p1.png": {"annotator": "cy", "status": "skipped"},
+    }
+    from pycocotools.coco import COCO
+
+    COCO(str(tmp_path / "coco.json"))  # still a valid COCO file

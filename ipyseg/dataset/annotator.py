@@ -355,11 +355,13 @@ class Annotator(widgets.VBox):
         Returns
         -------
         Path
+            Each annotation's ``attributes``: ``{"annotator": <who finished its item, else who
+            edited it last>, "status": ...}``.
         """
         chosen = self._records.chosen(statuses)
         self.flush()
-        read = self._labels_and_classes
-        return write_coco_of(path, self._items, chosen, read, classes=self.classes, segmentation=segmentation)
+        kw = {"classes": self.classes, "segmentation": segmentation, "attributes": self._store.attributes}
+        return write_coco_of(path, self._items, chosen, self._labels_and_classes, **kw)
 
     def save_labels(self, folder, *, statuses=("done",), suffix: str = ".png") -> list[Path]:
         """One label image per item (``statuses``: default the done ones) in ``folder``.
@@ -585,6 +587,7 @@ def _restore(widget, state, rec, path) -> str | None:
             rec.status = state.status  # another annotator may have saved it since the folder was opened
         if state.created:
             rec.created = state.created
+        rec.provenance = dict(state.provenance)
         try:
             widget.restore_session(state)
         except (ValueError, TypeError) as err:

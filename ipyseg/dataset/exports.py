@@ -23,9 +23,18 @@ _STACKLEVEL = 4
 
 
 def write_coco_of(
-    path, items, chosen: list[int], read: Callable[[int], tuple[np.ndarray, dict]], *, classes, segmentation
+    path,
+    items,
+    chosen: list[int],
+    read: Callable[[int], tuple[np.ndarray, dict]],
+    *,
+    classes,
+    segmentation,
+    attributes: Callable[[int], dict] | None = None,
 ) -> Path:
-    """Write a COCO JSON of items ``chosen``; ``read(i)`` gives item ``i``'s labels and object classes."""
+    """Write a COCO JSON of items ``chosen``; ``read(i)`` gives item ``i``'s labels and object
+    classes, ``attributes(i)`` the attributes of its annotations (who, status).
+    """
     stale = []
 
     def rows():
@@ -34,7 +43,7 @@ def write_coco_of(
             if image_changed(items, i, labels):
                 stale.append(i)
                 continue
-            yield (items.keys[i], labels, object_classes)
+            yield (items.keys[i], labels, object_classes, None if attributes is None else attributes(i))
 
     coco = to_coco(rows(), classes=classes, segmentation=segmentation, info={"description": "ipyseg"})
     warn_changed(items, stale)

@@ -14,7 +14,7 @@ Every file is written atomically (:func:`ipyseg.session.write_json`).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ipyseg import session
@@ -45,6 +45,9 @@ class ItemRecord:
         ``created`` of the saved work the item was opened with.
     note : str
         A remark for the header (e.g. why the display settings were not used).
+    provenance : dict
+        Who created, edited and finished the item, when (the saved work's, see
+        :class:`ipyseg.session.SessionState`).
     """
 
     status: str = "untouched"
@@ -52,6 +55,7 @@ class ItemRecord:
     unreadable: str | None = None
     created: str | None = None
     note: str = ""
+    provenance: dict = field(default_factory=dict)
 
 
 class ItemRecords:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ipyseg import session
+from ipyseg.dataset.leases import default_user
 from ipyseg.dataset.records import ItemRecords
 from ipyseg.dataset.workers import Autosaver
 from ipyseg.seeds import codes_present
@@ -113,7 +114,8 @@ class ItemStore:
         return np.zeros(self.items.size(i), np.uint16), {}
 
     def stamped(self, i: int, state: SessionState) -> SessionState | None:
-        """``state`` of item ``i`` with its status and timestamps, or ``None`` if there is nothing to save.
+        """``state`` of item ``i`` with its status, timestamps and provenance, or ``None`` if there
+        is nothing to save.
 
         An untouched item with work becomes ``"in progress"`` (in its record).
         """
@@ -126,7 +128,29 @@ class ItemStore:
         state.modified = session.now_iso()
         prev = self.saver.latest(self.items.keys[i])
         state.created = (prev.created if prev is not None else None) or rec.created or state.modified
+        state.provenance = rec.provenance = _provenance(rec.provenance, self.user, state)
         return state
+
+    def attributes(self, i: int) -> dict:
+        """COCO attributes of item ``i``'s annotations: who made them (who finished the item, else
+        who edited it last) and its status, from its newest saved work.
+        """
+        latest = self.saver.latest(self.items.keys[i])
+        if latest is not None:
+            prov, status = latest.provenance, latest.status
+        else:
+            try:
+                doc = session.read_json(self.records.json_path(i))
+            except (SessionError, OSError):
+                doc = {}
+            prov, status = doc.get("provenance") or {}, doc.get("status")
+        who = prov.get("finished_by") or prov.get("modified_by") or prov.get("created_by")
+        return {"annotator": who, "status": status or self.records[i].status}
+
+    @property
+    def user(self) -> str:
+        """Who saves (the claims' user, else the OS user name)."""
+        return self.claims.user if self.claims is not None else default_user()
 
     def _write(self, key: str, state: SessionState) -> None:
         """Autosave thread: write an item's files, then tell the index."""
@@ -145,6 +169,25 @@ class ItemStore:
         mtime = path.stat().st_mtime_ns
         self._written_at[key] = mtime
         self.records.saved(key, state.status, mtime, len(_ids(state.labels)), self._classes())
+
+
+def _provenance(prov: dict, user: str, state: SessionState) -> dict:
+    """``prov`` (an item's provenance) after ``user`` saved ``state``: who created, edited, finished it."""
+    prov = dict(prov)
+    events = list(prov.get("events") or [])
+    now = state.modified
+    prov.setdefault("created_by", user)
+    if prov.get("modified_by") != user or not events:
+        events.append({"at": now, "by": user, "what": "edit"})
+    prov["modified_by"] = user
+    if state.status != prov.get("status"):
+        if prov.get("status") is not None or state.status != "in progress":
+            events.append({"at": now, "by": user, "what": state.status})
+        if state.status in ("done", "skipped"):
+            prov["finished_by"], prov["finished"] = user, now
+    prov["status"] = state.status
+    prov["events"] = events[-session.MAX_EVENTS :]
+    return prov
 
 
 def _ids(labels: np.ndarray) -> list[int]:
