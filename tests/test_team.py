@@ -152,3 +152,44 @@ def test_provenance_who_created_edited_and_finished_each_item(tmp_path):
     from pycocotools.coco import COCO
 
     COCO(str(tmp_path / "coco.json"))  # still a valid COCO file
+
+
+def test_coco_export_import_export_round_trip_and_import_never_replaces_work(tmp_path):
+    import ipyseg
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(3)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 255, (61, 83, 3), dtype=np.uint8)).save(photos / f"p{i}.png")
+    a = ipyseg.Annotator(photos, out=tmp_path / "a", user="ann", classes=["cell", "debris"], method="watershed")
+    a.widget.click(20, 20)
+    a.widget.new_object()
+    a.widget.click(60, 40)
+    a.widget.object_classes = {2: "debris"}
+    a.mark_done()
+    a.widget.click(30, 30)
+    a.skip()
+    first = a.export_coco(tmp_path / "one.json", statuses=("done", "skipped")).read_bytes()
+    a.close()
+    b = ipyseg.Annotator(photos, out=tmp_path / "b", user="bob", classes=["cell", "debris"], method="watershed")
+    b.index = 2
+    b.widget.click(40, 30)  # bob's own work on item 2: never replaced by an import
+    b.flush()
+    assert b.import_coco(tmp_path / "one.json") == [0, 1]
+    assert b.status[:2] == ["done", "skipped"] and b.object_classes(0) == {1: "cell", 2: "debris"}
+    b.index = 0
+    assert b.widget.wait(30) and np.array_equal(b.widget.labels, b.labels(0))
+    again = b.export_coco(tmp_path / "two.json", statuses=("done", "skipped")).read_bytes()
+    assert again == first  # export, import, export: the same file
+    assert b.import_coco(tmp_path / "one.json") == []  # saved work now: nothing is replaced
+    b.close()
+    bad = json.loads(first)
+    bad["categories"][0]["name"] = "nucleus"
+    (tmp_path / "bad.json").write_text(json.dumps(bad))
+    c = ipyseg.Annotator(photos, out=tmp_path / "c", classes=["cell", "debris"])
+    import pytest
+
+    with pytest.raises(ValueError, match="nucleus"):
+        c.import_coco(tmp_path / "bad.json")
+    c.close()

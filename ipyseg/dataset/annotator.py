@@ -37,6 +37,7 @@ from ipyseg.dataset.arguments import (
     read_source,
 )
 from ipyseg.dataset.claims import ItemClaims, ItemHeld
+from ipyseg.dataset.cocoimport import states_from_coco
 from ipyseg.dataset.exports import check_label_suffix, save_label_files, write_coco_of
 from ipyseg.dataset.header import Header
 from ipyseg.dataset.loading import ItemLoader, Prefetched
@@ -263,13 +264,9 @@ class Annotator(widgets.VBox):
 
     @property
     def display_settings(self) -> dict:
-        """The display settings every item is prepared with.
-
-        ``{"channel_axis", "rgb", "channels", "channel_colors", "display_range", "gamma"}``:
-        the constructor's, updated whenever the user changes them on the current item. ``None``
-        means the item's own default (``display_range``: its robust range; ``channels``: all;
-        ``channel_colors``: the default colours); a ``display_range`` dict ``{channel: (lo, hi)}``
-        pins some channels and leaves the others automatic.
+        """``{"channel_axis", "rgb", "channels", "channel_colors", "display_range", "gamma"}`` every item
+        is prepared with: the constructor's, then the user's changes on the current item; ``None``:
+        the item's own default; a ``display_range`` dict ``{channel: (lo, hi)}`` pins some channels.
         """
         return {**self._loader.layout, **self._loader.display}
 
@@ -363,6 +360,18 @@ class Annotator(widgets.VBox):
         kw = {"classes": self.classes, "segmentation": segmentation, "attributes": self._store.attributes}
         return write_coco_of(path, self._items, chosen, self._labels_and_classes, **kw)
 
+    def import_coco(self, path) -> list[int]:
+        """Start items from a COCO file (:func:`ipyseg.dataset.cocoimport.states_from_coco`): only
+        those with no saved work that nobody else has open; returns their indices.
+        """
+        states, _ = states_from_coco(path, self._items.keys, self.classes)
+        with self._nav:
+            current = self._current if self.widget.session_state().is_empty else None
+            written = self._store.import_states(states, current)
+            if current in written:
+                self._show(current)  # read again from its new files
+        return written
+
     def save_labels(self, folder, *, statuses=("done",), suffix: str = ".png") -> list[Path]:
         """One label image per item (``statuses``: default the done ones) in ``folder``.
 
@@ -370,12 +379,9 @@ class Annotator(widgets.VBox):
         stack ``stack.tif#0003`` -> ``stack#0003.png``): 8-bit PNG, or 16-bit beyond 255 objects;
         ``suffix=".tif"`` writes TIFF.
         """
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        check_label_suffix(suffix)
         chosen = self._records.chosen(statuses)
         self.flush()
-        return save_label_files(folder, self._items, chosen, self.labels, suffix)
+        return save_label_files(folder, self._items, chosen, self.labels, check_label_suffix(suffix))
 
     def flush(self, timeout: float | None = 30.0) -> bool:
         """Write every pending change now (autosave does it within about a second anyway)."""
@@ -400,10 +406,7 @@ class Annotator(widgets.VBox):
         try:
             self.flush()
         finally:
-            self._reprepare.cancel()
-            self._saver.close()
-            self._prefetcher.close()
-            self._claims.close()  # after the last save: the next annotator reads it
+            _close_quietly(self._saver, self._prefetcher, self._claims, self._reprepare, timeout=30)
             _leave_folder(_open_key(self.out), self)
             atexit.unregister(self._finalizer)
             self.widget.close()
@@ -615,10 +618,10 @@ def _leave_folder(key: str, owner: Annotator) -> None:
         del _OPEN[key]
 
 
-def _close_quietly(saver, prefetcher, claims, later) -> None:
+def _close_quietly(saver, prefetcher, claims, later, timeout: float = 10) -> None:
     try:
         later.cancel()
-        saver.close(10)
+        saver.close(timeout)
         prefetcher.close()
     finally:
-        claims.close()
+        claims.close()  # after the last save: the next annotator reads it

@@ -68,6 +68,7 @@ def label_file_names(items, chosen: list[int], suffix: str) -> list[str]:
 def save_label_files(folder: Path, items, chosen: list[int], labels_of: Callable[[int], np.ndarray], suffix: str):
     """Write item ``i``'s labels ``labels_of(i)`` to ``folder`` for each chosen item; the files written."""
     out, stale = [], []
+    Path(folder).mkdir(parents=True, exist_ok=True)
     for i, name in zip(chosen, label_file_names(items, chosen, suffix), strict=True):
         labels = labels_of(i)
         if image_changed(items, i, labels):

@@ -131,6 +131,27 @@ class ItemStore:
         state.provenance = rec.provenance = _provenance(rec.provenance, self.user, state)
         return state
 
+    def import_states(self, states: dict, current: int | None) -> list[int]:
+        """Write ``{item: SessionState}`` for the items with no saved work that no other annotator
+        holds (``current``: the item open here, claimed already, or ``None``); the items written.
+        """
+        written = []
+        for i, state in sorted(states.items()):
+            key = self.items.keys[i]
+            if self.records.json_path(i).exists() or self.saver.latest(key) is not None:
+                continue  # saved work is never replaced
+            if i != current and self.claims is not None and self.claims.take(key) is not None:
+                continue  # another annotator has it open
+            try:
+                rec = self.records[i]
+                rec.status, rec.provenance, rec.created = state.status, dict(state.provenance), state.created
+                self._write(key, state)
+                written.append(i)
+            finally:
+                if i != current and self.claims is not None:
+                    self.claims.leave(key)
+        return written
+
     def attributes(self, i: int) -> dict:
         """COCO attributes of item ``i``'s annotations: who made them (who finished the item, else
         who edited it last) and its status, from its newest saved work.
