@@ -203,3 +203,44 @@ def test_stray_temporaries_of_live_writers_are_kept(tmp_path):
     os.utime(old, (time.time() - 7200, time.time() - 7200))
     assert remove_stray_temporaries(tmp_path) == 2
     assert live.exists() and other.exists() and not gone.exists() and not old.exists()
+
+
+def test_seeded_fuzz_of_claims_beats_and_releases_keeps_one_holder(tmp_path):
+    """Random claim / check / beat / release / clock jumps over 4 annotators and 3 items (fake
+    clocks, no threads): whenever one believes it holds an item (``check``), nobody else does,
+    and an item is taken over only after its holder was silent for ttl on the taker's clock."""
+    rng = np.random.default_rng(2026)
+    clocks = [FakeClock() for _ in range(4)]
+    ann = [ItemLeases(tmp_path, user=f"u{n}", ttl=10, heartbeat=False, clock=clocks[n]) for n in range(4)]
+    keys = ["a", "b", "c"]
+    beats = {}  # (annotator, key) -> how often it claimed or renewed that item (its visible changes)
+    watch = {}  # (observer, key) -> (holder, its beats, observer's clock) when the observer saw that state first
+    for _step in range(3000):
+        n, key = int(rng.integers(4)), str(rng.choice(keys))
+        op = rng.random()
+        if op < 0.35:
+            holder = next((m for m in range(4) if m != n and ann[m].check(key)), None)
+            if holder is not None:
+                seen = (holder, beats.get((holder, key), 0))
+                if watch.get((n, key), (None, None))[:2] != seen:
+                    watch[(n, key)] = (*seen, clocks[n].t)
+            had = ann[n].check(key)
+            if ann[n].claim(key) and not had:  # a new claim (holding it already changes nothing)
+                if holder is not None:  # a takeover: the holder was silent for ttl on the taker's clock
+                    assert watch[(n, key)][:2] == (holder, beats.get((holder, key), 0))
+                    assert clocks[n].t - watch[(n, key)][2] > 10
+                    assert not ann[holder].check(key)
+                beats[(n, key)] = beats.get((n, key), 0) + 1
+        elif op < 0.55:
+            for k in ann[n].held:
+                beats[(n, k)] = beats.get((n, k), 0) + 1
+            ann[n].beat()
+        elif op < 0.7:
+            ann[n].release(key)
+        else:
+            clocks[n].t += float(rng.uniform(0, 6))  # time passes for one observer only
+        holders = [m for m in range(4) if ann[m].check(key)]
+        assert len(holders) <= 1, (key, holders)
+        for f in (tmp_path / LEASE_DIR).glob("*.lease"):
+            json.loads(f.read_text())
+    assert not [f for f in (tmp_path / LEASE_DIR).iterdir() if ".ipyseg-tmp-" in f.name]
