@@ -206,7 +206,22 @@ def test_another_process_on_the_same_out_gets_another_item_and_its_work_is_seen(
     a.index = 2
     assert a.status[2] == "done" and a.widget.seeds.any()
     a.index = 1  # released by bob's close
-    assert a.index == 1
+    assert a.index == 1 and "open elsewhere" not in a.header.title.value
+
+
+def test_the_header_counts_the_items_open_elsewhere(photos, tmp_path, annotators):
+    from ipyseg.dataset.leases import ItemLeases
+
+    out = tmp_path / "out"
+    a = open_annotator(annotators, photos, out=out, user="ann")
+    other = ItemLeases(out, user="bob", heartbeat=False)  # another annotator, seen through its claims
+    assert other.claim("img1.png") and other.claim("img2.jpg")
+    a.next()  # passes over items 1 and 2
+    assert a.index == 3 and "2 open elsewhere" in a.header.title.value
+    other.release("img1.png")
+    a.previous()  # item 2 is still held; item 1 is free again
+    assert a.index == 1 and "1 open elsewhere" in a.header.title.value
+    other.close()
     # in the same process (a re-run cell) the new annotator replaces the old one
     again = open_annotator(annotators, photos, out=out)
     assert annotators[0].closed and not again.closed

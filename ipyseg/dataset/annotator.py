@@ -573,7 +573,7 @@ class Annotator(widgets.VBox):
         self._header.show_message(f"⚠ could not save '{key}': {type(err).__name__}: {err}", error=True)
 
     def _update_header(self) -> None:
-        self._header.update(self._current, self._records, self._items.name)
+        self._header.update(self._current, self._records, self._items.name, self._claims.others)
 
 
 def prepare_for(annotator: Annotator, i: int, display: dict | None = None) -> PreparedImage:

@@ -45,6 +45,8 @@ class ItemClaims:
         self._saved = saved
         self._leaving: set[str] = set()
         self._lock = threading.Lock()
+        #: ``{key: Holder}`` of the items found held by another annotator (as last seen).
+        self.others: dict[str, Holder] = {}
 
     @property
     def user(self) -> str:
@@ -56,8 +58,11 @@ class ItemClaims:
         with self._lock:  # one lock with written(): a release must not pass a re-take
             self._leaving.discard(key)
             if self.leases.claim(key):
+                self.others.pop(key, None)
                 return None
-        return self.leases.held_by_others(key) or Holder("another annotator", "?", None, "just now")
+        holder = self.leases.held_by_others(key) or Holder("another annotator", "?", None, "just now")
+        self.others[key] = holder
+        return holder
 
     def leave(self, key: str) -> None:
         """Leave item ``key``: release it now, or once its last save is written."""

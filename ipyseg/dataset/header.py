@@ -70,8 +70,9 @@ class Header(widgets.VBox):
 
         return handler
 
-    def update(self, i: int, records: ItemRecords, name_of: Callable[[int], str]) -> None:
-        """Show item ``i`` (0-based) and the counts of ``records``; ``name_of(j)`` names item ``j``.
+    def update(self, i: int, records: ItemRecords, name_of: Callable[[int], str], others=None) -> None:
+        """Show item ``i`` (0-based) and the counts of ``records``; ``name_of(j)`` names item ``j``;
+        ``others``: the keys of the items other annotators were found holding.
 
         The message is the first that applies: the item's saved work could not be loaded, its
         note, the item last found unreadable, every item done or skipped; else none.
@@ -82,6 +83,7 @@ class Header(widgets.VBox):
         self.bar.description = ""
         text = f"<b>{i + 1} / {len(records)}</b> · {html.escape(name_of(i))} · {rec.status}"
         cannot = f", {len(unreadable)} cannot be opened" if unreadable else ""
+        cannot += f", {len(others)} open elsewhere" if others else ""
         text += f' <span style="color:#666">({done} done, {skipped} skipped{cannot})</span>'
         self.title.value = text
         j = records.last_unreadable
