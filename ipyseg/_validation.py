@@ -110,12 +110,7 @@ def as_labels(mask, shape: tuple, name: str = "mask") -> np.ndarray:
     and a lossy file (JPEG, with compression noise) are thresholded at 128; float files at 0.5.
     """
     if isinstance(mask, (str, os.PathLike)):
-        lossy = Path(mask).suffix.lower() in _LOSSY_SUFFIXES
-        mask = read_image_file(mask, name)
-        if mask.ndim == 3:
-            mask = mask[:, :, :3].max(axis=2)
-        if mask.dtype == np.uint8 and (lossy or mask.max() == 255):
-            mask = mask > 127
+        mask = _read_mask_file(mask, name)
     if not isinstance(mask, np.ndarray):
         raise TypeError(f"`{name}` must be a numpy array or a path to a mask image; got {_describe(mask)}")
     if mask.ndim != 2 or mask.shape != tuple(shape[:2]):
@@ -140,15 +135,26 @@ def as_labels(mask, shape: tuple, name: str = "mask") -> np.ndarray:
     return np.ascontiguousarray(mask, dtype=np.uint16).copy()
 
 
+def _read_mask_file(path, name: str) -> np.ndarray:
+    """A mask or label image file as an array: colour reduced to its largest channel, an 8-bit
+    file holding 255 (a gray or anti-aliased mask) or a lossy one thresholded at 128.
+    """
+    lossy = Path(path).suffix.lower() in _LOSSY_SUFFIXES
+    mask = read_image_file(path, name)
+    if mask.ndim == 3:
+        mask = mask[:, :, :3].max(axis=2)
+    if mask.dtype == np.uint8 and (lossy or mask.max() == 255):
+        mask = mask > 127
+    return mask
+
+
 def as_instance_labels(labels, shape: tuple, name: str = "labels") -> np.ndarray:
     """Like :func:`as_labels`, but ids of any size: an instance label image whose ids exceed
     ``MAX_OBJECTS`` (int32 / int64 ids from another tool) is renumbered 1..n in id order, as long
     as it holds at most ``MAX_OBJECTS`` objects. (H, W) uint16.
     """
-    if isinstance(labels, (str, os.PathLike)) and Path(labels).suffix.lower() in (".tif", ".tiff", ".png"):
-        read = read_image_file(labels, name)  # ids beyond MAX_OBJECTS: a 32-bit TIFF from another tool
-        if read.ndim == 2 and read.dtype.kind in "iu" and read.size and int(read.max()) > MAX_OBJECTS:
-            labels = read
+    if isinstance(labels, (str, os.PathLike)):
+        labels = _read_mask_file(labels, name)  # read once; ids may exceed MAX_OBJECTS (a 32-bit TIFF)
     if isinstance(labels, np.ndarray) and labels.dtype.kind in "iu" and labels.ndim == 2 and labels.size:
         vals = np.unique(labels)
         if vals.size > 2 and vals.max() > MAX_OBJECTS and vals.min() >= 0:

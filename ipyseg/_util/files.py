@@ -84,7 +84,7 @@ def remove_stray_temporaries(folder) -> int:
         parts = p.name.rsplit(TMP_MARK, 1)[-1].split("-")
         try:
             ours = len(parts) >= 3 and parts[-3] == _HOST_TAG
-            dead = ours and not _pid_runs(int(parts[-2]))
+            dead = ours and not pid_runs(int(parts[-2]))
             if not dead and now - p.stat().st_mtime < STRAY_AGE:
                 continue
             p.unlink()
@@ -94,7 +94,8 @@ def remove_stray_temporaries(folder) -> int:
     return n
 
 
-def _pid_runs(pid: int) -> bool:
+def pid_runs(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this host (``True`` when that cannot be told: the safe side)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

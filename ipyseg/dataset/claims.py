@@ -87,10 +87,6 @@ class ItemClaims:
         """Whether this annotator still holds ``key`` (checked before each write)."""
         return self.leases.check(key)
 
-    def holder(self, key: str) -> Holder | None:
-        """Who else holds ``key`` (``None``: nobody else)."""
-        return self.leases.held_by_others(key)
-
     def close(self) -> None:
         """Release every claim and stop the heartbeat (after the last saves were written)."""
         self.leases.close()

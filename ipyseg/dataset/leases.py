@@ -44,7 +44,7 @@ import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ipyseg._util.files import TMP_MARK, temp_tag
+from ipyseg._util.files import TMP_MARK, pid_runs, temp_tag
 from ipyseg.session import now_iso
 
 #: Folder of the lease files inside the annotator's output folder.
@@ -66,15 +66,7 @@ def process_start(pid: int) -> str | None:
 
 def process_alive(pid: int, start: str | None) -> bool:
     """Whether process ``pid`` of this host runs and is the one that started at ``start``."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    return start is None or process_start(pid) in (None, start)
+    return pid_runs(pid) and (start is None or process_start(pid) in (None, start))
 
 
 def default_user() -> str:

@@ -47,7 +47,6 @@ def object_text(k: int, names: dict) -> str:
 
 def object_suggestions(ids: list, names: dict, current: int) -> list[str]:
     """The object box's suggestions: the ids nearest ``current`` and the named objects, in id order."""
-    ids = sorted(ids)
     near = sorted(ids, key=lambda k: (abs(k - current), k))[: MAX_SUGGESTIONS // 2]
     named = [k for k in sorted(names) if k not in near][: MAX_SUGGESTIONS - len(near)]
     return [object_text(k, names) for k in sorted(set(near) | set(named))]

@@ -350,15 +350,16 @@ class Editor:
         new[ring] = BACKGROUND
         self.after_edit(self._doc.seed_state.replace(new))
         added = list(range(free + 1, free + 1 + ids.size))
-        if self._doc.last_object_code - 1 in added:  # the next stroke starts a new object, not proposal k
-            self._make_current(self.free_ids(1)[0])
+        if self._doc.last_object_code - 1 in added and added[-1] < MAX_OBJECTS:
+            self._make_current(added[-1] + 1)  # the next stroke starts a new object, not proposal k
         return added
 
     def propose(self, method: str | None = None, **params) -> list[int]:
         """Propose objects on this photo (:func:`ipyseg.propose`) and add them (:meth:`add_objects`).
 
         The proposals are computed on the photo's data (its own dtype, all channels); ``params``
-        are ``propose``'s (``diameter``, ``dark``). One undo step; returns the new ids.
+        are ``propose``'s (``"blobs"``: ``diameter``, ``dark``; ``"sam"``: ``model``, the grid and
+        filters). One undo step; returns the new ids.
         """
         return self.add_objects(propose(self._doc.picture.data, method, **params))
 
