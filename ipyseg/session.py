@@ -39,7 +39,7 @@ from ipyseg.export import encode_label_png  # noqa: F401  (re-exported)
 FORMAT = "ipyseg-session"
 #: Version of the session format written; files with a newer version are refused.
 VERSION = 1
-STATUSES = ("untouched", "in progress", "done", "skipped")
+STATUSES = ("untouched", "in progress", "done", "skipped", "reviewed", "rejected")
 
 
 class SessionError(ValueError):
@@ -134,14 +134,17 @@ class SessionState:
         Parameters that are Python objects (e.g. ``sam``'s ``model``): they are not written to
         the JSON file, and are given again when a session is loaded.
     status : str or None
-        ``"untouched"``, ``"in progress"``, ``"done"`` or ``"skipped"`` (set by the Annotator).
+        ``"untouched"``, ``"in progress"``, ``"done"``, ``"skipped"``, ``"reviewed"`` or
+        ``"rejected"`` (set by the Annotator; the last two by a reviewer).
     created, modified : str or None
         ISO 8601 timestamps.
     provenance : dict
         Who did what to the item, when (set by the Annotator): ``created_by``, ``modified_by``,
-        ``finished_by`` and ``finished`` (who marked it done or skipped, when), and ``events``, a
-        list of ``{"at", "by", "what"}`` (``what``: ``"edit"`` when a new person starts editing, or
-        the status it was given; at most :data:`MAX_EVENTS`, oldest dropped).
+        ``finished_by`` and ``finished`` (who marked it done or skipped, when), ``reviewed_by``,
+        ``reviewed`` and ``comment`` (who reviewed or rejected it, when, and why), and ``events``,
+        a list of ``{"at", "by", "what"}`` (``what``: ``"edit"`` when a new person starts editing,
+        or the status it was given, with a ``comment`` for a rejection; at most
+        :data:`MAX_EVENTS`, oldest dropped). What made the labels: ``method`` and ``params``.
     extra : dict
         Other JSON fields, kept as they are.
     """

@@ -24,20 +24,26 @@ sys.path.insert(0, {repo!r})
 import ipyseg
 photos, out, journal, seed = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 rng = random.Random(seed)
-a = ipyseg.Annotator(photos, out=out, user=f"w{{seed}}", method="watershed")
+review = seed % 3 == 0  # every third process is a reviewer
+a = ipyseg.Annotator(photos, out=out, user=f"w{{seed}}", method="watershed", mode="review" if review else "annotate")
 log = open(journal, "a", buffering=1)
 n = 0
 while True:
     r = rng.random()
     key = a.item_keys[a.index]
-    if r < 0.6:  # an edit: a dot no other edit makes (worker, number) -> its own pixel
+    finished = a.status[a.index] in ("done", "reviewed", "rejected")
+    if r < (0.3 if review else 0.6):  # an edit: a dot no other edit makes (worker, number) -> its own pixel
         n += 1
         x, y = 4 + 6 * (seed % 16), 4 + 2 * (n % 60)
         a.widget.click(x, y, label=ipyseg.FOREGROUND)
         log.write(json.dumps({{"key": key, "x": x, "y": y, "t": time.time(), "token": a._claims.leases._held[key].token}}) + "\n")
-    elif r < 0.7:
+    elif review and r < 0.55 and finished:
+        a.accept()
+    elif review and r < 0.7 and finished:
+        a.reject(f"redo, says w{{seed}}")
+    elif not review and r < 0.7:
         a.mark_done()
-    elif r < 0.75:
+    elif not review and r < 0.75:
         a.skip()
     elif r < 0.9:
         a.next()
@@ -47,7 +53,7 @@ while True:
 """
 
 
-def test_annotator_processes_with_kill_9(tmp_path):
+def test_annotator_and_reviewer_processes_with_kill_9(tmp_path):
     photos, out, logs = tmp_path / "photos", tmp_path / "out", tmp_path / "logs"
     for d in (photos, logs):
         d.mkdir()
@@ -66,9 +72,9 @@ def test_annotator_processes_with_kill_9(tmp_path):
             [sys.executable, str(script), str(photos), str(out), str(logs / f"{seed}.log"), str(seed)], stderr=errs[-1]
         )
 
-    for _ in range(4):
+    for _ in range(6):  # four annotators and two reviewers
         start()
-    time.sleep(4)  # let them open
+    time.sleep(6)  # let them open
     deadline = time.monotonic() + 16
     while time.monotonic() < deadline:
         time.sleep(float(rng.uniform(0.8, 2.0)))
@@ -106,9 +112,14 @@ def test_annotator_processes_with_kill_9(tmp_path):
     saved = {}
     for key in by_key:
         saved[key] = session.load(out / f"{key}.json").seeds
+    verdicts = set()
     for f in out.glob("*.json"):
         if f.name != "index.json":
-            session.load(f)
+            state = session.load(f)
+            if state.status in ("reviewed", "rejected"):
+                verdicts.add(state.status)
+                assert int(state.provenance["reviewed_by"][1:]) % 3 == 0  # only reviewers review
+    assert verdicts, "no item was reviewed"
     lost = [e for e in edits if e["t"] < killed_at[e["worker"]] - 1.0 and saved[e["key"]][e["y"], e["x"]] == 0]
     assert lost == [], f"{len(lost)} of {len(edits)} edits lost, e.g. {lost[:3]}"
 

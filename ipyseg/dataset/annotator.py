@@ -38,6 +38,7 @@ from ipyseg.dataset.arguments import (
 )
 from ipyseg.dataset.claims import ItemClaims, ItemHeld
 from ipyseg.dataset.cocoimport import states_from_coco
+from ipyseg.dataset.current import CurrentItem
 from ipyseg.dataset.exports import check_label_suffix, save_label_files, write_coco_of
 from ipyseg.dataset.header import Header
 from ipyseg.dataset.loading import ItemLoader, Prefetched
@@ -53,8 +54,8 @@ from ipyseg.dataset.records import (  # noqa: F401  (INDEX_* and PLANES_NAME: th
 )
 from ipyseg.dataset.starts import ItemStarts, start_new_item
 from ipyseg.dataset.store import ItemStore
+from ipyseg.dataset.walks import REVIEWABLE, ItemWalk, checked_mode
 from ipyseg.dataset.workers import Autosaver, Prefetcher
-from ipyseg.session import SessionState
 from ipyseg.ui import shortcuts
 from ipyseg.widget.prepare import PreparedImage
 from ipyseg.widget.widget import SegmentWidget
@@ -106,7 +107,12 @@ class Annotator(widgets.VBox):
         prepared in the background with the next photos, and only ever used for an item with no
         saved work; ``carry_over`` applies to items neither gives objects.
     user : str, optional
-        Who annotates (default: the OS user name), written into the claims the others see.
+        Who annotates (default: the OS user name), written into the claims the others see and
+        into each item's provenance.
+    mode : {"annotate", "review"}
+        ``"annotate"``: walk the items that need work, this user's rejected ones first.
+        ``"review"``: walk everyone's done items, to :meth:`accept` or :meth:`reject` (see
+        :mod:`ipyseg.dataset.walks`).
     max_display_pixels : int, optional
         As for ``SegmentWidget``.
     channel_axis, rgb : optional
@@ -144,6 +150,7 @@ class Annotator(widgets.VBox):
         labels=None,
         propose=None,
         user: str | None = None,
+        mode: str = "annotate",
         max_display_pixels: int | None = None,
         channel_axis: int | None = None,
         rgb: bool | None = None,
@@ -154,6 +161,7 @@ class Annotator(widgets.VBox):
         **params,
     ):
         check_arguments(out=out, carry_over=carry_over, max_display_pixels=max_display_pixels)
+        mode = checked_mode(mode)
         layout = {"channel_axis": channel_axis, "rgb": rgb}
         display = display_of(channels, channel_colors, display_range, gamma)
         out = Path(out).absolute()
@@ -167,7 +175,7 @@ class Annotator(widgets.VBox):
         try:
             if self._items.plane_counts != known:
                 write_plane_counts(self.out, self._items.plane_counts)
-            self._open(method, max_display_pixels, params, layout, display, starts, user)
+            self._open(method, max_display_pixels, params, layout, display, starts, user, mode)
         except BaseException:
             for part in ("_saver", "_prefetcher", "_claims"):  # the claims after the last save
                 if getattr(self, part, None) is not None:
@@ -175,14 +183,10 @@ class Annotator(widgets.VBox):
             _leave_folder(_open_key(self.out), self)
             raise
 
-    def _open(self, method, max_display_pixels, params, layout, display, starts, user) -> None:
+    def _open(self, method, max_display_pixels, params, layout, display, starts, user, mode) -> None:
         session.remove_stray_temporaries(self.out)
         self._nav = threading.RLock()
-        self._current: int | None = None
         self._records = ItemRecords(self.out, self._items.keys, self.classes)
-        self._saved_revision = -1
-        self._restoring = False
-        self._current_picture = None
         self._claims = ItemClaims(self.out, user=user, saved=lambda key: self._saver.version(key)[1])
         self._store = ItemStore(
             self.out, self._items, self._records, lambda: self.classes, self._save_failed, self._claims
@@ -192,23 +196,26 @@ class Annotator(widgets.VBox):
         self._loader = ItemLoader(self._items, self._store, *setup, warm=self._warm_item, starts=starts)
         self._prefetcher = self._loader.prefetcher
         self._reprepare = Later(REPREPARE_DELAY, weakref.WeakMethod(self._prefetch_around))
+        self._walk = ItemWalk(self._records, mode, self._claims.user)
         claim, unclaim = self._claims.by_index(self._items.keys)
-        start, first = self._loader.first(self._records, MAX_UNREADABLE_AT_OPEN, claim, unclaim)
+        start, first = self._loader.first(self._walk.order(), self._records, MAX_UNREADABLE_AT_OPEN, claim, unclaim)
         self._prefetcher.put(start, first)
         kw = {} if max_display_pixels is None else {"max_display_pixels": max_display_pixels}
         self.widget = SegmentWidget(first.prepared, method=method, **kw, **params)
         self.widget.classes = self.classes
         self._loader.default_method = self.widget.method
         self._loader.default_params = dict(self.widget.params)
+        self._item = CurrentItem(self.widget, self._store, self._nav, self._update_header)
         self.widget.on_key(self._on_key)
         self.widget.observe(self._on_revision, "revision")
         self.widget.observe(self._on_display, ["display_range", "gamma", "channels", "channel_colors"])
         actions = {"previous": self.previous, "next": self.next, "done": self.mark_done, "skip": self.skip}
-        self._header = Header(len(self), actions)
+        actions.update(accept=self.accept, reject=self.reject)
+        self._header = Header(len(self), actions, review=mode == "review")
         self.buttons = self._header.buttons
         super().__init__(children=[self._header, self.widget])
         self._closed = False
-        self._current_picture = first.prepared.picture  # the widget shows it already
+        self._item.picture = first.prepared.picture  # the widget shows it already
         self._show(start, prepared=first)
         self._finalizer = weakref.finalize(
             self, _close_quietly, self._saver, self._prefetcher, self._claims, self._reprepare
@@ -225,8 +232,21 @@ class Annotator(widgets.VBox):
 
     @property
     def status(self) -> list[str]:
-        """One of ``"untouched"``, ``"in progress"``, ``"done"``, ``"skipped"`` per item."""
+        """One of :data:`ipyseg.session.STATUSES` per item (``"untouched"``, ``"in progress"``,
+        ``"done"``, ``"skipped"``, ``"reviewed"``, ``"rejected"``), as last read (others' saves
+        are read again when this annotator moves on).
+        """
         return self._records.statuses
+
+    @property
+    def mode(self) -> str:
+        """``"annotate"`` or ``"review"`` (see the constructor)."""
+        return self._walk.mode
+
+    @property
+    def user(self) -> str:
+        """Who annotates (written into claims and provenance)."""
+        return self._claims.user
 
     @property
     def progress(self) -> tuple[int, int]:
@@ -271,21 +291,22 @@ class Annotator(widgets.VBox):
         return {**self._loader.layout, **self._loader.display}
 
     def next(self) -> int:
-        """Go to the next item (the last one stays; items whose image cannot be read are passed
-        over); returns the new index.
+        """Go to the next item (the last one stays; items whose image cannot be read, or that
+        another annotator holds, are passed over; a reviewer passes over unfinished ones); returns
+        the new index.
         """
-        self._check_open()
-        return self._go(self.index + 1, +1)
+        return self._go(+1)
 
     def previous(self) -> int:
-        """Go to the previous item (passing over items whose image cannot be read); returns the new index."""
-        self._check_open()
-        return self._go(self.index - 1, -1)
+        """Go to the previous item (passing over the same as :meth:`next`); returns the new index."""
+        return self._go(-1)
 
-    def _go(self, i: int, step: int) -> int:
-        """Show the first item from ``i`` in direction ``step`` that opens (else stay); the new index."""
-        while 0 <= i < len(self) and not self._opened(i):
-            i += step
+    def _go(self, step: int) -> int:
+        """Show the first item in direction ``step`` that opens (else stay); the new index."""
+        self._check_open()
+        if self._walk.mode == "review":
+            self._records.refresh(skip=self.index)  # the items others finished since
+        any(self._opened(j) for j in self._walk.steps(self.index, step))
         return self.index
 
     def _opened(self, i: int) -> bool:
@@ -326,6 +347,21 @@ class Annotator(widgets.VBox):
         self._check_open()
         self._set_status("skipped", checked_advance(advance))
 
+    def accept(self, *, advance: bool = True) -> None:
+        """Review: mark the current (finished) item ``reviewed``, then go to the next done one."""
+        self._check_open()
+        self._set_status("reviewed", checked_advance(advance))
+
+    def reject(self, comment: str, *, advance: bool = True) -> None:
+        """Review: mark the current (finished) item ``rejected`` with ``comment`` (why; its
+        annotator reads it when the item comes back to them first), then go to the next done one.
+        """
+        self._check_open()
+        if not isinstance(comment, str) or not comment.strip():
+            raise ValueError(f"`comment` must say why the item is rejected (a non-empty str); got {comment!r}")
+        self._set_status("rejected", checked_advance(advance), comment.strip())
+        self._header.comment.value = ""
+
     def labels(self, i: int) -> np.ndarray:
         """(H, W) labels of item ``i`` (0 background, k object k), read from disk if not loaded.
 
@@ -337,7 +373,7 @@ class Annotator(widgets.VBox):
         """``{object id: class name}`` of item ``i`` (objects without a class are left out)."""
         return self._labels_and_classes(self._check_index(i))[1]
 
-    def export_coco(self, path, *, segmentation: str = "rle", statuses=("done",)) -> Path:
+    def export_coco(self, path, *, segmentation: str = "rle", statuses=("done", "reviewed")) -> Path:
         """Write a COCO instance-segmentation JSON of the items whose status is in ``statuses``.
 
         Parameters
@@ -347,7 +383,7 @@ class Annotator(widgets.VBox):
         segmentation : {"rle", "polygon"}
             See :func:`ipyseg.export.to_coco`.
         statuses : tuple of str
-            Which items to include; default the done ones.
+            Which items to include; default the done ones (reviewed or not).
 
         Returns
         -------
@@ -366,14 +402,14 @@ class Annotator(widgets.VBox):
         """
         states, _ = states_from_coco(path, self._items.keys, self.classes)
         with self._nav:
-            current = self._current if self.widget.session_state().is_empty else None
+            current = self._item.index if self.widget.session_state().is_empty else None
             written = self._store.import_states(states, current)
             if current in written:
                 self._show(current)  # read again from its new files
         return written
 
-    def save_labels(self, folder, *, statuses=("done",), suffix: str = ".png") -> list[Path]:
-        """One label image per item (``statuses``: default the done ones) in ``folder``.
+    def save_labels(self, folder, *, statuses=("done", "reviewed"), suffix: str = ".png") -> list[Path]:
+        """One label image per item (``statuses``: default the done ones, reviewed or not) in ``folder``.
 
         Files are named after the items (``IMG_0042.jpg`` -> ``IMG_0042.png``; a plane of a
         stack ``stack.tif#0003`` -> ``stack#0003.png``): 8-bit PNG, or 16-bit beyond 255 objects;
@@ -386,7 +422,7 @@ class Annotator(widgets.VBox):
     def flush(self, timeout: float | None = 30.0) -> bool:
         """Write every pending change now (autosave does it within about a second anyway)."""
         with self._nav:
-            if self._current is not None and self.widget.revision != self._saved_revision:
+            if self._item.unsaved:
                 self._put_current()
         return self._saver.flush(timeout)
 
@@ -420,12 +456,13 @@ class Annotator(widgets.VBox):
 
     @traitlets.observe("index")
     def _index_changed(self, change):
-        if self._current != change.new and not self._closed:
+        current = self._item.index
+        if current != change.new and not self._closed:
             try:
                 self._show(change.new)
             except Exception:
-                if self._current is not None and self.index != self._current:
-                    self.set_trait("index", self._current)  # we stay where we were
+                if self._item.index is not None and self.index != self._item.index:
+                    self.set_trait("index", self._item.index)  # we stay where we were
                 raise
 
     def _check_index(self, i) -> int:
@@ -435,15 +472,15 @@ class Annotator(widgets.VBox):
         w = self.widget
         key = self._items.keys[i]
         with self._nav:
-            previous = self._current
+            previous = self._item.index
             holder = self._claims.take(key)
             if holder is not None:
                 raise ItemHeld(i, self._items.name(i), holder)
-            if self._current is not None and self._current != i:
+            if previous is not None and previous != i:
                 # a segmentation still running gives the labels to save (exports read them); one
                 # slower than LEAVE_WAIT is saved as not current and redone when the item is opened
                 w.wait(LEAVE_WAIT)
-                if w.revision != self._saved_revision:
+                if self._item.unsaved:
                     self._put_current()
             try:
                 item = self._loader.fetch(i, self._records, prepared)
@@ -453,21 +490,8 @@ class Annotator(widgets.VBox):
                 self._update_header()  # names the item passed over
                 raise
             state = self._loader.newest_state(i, item)
-            rec = self._records[i]
-            self._restoring = True
-            try:
-                self._current = i
-                if self._current_picture is not item.prepared.picture:
-                    w.set_image(item.prepared)
-                self._current_picture = item.prepared.picture
-                rec.error = _restore(w, state, rec, self._records.json_path(i))
-                if state is None or rec.error is not None:
-                    w.method = self._loader.default_method
-                    w.params = dict(self._loader.default_params)
-            finally:
-                self._restoring = False
-            self._saved_revision = w.revision
-            if state is None and rec.error is None:
+            self._item.open(i, item.prepared, state, self._loader.default_method, self._loader.default_params)
+            if state is None and self._records[i].error is None:
                 self._start_new(i, item)
             self.set_trait("index", i)
             self._update_header()
@@ -485,9 +509,10 @@ class Annotator(widgets.VBox):
 
     def _prefetch_around(self) -> None:
         """Prefetch the next item, the next unfinished one and the previous one (in that order)."""
-        if self._closed or self._current is None:
+        i = self._item.index
+        if self._closed or i is None:
             return
-        self._loader.want_around(self._current, self._records.next_unfinished(self._current))
+        self._loader.want_around(i, self._walk.next(i))
 
     def _warm_item(self, i: int, item: Prefetched) -> bool:
         """Prefetch thread: run the item's method's ``prepare`` (e.g. SAM's encoder) ahead of time."""
@@ -496,106 +521,57 @@ class Annotator(widgets.VBox):
     # ------------------------------------------------------------------ display settings
     def _on_display(self, change) -> None:
         """The user changed how the current item is shown: the next items follow."""
-        if self._restoring or self._closed or self._current is None:
+        if self._item.restoring or self._closed or self._item.index is None:
             return
         w = self.widget
         # the Picture the widget shows: its defaults tell what is pinned
-        if self._loader.follow(self._current_picture, w.display_range, w.gamma, w.channels, w.channel_colors):
+        if self._loader.follow(self._item.picture, w.display_range, w.gamma, w.channels, w.channel_colors):
             self._reprepare.schedule()  # prepare the neighbours again once the control rests
 
-    def _set_status(self, status: str, advance: bool) -> None:
-        i = self._current
+    def _set_status(self, status: str, advance: bool, comment: str | None = None) -> None:
+        i = self._item.index
         rec = self._records[i]
         if rec.error is not None:
             raise RuntimeError(f"item {i} ({self._items.name(i)}) could not be loaded: {rec.error}")
+        if status in ("reviewed", "rejected") and rec.status not in REVIEWABLE:
+            raise ValueError(f"only a finished item can be reviewed: item {i} is {rec.status!r}, not 'done'")
         self.widget.wait(120)
         with self._nav:
-            rec.status = status
+            rec.status, rec.comment = status, comment
             self._put_current()
-            self._update_header()
         if advance:
-            j = self._records.next_unfinished(i)
-            while j is not None and not self._opened(j):
-                j = self._records.next_unfinished(j)  # passes over the unreadable ones
+            self._records.refresh(skip=i)  # what the others saved since
+            any(self._opened(j) for j in self._walk.order(i) if j != i)  # passes over unreadable and held ones
 
     # ------------------------------------------------------------------ keyboard
     def _on_key(self, key, shift, ctrl, meta) -> bool:
-        run = shortcuts.ANNOTATOR_TABLE.get(shortcuts.combo_of(key, shift, ctrl, meta))
+        table = shortcuts.REVIEW_TABLE if self._walk.mode == "review" else shortcuts.ANNOTATOR_TABLE
+        run = table.get(shortcuts.combo_of(key, shift, ctrl, meta))
         return run is not None and (run(self) or True)
 
     # ------------------------------------------------------------------ saving
-    def _live(self, i: int):
-        """``widget.session_state`` when the widget holds item ``i``'s newest work (current and loaded), else ``None``."""
-        return self.widget.session_state if i == self._current and self._records[i].error is None else None
-
     def _labels_and_classes(self, i: int) -> tuple[np.ndarray, dict]:
-        return self._store.labels_and_classes(i, self._live(i))
-
-    def _snapshot(self, i: int) -> SessionState | None:
-        """The current widget's state for item ``i`` with status and timestamps, or ``None``."""
-        rec = self._records[i]
-        if rec.error is not None:
-            return None  # keep the files as they are (they could not be loaded)
-        was = rec.status
-        state = self._store.stamped(i, self.widget.session_state())
-        if rec.status != was and i == self._current:
-            self._update_header()
-        return state
+        return self._store.labels_and_classes(i, self._item.live(i))
 
     def _put_current(self) -> None:
-        i = self._current
-        state = self._snapshot(i)
-        self._saved_revision = self.widget.revision
-        if state is not None:
-            self._saver.put(self._items.keys[i], state)
+        self._item.put()
         self._update_header()
 
     def _on_revision(self, change) -> None:
-        if self._restoring or self._closed or self._current is None:
-            return
-        i = self._current
-        key = self._items.keys[i]
-
-        def make():
-            with self._nav:
-                if self._current != i:
-                    return None  # we moved on: navigation put the final snapshot
-                rev = self.widget.revision
-                state = self._snapshot(i)
-                self._saved_revision = rev
-                if state is not None:
-                    self._saver.note(key, state)  # visible to a return to this item from now on
-                return state
-
-        self._saver.mark(key, make)
+        if not self._closed:
+            self._item.changed()
 
     def _save_failed(self, key: str, err: Exception) -> None:
         self._header.show_message(f"⚠ could not save '{key}': {type(err).__name__}: {err}", error=True)
 
     def _update_header(self) -> None:
-        self._header.update(self._current, self._records, self._items.name, self._claims.others)
+        finished = self._walk.finished()
+        self._header.update(self._item.index, self._records, self._items.name, self._claims.others, finished)
 
 
 def prepare_for(annotator: Annotator, i: int, display: dict | None = None) -> PreparedImage:
     """Item ``i``'s photo made ready for the annotator's widget (any thread)."""
     return annotator._loader.photo(i, display)
-
-
-def _restore(widget, state, rec, path) -> str | None:
-    """Open ``state`` (or an Exception, or ``None``: nothing saved) in ``widget``; the error, if any."""
-    if isinstance(state, Exception):
-        return str(state)
-    if state is not None:
-        if state.status in session.STATUSES:
-            rec.status = state.status  # another annotator may have saved it since the folder was opened
-        if state.created:
-            rec.created = state.created
-        rec.provenance = dict(state.provenance)
-        try:
-            widget.restore_session(state)
-        except (ValueError, TypeError) as err:
-            return f"'{path}': {err}"
-    return None
 
 
 def _open_key(out: Path) -> str:

@@ -87,7 +87,7 @@ def states_from_coco(path, keys: list[str], classes: list[str]) -> tuple[dict, l
         if len(who) == 1:
             by = who.pop()
             state.provenance = {"created_by": by, "modified_by": by, "status": state.status, "imported_from": str(path)}
-            if state.status in ("done", "skipped"):
+            if state.status not in ("untouched", "in progress"):  # finished by them (reviewed or not)
                 state.provenance.update(finished_by=by, finished=state.modified)
         states[i] = state
     return states, notes

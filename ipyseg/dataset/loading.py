@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 
 from ipyseg import segmenters
-from ipyseg.dataset.records import UNFINISHED, ItemRecords
+from ipyseg.dataset.records import ItemRecords
 from ipyseg.dataset.starts import ItemStarts, Start
 from ipyseg.dataset.store import ItemStore
 from ipyseg.dataset.workers import Prefetcher
@@ -112,9 +112,12 @@ class ItemLoader:
         start = self.starts.make(i, prepared.picture.data) if state is None else None
         return Prefetched(prepared, state, version, note, saver_version, start, file_version)
 
-    def first(self, records: ItemRecords, tries: int, claim=None, unclaim=None) -> tuple[int, Prefetched]:
-        """The item to open first, prepared: the first unfinished one, passing over up to ``tries``
-        unreadable ones (marked in ``records``); else the first one's error is raised.
+    def first(
+        self, order: list[int], records: ItemRecords, tries: int, claim=None, unclaim=None
+    ) -> tuple[int, Prefetched]:
+        """The item to open first, prepared: the first of ``order`` (the items wanted, soonest
+        first), passing over up to ``tries`` unreadable ones (marked in ``records``); else the
+        first one's error is raised. With nothing wanted, the first item.
 
         With several annotators on one folder, ``claim(i)`` claims item ``i`` (``False``: another
         annotator holds it, it is passed over) and ``unclaim(i)`` gives back one that cannot be
@@ -122,11 +125,9 @@ class ItemLoader:
         a mode of the Annotator), and claiming it again raises when it is shown.
         """
         n = len(self.items)
-        start = records.first_open()
+        start = order[0] if order else 0
         if claim is not None:
-            order = [(start + d) % n for d in range(n)]
-            unfinished = [i for i in order if records[i].status in UNFINISHED]
-            start = next((i for i in dict.fromkeys(unfinished + order) if claim(i)), start)
+            start = next((i for i in dict.fromkeys([*order, *range(n)]) if claim(i)), start)
         for attempt in range(min(n, tries)):
             try:
                 return start, self.prepare(start, strict=True)  # bad display settings raise here

@@ -25,8 +25,8 @@ INDEX_FORMAT = "ipyseg-annotations"
 INDEX_VERSION = 1
 #: Plane counts of the source's TIFF files, remembered between openings (hidden: not an item).
 PLANES_NAME = ".ipyseg-planes.json"
-#: Statuses of an item that still needs work.
-UNFINISHED = ("untouched", "in progress")
+#: Statuses of an item that still needs work (a rejected one goes back to its annotator).
+UNFINISHED = ("untouched", "in progress", "rejected")
 
 
 @dataclass
@@ -36,7 +36,8 @@ class ItemRecord:
     Attributes
     ----------
     status : str
-        One of ``"untouched"``, ``"in progress"``, ``"done"``, ``"skipped"``.
+        One of ``"untouched"``, ``"in progress"``, ``"done"``, ``"skipped"``, ``"reviewed"``,
+        ``"rejected"`` (:data:`ipyseg.session.STATUSES`).
     error : str or None
         Why the item's saved work could not be loaded (it is then not autosaved).
     unreadable : str or None
@@ -46,8 +47,12 @@ class ItemRecord:
     note : str
         A remark for the header (e.g. why the display settings were not used).
     provenance : dict
-        Who created, edited and finished the item, when (the saved work's, see
-        :class:`ipyseg.session.SessionState`).
+        Who created, edited, finished and reviewed the item, when (the saved work's, see
+        :class:`ipyseg.session.SessionState`; filled when the item is opened).
+    finished_by : str or None
+        Who marked the item done or skipped (kept in the index: a rejected item goes back to them).
+    comment : str or None
+        The reviewer's comment, for the next save of a rejected item.
     """
 
     status: str = "untouched"
@@ -56,6 +61,8 @@ class ItemRecord:
     created: str | None = None
     note: str = ""
     provenance: dict = field(default_factory=dict)
+    finished_by: str | None = None
+    comment: str | None = None
 
 
 class ItemRecords:
@@ -96,8 +103,8 @@ class ItemRecords:
 
     @property
     def progress(self) -> tuple[int, int]:
-        """``(done, total)``."""
-        return self.count("done"), len(self)
+        """``(done, total)``; done counts the reviewed items too."""
+        return self.count("done") + self.count("reviewed"), len(self)
 
     @property
     def unreadable(self) -> dict[int, str]:
@@ -127,35 +134,19 @@ class ItemRecords:
             raise ValueError(f"`statuses` must be among {list(session.STATUSES)}; got {bad}")
         return [i for i, r in enumerate(self._records) if r.status in statuses]
 
-    def first_open(self) -> int:
-        """The first item that is neither done nor skipped (else 0): where a resumed folder opens."""
-        for i, r in enumerate(self._records):
-            if r.status in UNFINISHED:
-                return i
-        return 0
-
-    def next_unfinished(self, after: int) -> int | None:
-        """The next item after ``after`` (wrapping round) that needs work and opens, or ``None``."""
-        n = len(self._records)
-        for d in range(1, n + 1):
-            r = self._records[(after + d) % n]
-            if r.status in UNFINISHED and r.unreadable is None:
-                return (after + d) % n
-        return None
-
     # ------------------------------------------------------------------ the index file
     @property
     def index_path(self) -> Path:
         """``out/index.json``."""
         return self.out / INDEX_NAME
 
-    def saved(self, key: str, status: str, mtime_ns: int, objects: int, classes) -> None:
+    def saved(self, key: str, status: str, mtime_ns: int, objects: int, classes, finished_by=None) -> None:
         """Item ``key``'s sidecar was written: remember it (the index is rewritten when it tells more)."""
-        entry = {"status": status, "mtime_ns": mtime_ns, "objects": objects}
+        entry = {"status": status, "mtime_ns": mtime_ns, "objects": objects, "finished_by": finished_by}
         items = self._doc["items"]
         old = items.get(key) or {}
         items[key] = entry
-        if (old.get("status"), old.get("objects")) != (status, objects):
+        if (old.get("status"), old.get("objects"), old.get("finished_by")) != (status, objects, finished_by):
             self.write_index(classes)  # otherwise the sidecar's newer mtime tells the next opening to re-read it
 
     def write_index(self, classes) -> None:
@@ -173,31 +164,51 @@ class ItemRecords:
                     doc["items"] = old["items"]
             except SessionError:
                 pass  # rebuilt from the item files below
-        on_disk = scan_jsons(self.out)
-        items = doc["items"]
+        changed = self._sync(doc["items"], scan_jsons(self.out))
+        if changed or not path.exists():
+            session.write_json(path, doc)
+        return doc
+
+    def refresh(self, skip: int | None = None) -> bool:
+        """Read again the statuses of the items whose sidecar changed since (other annotators
+        saved them); ``skip``: the item open here (its record is this annotator's). Whether any changed.
+        """
+        only = set(self.keys) - ({self.keys[skip]} if skip is not None else set())
+        return self._sync(self._doc["items"], scan_jsons(self.out), only)
+
+    def _sync(self, items: dict, on_disk: dict, only=None) -> bool:
+        """Update ``items`` (index entries) from the sidecars' ``on_disk`` mtimes, and the records:
+        all of them (opening), or with ``only`` (the keys to look at) those whose sidecar changed
+        (a record with a save on its way keeps its status); whether anything changed.
+        """
         changed = False
         for i, key in enumerate(self.keys):
+            if only is not None and key not in only:
+                continue
             entry = items.get(key)
             mtime = on_disk.get(key)
             if mtime is None:
                 if entry is not None and entry.get("status") != "untouched":
-                    items.pop(key)
+                    items.pop(key)  # its files were removed
+                    self._records[i].status = "untouched"
                     changed = True
                 continue  # untouched
             if entry is None or entry.get("mtime_ns") != mtime:
+                entry = {**(entry or {}), "mtime_ns": mtime}
                 try:
                     sidecar = session.read_json(self.json_path(i))
                     st = sidecar.get("status") if sidecar.get("status") in session.STATUSES else "in progress"
+                    entry["finished_by"] = (sidecar.get("provenance") or {}).get("finished_by")
                 except SessionError as err:
                     self._records[i].error = str(err)
-                    st = (entry or {}).get("status", "in progress")
-                items[key] = entry = {**(entry or {}), "status": st, "mtime_ns": mtime}
+                    st = entry.get("status", "in progress")
+                items[key] = entry = {**entry, "status": st}
                 changed = True
+            elif only is not None:
+                continue
             self._records[i].status = entry.get("status", "in progress")
-        self._doc = doc
-        if changed or not path.exists():
-            self.write_index(classes)
-        return doc
+            self._records[i].finished_by = entry.get("finished_by")
+        return changed
 
 
 def scan_jsons(out: Path) -> dict[str, int]:

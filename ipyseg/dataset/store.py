@@ -128,7 +128,9 @@ class ItemStore:
         state.modified = session.now_iso()
         prev = self.saver.latest(self.items.keys[i])
         state.created = (prev.created if prev is not None else None) or rec.created or state.modified
-        state.provenance = rec.provenance = _provenance(rec.provenance, self.user, state)
+        state.provenance = rec.provenance = _provenance(rec.provenance, self.user, state, rec.comment)
+        rec.comment = None
+        rec.finished_by = state.provenance.get("finished_by")
         return state
 
     def import_states(self, states: dict, current: int | None) -> list[int]:
@@ -189,23 +191,32 @@ class ItemStore:
         session.save(state, path)
         mtime = path.stat().st_mtime_ns
         self._written_at[key] = mtime
-        self.records.saved(key, state.status, mtime, len(_ids(state.labels)), self._classes())
+        finished_by = state.provenance.get("finished_by")
+        self.records.saved(key, state.status, mtime, len(_ids(state.labels)), self._classes(), finished_by)
 
 
-def _provenance(prov: dict, user: str, state: SessionState) -> dict:
-    """``prov`` (an item's provenance) after ``user`` saved ``state``: who created, edited, finished it."""
+def _provenance(prov: dict, user: str, state: SessionState, comment: str | None = None) -> dict:
+    """``prov`` (an item's provenance) after ``user`` saved ``state``: who created, edited,
+    finished and reviewed it; ``comment``: the reviewer's, with a new status.
+    """
     prov = dict(prov)
     events = list(prov.get("events") or [])
     now = state.modified
     prov.setdefault("created_by", user)
-    if prov.get("modified_by") != user or not events:
-        events.append({"at": now, "by": user, "what": "edit"})
-    prov["modified_by"] = user
+    verdict = state.status in ("reviewed", "rejected") and state.status != prov.get("status")
+    if not verdict:  # a review's own save is no edit (the reviewer's edits before it were saved as edits)
+        if prov.get("modified_by") != user or not events:
+            events.append({"at": now, "by": user, "what": "edit"})
+        prov["modified_by"] = user
     if state.status != prov.get("status"):
         if prov.get("status") is not None or state.status != "in progress":
-            events.append({"at": now, "by": user, "what": state.status})
+            event = {"at": now, "by": user, "what": state.status}
+            events.append(event if comment is None else {**event, "comment": comment})
         if state.status in ("done", "skipped"):
             prov["finished_by"], prov["finished"] = user, now
+        if state.status in ("reviewed", "rejected"):
+            prov["reviewed_by"], prov["reviewed"] = user, now
+            prov["comment"] = comment or ""
     prov["status"] = state.status
     prov["events"] = events[-session.MAX_EVENTS :]
     return prov

@@ -118,6 +118,16 @@ ANNOTATOR_SHORTCUTS = [
     Shortcut(("x",), "Annotator: Skip, then the next unfinished image", lambda a: a.skip()),
 ]
 ANNOTATOR_TABLE = {combo: sc.run for sc in ANNOTATOR_SHORTCUTS for combo in sc.keys}
+#: A reviewer's keys (``Annotator(..., mode="review")``), in place of Done and Skip.
+REVIEW_SHORTCUTS = [
+    Shortcut(("a",), "Annotator, review mode: Accept (reviewed), then the next done image", lambda a: a.accept()),
+    Shortcut(
+        ("x",),
+        "Annotator, review mode: Reject with the comment typed in the header",
+        lambda a: a.reject(a.header.comment.value),
+    ),
+]
+REVIEW_TABLE = {**ANNOTATOR_TABLE, **{combo: sc.run for sc in REVIEW_SHORTCUTS for combo in sc.keys}}
 
 
 def _build_table() -> dict:
@@ -159,7 +169,7 @@ def handle_key(widget, key: str, shift: bool, ctrl: bool, meta: bool) -> bool:
 def markdown_table() -> str:
     """The shortcut table as Markdown (for the README)."""
     rows = ["| key | action |", "|---|---|"]
-    for sc in SHORTCUTS + ANNOTATOR_SHORTCUTS:
+    for sc in SHORTCUTS + ANNOTATOR_SHORTCUTS + REVIEW_SHORTCUTS:
         keys = " / ".join(f"`{k}`" for k in sc.keys) if len(sc.keys) < 5 else f"`{sc.keys[0]}`-`{sc.keys[-1]}`"
         rows.append(f"| {keys} | {sc.action} |")
     return "\n".join(rows)
