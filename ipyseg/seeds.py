@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ipyseg._constants import CODE_DTYPE
+from ipyseg._constants import BACKGROUND, CODE_DTYPE
 from ipyseg._util.arrays import union_windows
 
 #: Default bound on the number of undo steps (as in napari).
@@ -292,3 +292,23 @@ def codes_present(arr: np.ndarray) -> np.ndarray:
     bins = 256 if a.dtype == np.uint8 else 65536
     hist = cv2.calcHist([a], [0], None, [bins], [0, bins]).ravel()
     return np.flatnonzero(hist)
+
+
+def exact_seeds(labels: np.ndarray) -> np.ndarray:
+    """Seeds that give back ``labels`` exactly: every object's pixels seeded as it, and a one-pixel
+    background ring around the objects (a COCO import, a batch of proposals).
+
+    Parameters
+    ----------
+    labels : (H, W) ndarray of int
+        ``0`` background, ``k`` object k (k < 65,535).
+
+    Returns
+    -------
+    (H, W) ndarray of uint16
+        ``k + 1`` on object k, ``1`` (background) on the ring, ``0`` elsewhere.
+    """
+    seeds = np.where(labels > 0, labels.astype(np.uint32) + 1, 0).astype(CODE_DTYPE)
+    ring = cv2.dilate((labels > 0).view(np.uint8), np.ones((3, 3), np.uint8)).view(bool) & (labels == 0)
+    seeds[ring] = BACKGROUND
+    return seeds

@@ -39,8 +39,11 @@ MAX_CLASS_LINES = 500
 MAX_MODULE_LINES = 700
 #: The SegmentWidget facade keeps its traits, their validators and the public methods' docstrings
 #: (measured after issue 17: 869 lines, of which 255 are docstrings); it may not grow.
+#: The Annotator facade likewise (after issue 19's review and batch methods: 507 lines, of which 140
+#: are docstrings; navigation rules, the open item, claims and batch work are collaborators).
 OVERSIZE = {
     "ipyseg.widget.widget.SegmentWidget": 880,
+    "ipyseg.dataset.annotator.Annotator": 510,
     "ipyseg.widget.widget": 950,
 }
 

@@ -52,6 +52,24 @@ while True:
     time.sleep(rng.uniform(0, 0.05))
 """
 
+#: A batch re-segmenting every item over and over beside the annotators: the task Annotator.run
+#: sends to each Dask worker (run_job), called in a loop (no cluster needed to test the files).
+BATCH = r"""
+import sys, time
+sys.path.insert(0, {repo!r})
+from ipyseg.dataset.batch import ItemJob, run_job
+photos, out, journal = sys.argv[1], sys.argv[2], sys.argv[3]
+keys = [f"p{{i}}.png" for i in range({n})]
+log = open(journal, "a", buffering=1)
+rounds = 0
+while True:
+    method = ("grabcut", "watershed")[rounds % 2]  # always something to do
+    for key in keys:
+        job = ItemJob(key, f"{{photos}}/{{key}}", out, {{}}, "batch", "watershed")
+        log.write(" ".join(run_job("segment", job, {{"method": method, }}, ttl=3.0)[:2]) + "\n")
+    rounds += 1
+"""
+
 
 def test_annotator_and_reviewer_processes_with_kill_9(tmp_path):
     photos, out, logs = tmp_path / "photos", tmp_path / "out", tmp_path / "logs"
@@ -72,6 +90,10 @@ def test_annotator_and_reviewer_processes_with_kill_9(tmp_path):
             [sys.executable, str(script), str(photos), str(out), str(logs / f"{seed}.log"), str(seed)], stderr=errs[-1]
         )
 
+    (tmp_path / "batch.py").write_text(BATCH.format(repo=str(REPO), n=N_ITEMS))
+    batch = subprocess.Popen(
+        [sys.executable, str(tmp_path / "batch.py"), str(photos), str(out), str(logs / "batch.txt")]
+    )
     for _ in range(6):  # four annotators and two reviewers
         start()
     time.sleep(6)  # let them open
@@ -88,6 +110,10 @@ def test_annotator_and_reviewer_processes_with_kill_9(tmp_path):
         p.send_signal(signal.SIGKILL)
         p.wait()
         killed_at[victim] = time.time()
+    batch.send_signal(signal.SIGKILL)
+    batch.wait()
+    batch_log = (logs / "batch.txt").read_text().splitlines()
+    assert sum(" done" in line for line in batch_log) >= 10, batch_log[-20:]  # it wrote, beside them
     for f in errs:
         f.close()
     crashed = [f.read_text() for f in logs.glob("*.err") if "Traceback" in f.read_text()]
@@ -120,6 +146,15 @@ def test_annotator_and_reviewer_processes_with_kill_9(tmp_path):
                 verdicts.add(state.status)
                 assert int(state.provenance["reviewed_by"][1:]) % 3 == 0  # only reviewers review
     assert verdicts, "no item was reviewed"
+    events = [
+        e["what"]
+        for f in out.glob("*.json")
+        if f.name != "index.json"
+        for e in session.load(f).provenance.get("events", [])
+    ]
+    print(
+        f"team: {len(edits)} edits, {len(killed_at)} kills, {events.count('reviewed')} accepted, {events.count('rejected')} rejected, {events.count('done')} done"
+    )
     lost = [e for e in edits if e["t"] < killed_at[e["worker"]] - 1.0 and saved[e["key"]][e["y"], e["x"]] == 0]
     assert lost == [], f"{len(lost)} of {len(edits)} edits lost, e.g. {lost[:3]}"
 

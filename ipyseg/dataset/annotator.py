@@ -33,9 +33,11 @@ from ipyseg.dataset.arguments import (
     checked_advance,
     checked_classes,
     checked_index,
+    checked_items,
     display_of,
     read_source,
 )
+from ipyseg.dataset.batch import BatchReport, check_task, jobs_for, run_batch
 from ipyseg.dataset.claims import ItemClaims, ItemHeld
 from ipyseg.dataset.cocoimport import states_from_coco
 from ipyseg.dataset.current import CurrentItem
@@ -232,9 +234,8 @@ class Annotator(widgets.VBox):
 
     @property
     def status(self) -> list[str]:
-        """One of :data:`ipyseg.session.STATUSES` per item (``"untouched"``, ``"in progress"``,
-        ``"done"``, ``"skipped"``, ``"reviewed"``, ``"rejected"``), as last read (others' saves
-        are read again when this annotator moves on).
+        """One of :data:`ipyseg.session.STATUSES` per item, as last read (others' saves are read
+        again when this annotator moves on).
         """
         return self._records.statuses
 
@@ -291,9 +292,8 @@ class Annotator(widgets.VBox):
         return {**self._loader.layout, **self._loader.display}
 
     def next(self) -> int:
-        """Go to the next item (the last one stays; items whose image cannot be read, or that
-        another annotator holds, are passed over; a reviewer passes over unfinished ones); returns
-        the new index.
+        """Go to the next item, passing over unreadable ones, held ones (and unfinished ones when
+        reviewing); the last one stays. Returns the new index.
         """
         return self._go(+1)
 
@@ -304,15 +304,13 @@ class Annotator(widgets.VBox):
     def _go(self, step: int) -> int:
         """Show the first item in direction ``step`` that opens (else stay); the new index."""
         self._check_open()
-        if self._walk.mode == "review":
-            self._records.refresh(skip=self.index)  # the items others finished since
-        any(self._opened(j) for j in self._walk.steps(self.index, step))
+        self._records.refresh(skip=self.index)  # what the others saved since
+        if not any(self._opened(j) for j in self._walk.steps(self.index, step)):
+            self._update_header()  # stayed: the counts and holders may still have changed
         return self.index
 
     def _opened(self, i: int) -> bool:
-        """Go to item ``i``; ``False`` if its image is known, or now found, not to open, or
-        another annotator holds it.
-        """
+        """Go to item ``i``; ``False`` if its image does not open, or another annotator holds it."""
         if self._records[i].unreadable is not None:
             return False
         try:
@@ -348,13 +346,13 @@ class Annotator(widgets.VBox):
         self._set_status("skipped", checked_advance(advance))
 
     def accept(self, *, advance: bool = True) -> None:
-        """Review: mark the current (finished) item ``reviewed``, then go to the next done one."""
+        """Review: mark the current finished item ``reviewed``, then go to the next done one."""
         self._check_open()
         self._set_status("reviewed", checked_advance(advance))
 
     def reject(self, comment: str, *, advance: bool = True) -> None:
-        """Review: mark the current (finished) item ``rejected`` with ``comment`` (why; its
-        annotator reads it when the item comes back to them first), then go to the next done one.
+        """Review: mark the current finished item ``rejected`` with ``comment`` (why: its annotator
+        gets it back first, and reads it), then go to the next done one.
         """
         self._check_open()
         if not isinstance(comment, str) or not comment.strip():
@@ -418,6 +416,26 @@ class Annotator(widgets.VBox):
         chosen = self._records.chosen(statuses)
         self.flush()
         return save_label_files(folder, self._items, chosen, self.labels, check_label_suffix(suffix))
+
+    def run(self, task: str, *, client=None, items=None, progress: bool = True, **params) -> BatchReport:
+        """Run a slow per-item job on every item (or the indices ``items``) with ``dask.distributed``.
+
+        ``task``: ``"segment"`` (again from the saved seeds: ``method=`` and its parameters),
+        ``"embed"`` (``model=``, a SamModel with a ``cache_dir``), ``"propose"`` (``proposer=`` and
+        its parameters), see :mod:`ipyseg.dataset.batch`. ``client``: any ``distributed.Client``
+        (default: a LocalCluster of this machine's cores). Items someone has open (this annotator's
+        current one too) are passed over and reported; run again, it does only what is left.
+        """
+        self._check_open()
+        check_task(task, params)
+        chosen = checked_items(items, len(self))
+        self.flush()
+        jobs = jobs_for(self._items, chosen, self.out, self.display_settings, self.user, self._loader.default_method)
+        report = run_batch(task, jobs, params, client=client, progress=progress)
+        with self._nav:
+            self._records.refresh(skip=self._item.index)  # what the batch (and the others) wrote
+            self._update_header()
+        return report
 
     def flush(self, timeout: float | None = 30.0) -> bool:
         """Write every pending change now (autosave does it within about a second anyway)."""
@@ -566,7 +584,7 @@ class Annotator(widgets.VBox):
 
     def _update_header(self) -> None:
         finished = self._walk.finished()
-        self._header.update(self._item.index, self._records, self._items.name, self._claims.others, finished)
+        self._header.update(self._item.index, self._records, self._items.name, self._claims.elsewhere(), finished)
 
 
 def prepare_for(annotator: Annotator, i: int, display: dict | None = None) -> PreparedImage:

@@ -2,7 +2,7 @@
 
 Pure functions of the arguments (no Annotator state): :func:`check_arguments`,
 :func:`checked_classes`, :func:`display_of`, :func:`read_source` (the items of ``source``
-without the annotator's own files), :func:`checked_index`, :func:`checked_advance`.
+without the annotator's own files), :func:`checked_index`, :func:`checked_items`, :func:`checked_advance`.
 """
 
 from __future__ import annotations
@@ -56,6 +56,20 @@ def checked_index(i, n: int) -> int:
     if not -n <= int(i) < n:
         raise IndexError(f"`index` must be in [0, {n - 1}] (or negative from the end); got {i}")
     return int(i) % n
+
+
+def checked_items(items, n: int) -> list[int]:
+    """The ``items`` argument of ``Annotator.run``: ``None`` (every item) or item indices in [0, n)."""
+    if items is None:
+        return list(range(n))
+    try:
+        chosen = list(items)
+    except TypeError:
+        raise TypeError(f"`items` must be None or a list of item indices; got {items!r}") from None
+    bad = [i for i in chosen if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not -n <= int(i) < n]
+    if bad:
+        raise ValueError(f"`items` must be indices in [0, {n - 1}] (or negative from the end); got {bad[:5]}")
+    return list(dict.fromkeys(int(i) % n for i in chosen))
 
 
 def checked_advance(advance) -> bool:

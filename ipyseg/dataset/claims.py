@@ -83,6 +83,12 @@ class ItemClaims:
         """``(claim(i) -> bool, unclaim(i))`` for items numbered as in ``keys`` (opening a folder)."""
         return (lambda i: self.take(keys[i]) is None), (lambda i: self.leave(keys[i]))
 
+    def elsewhere(self) -> dict[str, Holder]:
+        """``{key: Holder}`` of the items other annotators hold now (the header counts them)."""
+        found = self.leases.others()
+        self.others = dict(found)
+        return found
+
     def owns(self, key: str) -> bool:
         """Whether this annotator still holds ``key`` (checked before each write)."""
         return self.leases.check(key)

@@ -16,11 +16,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from ipyseg import session
-from ipyseg._constants import BACKGROUND, MAX_OBJECTS
+from ipyseg._constants import MAX_OBJECTS
+from ipyseg.seeds import exact_seeds
 from ipyseg.session import STATUSES, SessionState
 
 
@@ -81,7 +81,7 @@ def states_from_coco(path, keys: list[str], classes: list[str]) -> tuple[dict, l
                 status.add(attrs["status"])
         present = set(np.unique(labels).tolist()) - {0}
         object_classes = {k: c for k, c in object_classes.items() if k in present}
-        state = SessionState(shape=(h, w), seeds=_exact_seeds(labels), labels=labels, object_classes=object_classes)
+        state = SessionState(shape=(h, w), seeds=exact_seeds(labels), labels=labels, object_classes=object_classes)
         state.status = status.pop() if len(status) == 1 else "in progress"
         state.created = state.modified = session.now_iso()
         if len(who) == 1:
@@ -102,11 +102,3 @@ def _decode(mask_utils, seg, h: int, w: int) -> np.ndarray:
     else:
         rle = {"size": seg["size"], "counts": seg["counts"].encode("ascii")}
     return mask_utils.decode(rle).astype(bool)
-
-
-def _exact_seeds(labels: np.ndarray) -> np.ndarray:
-    """Seeds that make every object of ``labels`` exact: its pixels, a 1-px background ring."""
-    seeds = np.where(labels > 0, labels.astype(np.uint32) + 1, 0).astype(np.uint16)
-    ring = cv2.dilate((labels > 0).view(np.uint8), np.ones((3, 3), np.uint8)).view(bool) & (labels == 0)
-    seeds[ring] = BACKGROUND
-    return seeds

@@ -90,7 +90,7 @@ class Header(widgets.VBox):
         self, i: int, records: ItemRecords, name_of: Callable[[int], str], others=None, finished: bool = False
     ) -> None:
         """Show item ``i`` (0-based) and the counts of ``records``; ``name_of(j)`` names item ``j``;
-        ``others``: the keys of the items other annotators were found holding; ``finished``:
+        ``others``: the keys of the items other annotators hold; ``finished``:
         nothing is left to annotate (to review).
 
         The message is the first that applies: the item's saved work could not be loaded, the
@@ -106,7 +106,7 @@ class Header(widgets.VBox):
         told = [f"{n} {s}" for s, n in counts.items() if n or s in ("done", "skipped")]
         told.insert(0, f"{records.count('untouched') + records.count('in progress')} left")
         told += [f"{len(unreadable)} cannot be opened"] if unreadable else []
-        told += [f"{len(others)} open elsewhere"] if others else []
+        told += [f"{len(others)} claimed by others"] if others else []
         text += f' <span style="color:#666">({", ".join(told)})</span>'
         self.title.value = text
         j = records.last_unreadable

@@ -228,6 +228,23 @@ class ItemLeases:
                 return None
         return self.holder(key)
 
+    def others(self) -> dict[str, Holder]:
+        """``{key: Holder}`` of every item another annotator holds now (one listing of the lease
+        folder: it holds the items open right now only, so this costs what the team has open).
+        """
+        try:
+            names = os.listdir(self.folder)
+        except OSError:
+            return {}
+        found = {}
+        for name in names:
+            if name.endswith(".lease") and TMP_MARK not in name:
+                key = urllib.parse.unquote(name[: -len(".lease")])
+                holder = self.held_by_others(key)
+                if holder is not None:
+                    found[key] = holder
+        return found
+
     def check(self, key: str) -> bool:
         """Whether this process still holds ``key`` (its lease file still has our bytes)."""
         with self._lock:

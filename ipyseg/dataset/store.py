@@ -7,6 +7,7 @@ the files. Writing an item tells :class:`~ipyseg.dataset.records.ItemRecords` (t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -182,7 +183,8 @@ class ItemStore:
             # another annotator took the item over (this one was silent for longer than the
             # claims' ttl): never over their work; this work is kept beside it
             stamp = session.now_iso().replace(":", "").replace("-", "")[:15]
-            aside = self.out / f"{key}.conflict-{self.claims.user}-{stamp}.json"
+            who = re.sub(r"[^\w.@+-]", "_", self.claims.user)  # a user name is no path
+            aside = self.out / f"{key}.conflict-{who}-{stamp}.json"
             session.save(state, aside)
             self._on_error(
                 key, RuntimeError(f"the item was taken over by another annotator; this work is in '{aside}'")

@@ -216,8 +216,13 @@ class Autosaver:
                         if snapshot is None:
                             continue
                         with self._cond:
-                            if self._pending.get(key, ("",))[0] == "put":
-                                continue  # a newer snapshot came meanwhile: it is written next
+                            pending = self._pending.get(key)
+                            if pending is not None and pending[0] == "put":
+                                if pending[2] > seq:
+                                    continue  # a newer snapshot came meanwhile: it is written next
+                                # a put handed over before this mark made its snapshot: older
+                                # (left pending, it would be written last and this one never)
+                                del self._pending[key]
                         self._write(key, snapshot)
                         self.writes += 1
                         with self._cond:

@@ -164,6 +164,17 @@ class SamModel:
         if self.cache_dir is not None and self.cache_dir.exists() and not self.cache_dir.is_dir():
             raise ValueError(f"`cache_dir` '{self.cache_dir}' exists and is not a folder")
         self.encoder_path, self.decoder_path = enc.path, dec.path
+        self._options = {
+            "backend": backend,
+            "input_size": input_size,
+            "resize": resize,
+            "normalize": normalize
+            if isinstance(normalize, str)
+            else tuple(tuple(float(v) for v in np.ravel(part)) for part in normalize),
+            "cache_dir": None if self.cache_dir is None else str(self.cache_dir),
+            "memory_cache": int(memory_cache),
+            "threads": threads,
+        }
         self.backend = _onnx.resolve_backend(backend)
         self._encoder = _onnx.open_runner(enc, self.backend, "encoder", threads)
         self._decoder = _onnx.open_runner(dec, self.backend, "decoder", threads)
@@ -178,6 +189,12 @@ class SamModel:
         self._local = threading.local()  # per-thread full-resolution float buffer for upsampling
         self.timings: dict = {"encoder": None, "decoder": None}
         self._dry_run()
+
+    def __reduce__(self):
+        """Pickled as its files and options (a Dask task's argument): the other process opens the
+        files again, once per process (:func:`reopened`); embeddings travel through ``cache_dir``.
+        """
+        return reopened, (str(self.encoder_path), str(self.decoder_path), tuple(sorted(self._options.items())))
 
     # ------------------------------------------------------------------ info
     @property
@@ -516,3 +533,19 @@ def _prepare(image, *, model=None, **params):
 
 sam.prepare = _prepare
 sam.full_resolution = True
+
+
+_REOPENED: dict = {}
+_REOPENED_LOCK = threading.Lock()
+
+
+def reopened(encoder_path: str, decoder_path: str, options: tuple) -> SamModel:
+    """The :class:`SamModel` of these files and ``options`` (its keyword arguments as sorted
+    items), opened once per process: what an unpickled model is.
+    """
+    key = (encoder_path, decoder_path, options)
+    with _REOPENED_LOCK:
+        model = _REOPENED.get(key)
+        if model is None:
+            model = _REOPENED[key] = SamModel(encoder_path, decoder_path, **dict(options))
+        return model

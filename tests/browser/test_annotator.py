@@ -111,15 +111,15 @@ def test_annotate_restart_resume_export(lab_server, context, request):
 
 
 # ---------------------------------------------------------------------------- Voila
-@pytest.fixture
-def voila_page(chromium_path, browser, tmp_path, request):
+def start_voila(tmp_path, request, n_images: int = 3):
+    """Serve notebooks/annotate.ipynb with Voila on ``n_images`` photos; ``(url, out)``."""
     photos, out = tmp_path / "photos", tmp_path / "labels"
     photos.mkdir()
     from PIL import Image
 
     from .scenes import disk_scene
 
-    for i in range(3):
+    for i in range(n_images):
         Image.fromarray(disk_scene(H, W, seed=i)[0]).save(photos / f"img{i}.png")
     port = _free_port()
     env = dict(os.environ)
@@ -130,6 +130,7 @@ def voila_page(chromium_path, browser, tmp_path, request):
         JUPYTER_PLATFORM_DIRS="1",
         PYTHONWARNINGS="ignore::DeprecationWarning",
     )
+    env.pop("JUPYTERHUB_USER", None)
     log = open(tmp_path / "voila.log", "wb")  # noqa: SIM115 - closed in the finalizer
     proc = subprocess.Popen(
         [sys.executable, "-m", "voila", str(REPO / "notebooks" / "annotate.ipynb"), "--no-browser",
@@ -146,7 +147,6 @@ def voila_page(chromium_path, browser, tmp_path, request):
         log.close()
 
     request.addfinalizer(stop)
-    url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 120
     while True:
         try:  # a GET of the page would run the notebook: only wait for the port
@@ -156,12 +156,23 @@ def voila_page(chromium_path, browser, tmp_path, request):
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError((tmp_path / "voila.log").read_text()[-3000:]) from None
             time.sleep(0.3)
+    return f"http://127.0.0.1:{port}/", out
+
+
+def visitor(browser, request, url: str):
+    """A browser context of its own (another person) on the page at ``url``."""
     ctx = browser.new_context(viewport={"width": 1280, "height": 1000})
     ctx.set_default_timeout(120_000)
     request.addfinalizer(ctx.close)
     page = ctx.new_page()
     page.goto(url)
-    return page, out
+    return page
+
+
+@pytest.fixture
+def voila_page(chromium_path, browser, tmp_path, request):
+    url, out = start_voila(tmp_path, request)
+    return visitor(browser, request, url + "?user=solo"), out
 
 
 def test_voila_labelling_page(voila_page):
@@ -201,6 +212,94 @@ def test_voila_labelling_page(voila_page):
     st = session.load(sidecar)
     assert (st.seeds == 2).any() and st.labels.any()
     assert Path(out / "index.json").exists()
+
+
+def wait_drawn(page):
+    canvas = page.locator(".widget-vbox:has(> canvas) > canvas").first
+    canvas.wait_for()
+    page.wait_for_function(
+        "e => e.width > 0 && e.getContext('2d').getImageData(e.width >> 1, e.height >> 1, 1, 1).data[3] === 255",
+        arg=canvas.element_handle(),
+    )
+    return canvas
+
+
+def current_title(page) -> str:
+    return page.locator(".widget-html", has_text=" / ").first.inner_text()
+
+
+def current_item(page) -> str:
+    """The item the page's header names ("2 / 4 · img1.png · untouched" -> "img1.png")."""
+    return current_title(page).split(" · ")[1].strip()
+
+
+def paint_and_done(page) -> None:
+    canvas = wait_drawn(page)
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    cy, cx, r = disk_geometry(H, W)
+    pts = [
+        (box["x"] + (x + 0.5) / W * box["width"], box["y"] + (cy + 0.5) / H * box["height"])
+        for x in (cx - 0.5 * r, cx + 0.5 * r)
+    ]
+    page.mouse.move(*pts[0])
+    page.mouse.down()
+    page.mouse.move(*pts[1], steps=8)
+    page.mouse.up()
+    page.locator("button", has_text="Done").click()
+
+
+def test_voila_team_page_two_visitors_never_get_the_same_item(chromium_path, browser, tmp_path, request):
+    """Two people on the page at once: one named by the address, one who types a name."""
+    from ipyseg import session
+
+    url, out = start_voila(tmp_path, request, n_images=4)
+    ann = visitor(browser, request, url + "?user=ann")
+    wait_drawn(ann)
+    assert "annotating as ann" in ann.locator("body").inner_text()
+    bob = visitor(browser, request, url)
+    bob.locator("input[placeholder='your name']").fill("bob")
+    bob.locator("button", has_text="Start").click()
+    wait_drawn(bob)
+    assert "annotating as bob" in bob.locator("body").inner_text()
+    bob.wait_for_function("() => document.body.innerText.includes('1 claimed by others')")
+    seen = []
+    for _ in range(2):  # each finishes two items, at the same time
+        a_item, b_item = current_item(ann), current_item(bob)
+        assert a_item != b_item
+        seen.append((a_item, b_item))
+        deadline = time.monotonic() + 15  # an item left is released once its last save is written
+        while True:
+            holders = {}
+            for f in (out / ".ipyseg-leases").glob("*.lease"):
+                holders[f.name[: -len(".lease")]] = json.loads(f.read_text())["user"]
+            assert holders.get(a_item) == "ann" and holders.get(b_item) == "bob"  # on disk, too
+            if holders == {a_item: "ann", b_item: "bob"} or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert holders == {a_item: "ann", b_item: "bob"}
+        paint_and_done(ann)
+        paint_and_done(bob)
+        for page, was in ((ann, a_item), (bob, b_item)):
+            if len(seen) == 1:  # the first round: each moves on to an item nobody has
+                page.wait_for_function("was => !document.body.innerText.includes(' · ' + was + ' · ')", arg=was)
+            else:  # nothing is left: each stays on their done item
+                page.wait_for_function("was => document.body.innerText.includes(' · ' + was + ' · done')", arg=was)
+    finished = {}
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(finished) < 4:
+        for f in out.glob("*.png.json"):
+            st = session.load(f)
+            if st.status == "done":
+                finished[f.name] = st.provenance["finished_by"]
+        time.sleep(0.2)
+    assert len(finished) == 4, (finished, seen)  # every item done once, by whoever had it
+    by = {name[: -len(".json")]: who for name, who in finished.items()}
+    for a_item, b_item in seen:
+        assert by[a_item] == "ann" and by[b_item] == "bob"
+    ann.locator("button[title^='Next image']").click()  # moving on reads what the other saved
+    ann.wait_for_function("() => document.body.innerText.includes('0 left, 4 done')")
+    assert "1 claimed by others" in current_title(ann)  # bob still has his last item open
 
 
 # ----------------------------------------------------------------- "next" in the page
