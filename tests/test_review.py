@@ -137,3 +137,25 @@ def test_walk_order(tmp_path):
     records[2].unreadable = "broken"
     assert ItemWalk(records, "annotate", "cy").order() == [4, 1, 3]
     assert not ItemWalk(records, "review", "rev").finished()
+
+
+def test_records_refresh_reads_what_others_saved_and_costs_nothing_otherwise(tmp_path, monkeypatch):
+    import os
+
+    from ipyseg.dataset import records as R
+
+    keys = [f"k{i}" for i in range(4)]
+    (tmp_path / "k1.json").write_text(json.dumps({"status": "done", "provenance": {"finished_by": "ann"}}))
+    recs = ItemRecords(tmp_path, keys, ["object"])
+    assert recs[1].status == "done" and recs[1].finished_by == "ann"
+    scans = []
+    real = R.scan_jsons
+    monkeypatch.setattr(R, "scan_jsons", lambda out, folders=None: scans.append(1) or real(out, folders))
+    assert recs.refresh() is False and scans == []  # no folder changed: no scan
+    tmp = tmp_path / "x.tmp"  # another annotator saves item 2 (atomically: a rename into the folder)
+    tmp.write_text(json.dumps({"status": "rejected", "provenance": {"finished_by": "bob"}}))
+    os.replace(tmp, tmp_path / "k2.json")
+    assert recs.refresh(skip=0) is True and scans == [1]
+    assert recs[2].status == "rejected" and recs[2].finished_by == "bob"
+    monkeypatch.setattr(R, "RESCAN_AFTER", 0.0)  # a coarse folder time: scanned again after a while
+    assert recs.refresh() is False and scans == [1, 1]

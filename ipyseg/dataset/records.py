@@ -14,6 +14,7 @@ Every file is written atomically (:func:`ipyseg.session.write_json`).
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,9 @@ INDEX_FORMAT = "ipyseg-annotations"
 INDEX_VERSION = 1
 #: Plane counts of the source's TIFF files, remembered between openings (hidden: not an item).
 PLANES_NAME = ".ipyseg-planes.json"
+#: Seconds after which :meth:`ItemRecords.refresh` scans the sidecars again even when no folder
+#: time changed.
+RESCAN_AFTER = 5.0
 #: Statuses of an item that still needs work (a rejected one goes back to its annotator).
 UNFINISHED = ("untouched", "in progress", "rejected")
 
@@ -84,6 +88,8 @@ class ItemRecords:
         self._records = [ItemRecord() for _ in self.keys]
         #: The item whose image was found unreadable last (the header names it).
         self.last_unreadable: int | None = None
+        self._folders: dict[str, int] = {}  # folder -> mtime_ns at the last scan (see refresh)
+        self._scanned_at = float("-inf")
         self._doc = self._read_index(list(classes))
 
     def __len__(self) -> int:
@@ -164,17 +170,40 @@ class ItemRecords:
                     doc["items"] = old["items"]
             except SessionError:
                 pass  # rebuilt from the item files below
-        changed = self._sync(doc["items"], scan_jsons(self.out))
+        self._scanned_at = time.monotonic()
+        changed = self._sync(doc["items"], scan_jsons(self.out, self._folders))
         if changed or not path.exists():
             session.write_json(path, doc)
+            # our own write changed the folder; a save by another in between shows within RESCAN_AFTER
+            self._folders = {f: os.stat(f).st_mtime_ns for f in self._folders if os.path.isdir(f)}
         return doc
 
     def refresh(self, skip: int | None = None) -> bool:
         """Read again the statuses of the items whose sidecar changed since (other annotators
         saved them); ``skip``: the item open here (its record is this annotator's). Whether any changed.
         """
+        if self._folders_unchanged():
+            return False
+        self._scanned_at = time.monotonic()
+        folders: dict[str, int] = {}
+        on_disk = scan_jsons(self.out, folders)
+        self._folders = folders
         only = set(self.keys) - ({self.keys[skip]} if skip is not None else set())
-        return self._sync(self._doc["items"], scan_jsons(self.out), only)
+        return self._sync(self._doc["items"], on_disk, only)
+
+    def _folders_unchanged(self) -> bool:
+        """No sidecar can have changed: every folder of ``out`` has the modification time it had
+        at the last scan (a save renames a file into its folder), and that scan is at most
+        :data:`RESCAN_AFTER` seconds old (a file system with coarse folder times, e.g. some NFS
+        servers, shows a change late by at most that much). A scan of 10,000 items costs about
+        160 ms; this check, one stat per folder.
+        """
+        if not self._folders or time.monotonic() - self._scanned_at > RESCAN_AFTER:
+            return False
+        try:
+            return all(os.stat(f).st_mtime_ns == m for f, m in self._folders.items())
+        except OSError:
+            return False
 
     def _sync(self, items: dict, on_disk: dict, only=None) -> bool:
         """Update ``items`` (index entries) from the sidecars' ``on_disk`` mtimes, and the records:
@@ -211,10 +240,17 @@ class ItemRecords:
         return changed
 
 
-def scan_jsons(out: Path) -> dict[str, int]:
-    """``{item key: mtime_ns}`` of every item sidecar under ``out`` (one directory walk)."""
+def scan_jsons(out: Path, folders: dict | None = None) -> dict[str, int]:
+    """``{item key: mtime_ns}`` of every item sidecar under ``out`` (one directory walk);
+    ``folders``, if given, gets ``{folder: mtime_ns}`` of every folder walked (taken first).
+    """
     found = {}
     for root, _dirs, files in os.walk(out):
+        if folders is not None:
+            try:
+                folders[root] = os.stat(root).st_mtime_ns
+            except OSError:
+                pass
         rel = Path(root).relative_to(out)
         for f in files:
             ours = session.TMP_MARK in f or (rel == Path(".") and f in (INDEX_NAME, PLANES_NAME))
