@@ -73,6 +73,9 @@ LEAVE_WAIT = 5.0
 #: (if the first of them fails for another reason, e.g. display settings, the rest fail too).
 MAX_UNREADABLE_AT_OPEN = 20
 
+#: Seconds an opening annotator waits for an item to be free when others hold every one.
+OPEN_WAIT = 10.0
+
 #: Open annotators of this process by output folder: re-running a cell replaces the old one.
 _OPEN: dict[str, weakref.ref] = {}
 
@@ -200,7 +203,8 @@ class Annotator(widgets.VBox):
         self._reprepare = Later(REPREPARE_DELAY, weakref.WeakMethod(self._prefetch_around))
         self._walk = ItemWalk(self._records, mode, self._claims.user)
         claim, unclaim = self._claims.by_index(self._items.keys)
-        start, first = self._loader.first(self._walk.order(), self._records, MAX_UNREADABLE_AT_OPEN, claim, unclaim)
+        order = self._walk.order()
+        start, first = self._loader.first(order, self._records, MAX_UNREADABLE_AT_OPEN, claim, unclaim, OPEN_WAIT)
         self._prefetcher.put(start, first)
         kw = {} if max_display_pixels is None else {"max_display_pixels": max_display_pixels}
         self.widget = SegmentWidget(first.prepared, method=method, **kw, **params)

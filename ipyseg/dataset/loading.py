@@ -8,6 +8,7 @@ item) and the method and parameters new items get.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 from ipyseg import segmenters
@@ -113,7 +114,7 @@ class ItemLoader:
         return Prefetched(prepared, state, version, note, saver_version, start, file_version)
 
     def first(
-        self, order: list[int], records: ItemRecords, tries: int, claim=None, unclaim=None
+        self, order: list[int], records: ItemRecords, tries: int, claim=None, unclaim=None, wait: float = 0.0
     ) -> tuple[int, Prefetched]:
         """The item to open first, prepared: the first of ``order`` (the items wanted, soonest
         first), passing over up to ``tries`` unreadable ones (marked in ``records``); else the
@@ -121,13 +122,20 @@ class ItemLoader:
 
         With several annotators on one folder, ``claim(i)`` claims item ``i`` (``False``: another
         annotator holds it, it is passed over) and ``unclaim(i)`` gives back one that cannot be
-        opened. If every item is held by others, the first one is opened anyway (read-only is not
-        a mode of the Annotator), and claiming it again raises when it is shown.
+        opened. If every item is held by others, claiming is tried again for up to ``wait``
+        seconds; then the first one is opened anyway (read-only is not a mode of the Annotator),
+        and claiming it again raises when it is shown, naming who holds it.
         """
         n = len(self.items)
         start = order[0] if order else 0
         if claim is not None:
-            start = next((i for i in dict.fromkeys([*order, *range(n)]) if claim(i)), start)
+            deadline = time.monotonic() + wait
+            while True:  # items are held for moments too (a batch task, a left item's last save)
+                got = next((i for i in dict.fromkeys([*order, *range(n)]) if claim(i)), None)
+                if got is not None or time.monotonic() >= deadline:
+                    break
+                time.sleep(0.25)
+            start = start if got is None else got
         for attempt in range(min(n, tries)):
             try:
                 return start, self.prepare(start, strict=True)  # bad display settings raise here
