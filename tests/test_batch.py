@@ -169,6 +169,8 @@ def test_run_arguments_are_checked(photos, tmp_path):
         a.run("embed")
     with pytest.raises(ValueError, match="`proposer` must be"):
         a.run("propose", proposer="cellpose")
+    with pytest.raises(ValueError, match="`diameter`"):
+        a.run("propose", proposer="blobs", diameter=-3)
     with pytest.raises(TypeError, match="`client` must be a distributed.Client"):
         a.run("segment", client="tcp://127.0.0.1:8786")
     a.close()

@@ -159,3 +159,21 @@ def test_records_refresh_reads_what_others_saved_and_costs_nothing_otherwise(tmp
     assert recs[2].status == "rejected" and recs[2].finished_by == "bob"
     monkeypatch.setattr(R, "RESCAN_AFTER", 0.0)  # a coarse folder time: scanned again after a while
     assert recs.refresh() is False and scans == [1, 1]
+
+
+def test_walk_next_is_the_first_of_its_order(tmp_path):
+    """next() takes one pass (it runs on every "next"); a seeded comparison with order()."""
+    import random
+
+    rng = random.Random(1)
+    statuses = ["untouched", "in progress", "done", "skipped", "reviewed", "rejected"]
+    for _ in range(300):
+        n = rng.randint(1, 12)
+        records = ItemRecords(tmp_path, [f"k{i}" for i in range(n)], ["object"])
+        for rec in records:
+            rec.status, rec.finished_by = rng.choice(statuses), rng.choice(["ann", "bob", None])
+            rec.unreadable = rng.choice([None, None, "broken"])
+        for mode in ("annotate", "review"):
+            walk = ItemWalk(records, mode, "ann")
+            for after in range(n):
+                assert walk.next(after) == next((i for i in walk.order(after) if i != after), None)

@@ -37,7 +37,7 @@ from ipyseg.dataset.leases import ItemLeases
 from ipyseg.display import as_picture
 from ipyseg.seeds import exact_seeds
 from ipyseg.segmentation.multiscale import Multiscale
-from ipyseg.segmentation.propose import propose
+from ipyseg.segmentation.propose import PROPOSERS, check_propose_params, propose
 from ipyseg.session import SessionState
 
 #: What :func:`run_batch` can do.
@@ -142,10 +142,11 @@ def check_task(task, params: dict) -> None:
             rest = {k: v for k, v in params.items() if k != "method"}
             segmenters.check_params(method, rest)
     else:
-        p = dict(params)
-        propose_method = p.pop("proposer", None)
-        if propose_method not in (None, "blobs", "sam"):
-            raise ValueError(f"`proposer` must be 'blobs', 'sam' or None; got {propose_method!r}")
+        rest = dict(params)
+        proposer = rest.pop("proposer", None)
+        if proposer is not None and proposer not in PROPOSERS:
+            raise ValueError(f"`proposer` must be one of {sorted(PROPOSERS)} or None; got {proposer!r}")
+        check_propose_params(proposer, **rest)  # values too, before any task runs
 
 
 def run_job(task: str, job: ItemJob, params: dict, ttl: float = 30.0) -> tuple[str, str, str]:

@@ -68,8 +68,19 @@ class ItemWalk:
         return [i for _, _, i in sorted(ranked)]
 
     def next(self, after: int) -> int | None:
-        """The first wanted item other than ``after``, or ``None``."""
-        return next((i for i in self.order(after) if i != after), None)
+        """The first wanted item other than ``after`` (the first of :meth:`order`), or ``None``:
+        one pass, no sort (it runs on every "next").
+        """
+        n = len(self.records)
+        best, best_rank = None, None
+        for d in range(1, n):
+            i = (after + d) % n
+            r = self.rank(i)
+            if r is not None and (best_rank is None or r < best_rank):
+                best, best_rank = i, r
+                if r == 0:
+                    break  # nothing comes sooner
+        return best
 
     def steps(self, i: int, step: int) -> list[int]:
         """The items the arrows pass through from ``i`` (exclusive) in direction ``step``: every

@@ -177,27 +177,10 @@ def voila_page(chromium_path, browser, tmp_path, request):
 
 def test_voila_labelling_page(voila_page):
     page, out = voila_page
-    canvas = page.locator(".widget-vbox:has(> canvas) > canvas").first
-    canvas.wait_for()
-    page.wait_for_function(
-        "e => e.width > 0 && e.getContext('2d').getImageData(e.width >> 1, e.height >> 1, 1, 1).data[3] === 255",
-        arg=canvas.element_handle(),
-    )
+    wait_drawn(page)
     assert "1 / 3" in page.locator("body").inner_text()
     assert page.locator("pre, .jp-OutputArea-output[data-mime-type*='stderr']").count() == 0  # no code, no errors
-    canvas.scroll_into_view_if_needed()
-    box = canvas.bounding_box()
-    cy, cx, r = disk_geometry(H, W)
-    pts = [
-        (box["x"] + (x + 0.5) / W * box["width"], box["y"] + (cy + 0.5) / H * box["height"])
-        for x in (cx - 0.5 * r, cx + 0.5 * r)
-    ]
-    m = page.mouse
-    m.move(*pts[0])
-    m.down()
-    m.move(*pts[1], steps=8)
-    m.up()
-    page.locator("button", has_text="Done").click()
+    paint_and_done(page)
     page.wait_for_function("() => document.body.innerText.includes('2 / 3')")
     sidecar = out / "img0.png.json"
     deadline = time.monotonic() + 30
